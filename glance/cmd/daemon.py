@@ -1,0 +1,76 @@
+"""Shared startup of the two daemons: options, conf, logging, paste app, server."""
+
+import argparse
+import logging
+import os
+import sys
+
+import eventlet
+
+from glance.common import config, exception, log, server, wsgi
+
+LOG = logging.getLogger(__name__)
+
+
+def _find_file(name, explicit=None):
+    if explicit:
+        return explicit
+    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for folder in ('.', os.path.join(here, 'etc'), os.path.join(sys.prefix, 'etc', 'glance'),
+                   '/etc/glance'):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    return name
+
+
+def parse_args(prog, argv):
+    """Parse the daemon command line."""
+    parser = argparse.ArgumentParser(prog=prog, description='Run the %s daemon.' % prog)
+    parser.add_argument('--config-file', help='the daemon conf file (default: %s.conf '
+                        'in ., ./etc, <prefix>/etc/glance or /etc/glance)' % prog)
+    parser.add_argument('--paste-file', help='paste.deploy ini (default: paste_file option '
+                        'or %s-paste.ini beside the conf file)' % prog)
+    parser.add_argument('--pipeline', default=None,
+                        help='app or pipeline name in the paste ini (default: %s)' % prog)
+    parser.add_argument('--bind-host', help='override bind_host')
+    parser.add_argument('--bind-port', type=int, help='override bind_port')
+    return parser.parse_args(argv)
+
+
+def run(prog, default_port, argv=None):
+    """Load the daemon's conf and paste pipeline and serve until SIGTERM.
+
+    :param prog: daemon name (``glance-registry`` or ``glance-api``); names the default
+        conf, paste ini and pipeline.
+    :param default_port: port used when ``bind_port`` is not configured.
+    :returns: process exit code.
+    """
+    eventlet.monkey_patch()
+    args = parse_args(prog, argv)
+    try:
+        conf_path = _find_file(prog + '.conf', args.config_file)
+        conf = config.load_config_file(conf_path)
+        if args.bind_host:
+            conf['bind_host'] = args.bind_host
+        if args.bind_port is not None:
+            conf['bind_port'] = str(args.bind_port)
+        log.setup_logging(conf)
+        opts = config.Options(conf)
+        paste_file = args.paste_file or opts.get_path('paste_file', None) or os.path.join(
+            os.path.dirname(conf_path), prog + '-paste.ini')
+        pipeline = args.pipeline or opts.get_str('pipeline', prog)
+        app = wsgi.load_paste_app(paste_file, pipeline, conf)
+        srv = server.server_from_conf(app, conf, default_port)
+        srv.bind()
+    except exception.ConfigError as err:
+        print('%s: %s' % (prog, err), file=sys.stderr)
+        return 2
+    except OSError as err:
+        print('%s: cannot start: %s' % (prog, err), file=sys.stderr)
+        return 1
+    LOG.info('%s listening on %s://%s:%d', prog, srv.scheme, srv.host, srv.port)
+    print('%s listening on %s://%s:%d' % (prog, srv.scheme, srv.host, srv.port),
+          file=sys.stderr, flush=True)
+    srv.serve_forever()
+    return 0

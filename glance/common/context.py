@@ -1,0 +1,81 @@
+"""The request context: who is calling, and the visibility rules that follow from it."""
+
+WSGI_KEY = 'glance.context'
+
+
+class RequestContext:
+    """Identity of the caller of one request.
+
+    :param tenant: the caller's tenant (project) id, or None for an anonymous caller.
+    :param user: the caller's user id, or None.
+    :param roles: role names; ``admin`` makes the caller an administrator and ``service``
+        marks another Glance service (e.g. glance-api calling the registry).
+    :param auth_token: an opaque token to forward to other services, never logged.
+    """
+
+    def __init__(self, tenant=None, user=None, roles=(), auth_token=None,
+                 request_id=None):
+        self.tenant = tenant or None
+        self.user = user or None
+        self.roles = tuple(role for role in roles if role)
+        self.auth_token = auth_token
+        self.request_id = request_id
+
+    @property
+    def is_admin(self):
+        """True when the caller holds the ``admin`` role."""
+        return 'admin' in self.roles
+
+    @property
+    def is_service(self):
+        """True when the caller is another Glance service acting for a user."""
+        return 'service' in self.roles
+
+    @property
+    def is_anonymous(self):
+        """True when the request carries no tenant."""
+        return self.tenant is None
+
+    @property
+    def can_see_locations(self):
+        """Locations and chunks are shown only to admins and services."""
+        return self.is_admin or self.is_service
+
+    def can_see(self, image_owner, is_public):
+        """Return True when an image with that owner and visibility is visible."""
+        return (self.is_admin or bool(is_public)
+                or (self.tenant is not None and image_owner == self.tenant))
+
+    def can_modify(self, image_owner):
+        """Return True when the caller may change or delete an image of that owner."""
+        return self.is_admin or (self.tenant is not None and image_owner == self.tenant)
+
+    def to_headers(self):
+        """Headers that carry this identity to another Glance service."""
+        headers = {}
+        if self.tenant:
+            headers['X-Tenant-Id'] = self.tenant
+        if self.user:
+            headers['X-User-Id'] = self.user
+        if self.roles:
+            headers['X-Roles'] = ','.join(self.roles)
+        if self.auth_token:
+            headers['X-Auth-Token'] = self.auth_token
+        if self.request_id:
+            headers['X-Request-Id'] = self.request_id
+        return headers
+
+    def elevated_for_service(self):
+        """A copy of this context that also holds the ``service`` role."""
+        roles = self.roles if self.is_service else self.roles + ('service',)
+        return RequestContext(self.tenant, self.user, roles, self.auth_token,
+                              self.request_id)
+
+    def __repr__(self):
+        return ('RequestContext(tenant=%r, user=%r, roles=%r)'
+                % (self.tenant, self.user, self.roles))
+
+
+def from_environ(environ):
+    """Return the context stored in a WSGI environ, or an anonymous one."""
+    return environ.get(WSGI_KEY) or RequestContext()

@@ -1,0 +1,140 @@
+"""The eventlet WSGI server both daemons run: bind, optional TLS, graceful stop.
+
+The server takes any WSGI app; :func:`run` is what ``glance-registry`` and
+``glance-api`` call. On SIGTERM or SIGINT it stops accepting new connections and lets
+in-flight requests finish (up to ``graceful_shutdown_timeout`` seconds).
+"""
+
+import logging
+import signal
+import socket
+import ssl
+
+import eventlet
+import eventlet.wsgi
+
+from glance.common.config import Options
+
+LOG = logging.getLogger(__name__)
+
+
+class _AccessLogSilencer:
+    """eventlet's own per-request log is replaced by the access_log filter."""
+
+    def write(self, data):
+        pass
+
+
+class Server:
+    """An eventlet WSGI server for one app on one socket.
+
+    :param app: any WSGI application.
+    :param host: address to bind (``127.0.0.1``, ``::1``, ``0.0.0.0``).
+    :param port: port to bind; 0 picks a free one (see :attr:`port` after :meth:`bind`).
+    :param cert_file: PEM certificate; with ``key_file`` the server speaks TLS only.
+    :param key_file: PEM private key.
+    :param backlog: listen backlog.
+    :param pool_size: most concurrent requests (green threads).
+    :param graceful_timeout: seconds to wait for in-flight requests on shutdown.
+    """
+
+    def __init__(self, app, host='127.0.0.1', port=0, cert_file=None, key_file=None,
+                 backlog=4096, pool_size=1000, graceful_timeout=60,
+                 keepalive=True, client_socket_timeout=900):
+        self.app = app
+        self.host = host
+        self.port = port
+        self.cert_file = cert_file
+        self.key_file = key_file
+        self.backlog = backlog
+        self.pool = eventlet.GreenPool(pool_size)
+        self.graceful_timeout = graceful_timeout
+        self.keepalive = keepalive
+        self.client_socket_timeout = client_socket_timeout
+        self.socket = None
+        self._server_thread = None
+
+    def bind(self):
+        """Open the listening socket (wrapped in TLS when configured)."""
+        family = socket.AF_INET6 if ':' in self.host else socket.AF_INET
+        sock = eventlet.listen((self.host, self.port), family=family,
+                               backlog=self.backlog)
+        if self.cert_file or self.key_file:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.minimum_version = ssl.TLSVersion.TLSv1_2
+            context.load_cert_chain(self.cert_file, self.key_file)
+            sock = context.wrap_socket(sock, server_side=True)
+        self.socket = sock
+        self.port = sock.getsockname()[1]
+        return sock
+
+    @property
+    def scheme(self):
+        """``https`` when TLS is configured, else ``http``."""
+        return 'https' if self.cert_file else 'http'
+
+    def start(self):
+        """Start serving in a green thread; returns at once."""
+        if self.socket is None:
+            self.bind()
+        self._server_thread = eventlet.spawn(
+            eventlet.wsgi.server, self.socket, self.app,
+            custom_pool=self.pool, log=_AccessLogSilencer(),
+            keepalive=self.keepalive, socket_timeout=self.client_socket_timeout,
+            debug=False)
+        return self._server_thread
+
+    def stop(self):
+        """Stop accepting; wait for in-flight requests up to the graceful timeout."""
+        if self._server_thread is not None:
+            self._server_thread.kill()
+            self._server_thread = None
+        if self.socket is not None:
+            try:
+                self.socket.close()
+            except OSError:
+                pass
+            self.socket = None
+        with eventlet.Timeout(self.graceful_timeout, False):
+            self.pool.waitall()
+
+    def serve_forever(self):
+        """Serve until SIGTERM/SIGINT, then stop gracefully."""
+        stopping = eventlet.event.Event()
+
+        def on_signal(signum, frame):
+            LOG.info('Received signal %d: finishing in-flight requests', signum)
+            if not stopping.ready():
+                stopping.send(signum)
+
+        signal.signal(signal.SIGTERM, on_signal)
+        signal.signal(signal.SIGINT, on_signal)
+        self.start()
+        stopping.wait()
+        self.stop()
+        LOG.info('Server stopped')
+
+
+def server_from_conf(app, conf, default_port):
+    """Build a :class:`Server` from the daemon's ``[DEFAULT]`` options.
+
+    Options: ``bind_host``, ``bind_port``, ``cert_file``, ``key_file``, ``backlog``,
+    ``workers_pool_size``, ``graceful_shutdown_timeout``, ``client_socket_timeout``.
+    """
+    opts = Options(conf)
+    cert_file = opts.get_path('cert_file', None)
+    key_file = opts.get_path('key_file', None)
+    if bool(cert_file) != bool(key_file):
+        from glance.common.exception import ConfigError
+        raise ConfigError('cert_file' if not cert_file else 'key_file', 'DEFAULT',
+                          'cert_file and key_file must be set together for TLS')
+    return Server(app,
+                  host=opts.get_str('bind_host', '127.0.0.1'),
+                  port=opts.get_int('bind_port', default_port, minimum=0, maximum=65535),
+                  cert_file=cert_file, key_file=key_file,
+                  backlog=opts.get_int('backlog', 4096, minimum=1),
+                  pool_size=opts.get_int('workers_pool_size', 1000, minimum=1),
+                  graceful_timeout=opts.get_float('graceful_shutdown_timeout', 60,
+                                                  minimum=0),
+                  client_socket_timeout=opts.get_float('client_socket_timeout', 900,
+                                                       minimum=0))

@@ -1,0 +1,183 @@
+"""WSGI plumbing shared by both daemons.
+
+* :func:`json_error` builds every error response (JSON body, never HTML).
+* :data:`EXCEPTION_STATUS` is the one table that maps domain exceptions to HTTP statuses.
+* :class:`Router` dispatches through a :class:`routes.Mapper` and answers unknown paths
+  with 404 and known paths with a wrong method with 405 plus ``Allow``.
+* :func:`load_paste_app` builds an app or pipeline from a paste.deploy ini.
+
+The eventlet server lives in :mod:`glance.common.server`; nothing here depends on it,
+so the apps run under any WSGI server.
+"""
+
+import json
+import logging
+
+import webob
+import webob.dec
+import webob.exc
+
+from glance.common import exception
+
+LOG = logging.getLogger(__name__)
+
+# Order matters: the first matching class wins, so narrower categories come first.
+EXCEPTION_STATUS = (
+    (exception.Invalid, 400),
+    (exception.Unauthorized, 401),
+    (exception.Forbidden, 403),
+    (exception.NotFound, 404),
+    (exception.Conflict, 409),
+    (exception.RequestTooLarge, 413),
+    (exception.RangeNotSatisfiable, 416),
+    (exception.ServiceUnavailable, 503),
+    (exception.UpstreamError, 502),
+)
+
+
+def status_for(exc):
+    """Return the HTTP status for a domain exception (500 for unknown ones)."""
+    for cls, status in EXCEPTION_STATUS:
+        if isinstance(exc, cls):
+            return status
+    return 500
+
+
+def json_error(status, message, headers=None):
+    """Build a JSON error response.
+
+    :param status: HTTP status code.
+    :param message: the human-readable reason; must not contain secrets.
+    :param headers: extra headers (e.g. ``Allow``).
+    :returns: a :class:`webob.Response` with body
+        ``{"error": {"code": ..., "title": ..., "message": ...}}``.
+    """
+    cls = webob.exc.status_map.get(status, webob.exc.HTTPInternalServerError)
+    body = {'error': {'code': status, 'title': cls.title, 'message': message}}
+    response = webob.Response(status=status, charset='UTF-8',
+                              content_type='application/json')
+    response.body = json.dumps(body).encode('utf-8')
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def error_response(exc):
+    """Translate a domain exception into its JSON error response."""
+    status = status_for(exc)
+    headers = getattr(exc, 'headers', None)
+    return json_error(status, exc.message, headers)
+
+
+def json_response(data, status=200, headers=None):
+    """Build a JSON response from a Python object."""
+    response = webob.Response(status=status, charset='UTF-8',
+                              content_type='application/json')
+    response.body = json.dumps(data, default=str).encode('utf-8')
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def parse_json_body(req, max_bytes=1024 * 1024):
+    """Decode a small JSON request body into a dict.
+
+    :raises Invalid: on a missing, over-long, non-UTF-8 or malformed body, or a body
+        whose top level is not an object.
+    :raises RequestTooLarge: when the declared body exceeds ``max_bytes``.
+    """
+    if req.content_length is not None and req.content_length > max_bytes:
+        raise exception.RequestTooLarge(reason='JSON body over %d bytes' % max_bytes)
+    raw = req.body_file.read(max_bytes + 1)
+    if len(raw) > max_bytes:
+        raise exception.RequestTooLarge(reason='JSON body over %d bytes' % max_bytes)
+    if not raw:
+        raise exception.Invalid(reason='request body is empty; expected a JSON object')
+    try:
+        text = raw.decode('utf-8')
+    except UnicodeDecodeError:
+        raise exception.Invalid(reason='request body is not valid UTF-8')
+    try:
+        data = json.loads(text)
+    except ValueError as err:
+        raise exception.Invalid(reason='malformed JSON: %s' % err.msg)
+    if not isinstance(data, dict):
+        raise exception.Invalid(reason='request body must be a JSON object')
+    return data
+
+
+class Controller:
+    """Base class of controllers: calling one runs the named action method.
+
+    Routes keeps callables as they are but turns other route defaults into strings,
+    so controllers are callable.
+    """
+
+    def __call__(self, req, action, **url_args):
+        return getattr(self, action)(req, **url_args)
+
+
+class Router:
+    """Dispatch requests to controller actions through a routes mapper.
+
+    Each route carries ``controller`` (a :class:`Controller`) and ``action`` (a method
+    name). The action is called as ``action(req, **url_args)`` and returns a :class:`webob.Response`
+    or a JSON-serialisable object (sent as a 200 JSON body). Domain exceptions become
+    JSON errors through :data:`EXCEPTION_STATUS`.
+
+    :param mapper: a :class:`routes.Mapper` whose routes declare their methods in
+        ``conditions``.
+    """
+
+    def __init__(self, mapper):
+        self.mapper = mapper
+
+    def _not_routed(self, req):
+        path = req.path_info
+        # Matching without an environ skips method conditions (routes' routematch),
+        # which tells a wrong method (405) apart from an unknown path (404).
+        if self.mapper.routematch(path) is None:
+            return json_error(404, 'No resource at %s' % path)
+        allowed = set()
+        for route in self.mapper.matchlist:
+            if route.match(path) is not False:
+                methods = (route.conditions or {}).get('method') or []
+                allowed.update(methods)
+        allow = ', '.join(sorted(allowed))
+        return json_error(405, 'Method %s not allowed on %s; allowed: %s'
+                          % (req.method, path, allow), {'Allow': allow})
+
+    @webob.dec.wsgify
+    def __call__(self, req):
+        found = self.mapper.routematch(environ=req.environ)
+        if not found:
+            return self._not_routed(req)
+        args = dict(found[0])
+        controller = args.pop('controller')
+        try:
+            result = controller(req, args.pop('action'), **args)
+        except exception.GlanceException as exc:
+            if status_for(exc) >= 500:
+                LOG.warning('%s %s failed: %s', req.method, req.path, exc)
+            return error_response(exc)
+        if isinstance(result, webob.Response):
+            return result
+        return json_response(result)
+
+
+def load_paste_app(ini_path, name, global_conf=None):
+    """Load an app or pipeline from a paste.deploy ini file.
+
+    :param ini_path: path of the ``*-paste.ini`` file.
+    :param name: the app or pipeline name in that file.
+    :param global_conf: defaults handed to every factory (the daemon's ``.conf``).
+    :raises ConfigError: when the file or name cannot be loaded.
+    """
+    from paste import deploy
+    import os
+    try:
+        return deploy.loadapp('config:%s' % os.path.abspath(ini_path), name=name,
+                              global_conf=dict(global_conf or {}))
+    except LookupError as err:
+        raise exception.ConfigError('pipeline', name, 'cannot load from %s: %s'
+                                    % (ini_path, err))

@@ -1,0 +1,1 @@
+"""Paste filters: one per module, each exporting ``filter_factory``."""

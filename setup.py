@@ -1,0 +1,57 @@
+"""Packaging for Glance: the registry (Parallax) and the image proxy (Teller)."""
+
+import setuptools
+
+setuptools.setup(
+    name='glance',
+    version='0.1.0',
+    description='Image registry and streaming image proxy for clouds',
+    long_description=open('README.rst', encoding='utf-8').read(),
+    long_description_content_type='text/x-rst',
+    python_requires='>=3.11',
+    packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
+    package_data={'glance': ['registry/db/migrations/*.ini', 'registry/db/migrations/*.mako',
+                             'middleware/migrations/*.ini']},
+    include_package_data=True,
+    install_requires=[
+        'eventlet>=0.35',
+        'WebOb>=1.8',
+        'Routes>=2.5',
+        'SQLAlchemy>=2.0',
+        'alembic>=1.12',
+        'PasteDeploy>=3.0',
+        'httplib2>=0.22',
+        'PyMySQL>=1.1',
+        'pg8000>=1.30',
+    ],
+    extras_require={
+        'swift': ['python-swiftclient>=4.4'],
+        's3': ['boto3>=1.28'],
+        'all': ['python-swiftclient>=4.4', 'boto3>=1.28'],
+    },
+    scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
+             'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],
+    entry_points={
+        'paste.app_factory': [
+            'registry = glance.registry.api:app_factory',
+            'api = glance.api.router:app_factory',
+        ],
+        'paste.filter_factory': [
+            'catch_errors = glance.middleware.catch_errors:filter_factory',
+            'request_id = glance.middleware.request_id:filter_factory',
+            'access_log = glance.middleware.access_log:filter_factory',
+            'healthcheck = glance.middleware.healthcheck:filter_factory',
+            'context = glance.middleware.context:filter_factory',
+            'instance_aware = glance.middleware.instance_aware:filter_factory',
+        ],
+        'glance.stores': [
+            'file = glance.store.filesystem:FilesystemStore',
+            'http = glance.store.http:HTTPStore',
+            'https = glance.store.http:HTTPStore',
+            'swift = glance.store.swift:SwiftStore',
+            's3 = glance.store.s3:S3Store',
+        ],
+    },
+    classifiers=['Programming Language :: Python :: 3.11',
+                 'License :: OSI Approved :: Apache Software License'],
+)
