@@ -60,17 +60,21 @@ def run(prog, default_port, argv=None):
         paste_file = args.paste_file or opts.get_path('paste_file', None) or os.path.join(
             os.path.dirname(conf_path), prog + '-paste.ini')
         pipeline = args.pipeline or opts.get_str('pipeline', prog)
-        app = wsgi.load_paste_app(paste_file, pipeline, conf)
-        srv = server.server_from_conf(app, conf, default_port)
+        srv = server.server_from_conf(None, conf, default_port)
         srv.bind()
+        # Bind before loading the app so that a port of 0 is known to the app (the
+        # registry builds image URIs from it).
+        conf['bind_port'] = str(srv.port)
+        srv.app = wsgi.load_paste_app(paste_file, pipeline, conf)
     except exception.ConfigError as err:
         print('%s: %s' % (prog, err), file=sys.stderr)
         return 2
     except OSError as err:
         print('%s: cannot start: %s' % (prog, err), file=sys.stderr)
         return 1
-    LOG.info('%s listening on %s://%s:%d', prog, srv.scheme, srv.host, srv.port)
-    print('%s listening on %s://%s:%d' % (prog, srv.scheme, srv.host, srv.port),
+    host = '[%s]' % srv.host if ':' in srv.host else srv.host
+    LOG.info('%s listening on %s://%s:%d', prog, srv.scheme, host, srv.port)
+    print('%s listening on %s://%s:%d' % (prog, srv.scheme, host, srv.port),
           file=sys.stderr, flush=True)
     srv.serve_forever()
     return 0

@@ -1,0 +1,193 @@
+"""Start the real daemons (``bin/glance-registry``, ``bin/glance-api``) for tests.
+
+Each daemon is a real process, started from ``bin/`` with the **shipped**
+``etc/*-paste.ini`` and a ``.conf`` generated from the options a test passes, bound to
+``127.0.0.1`` on a free port. Its URL is read from the line it prints when it listens.
+Its log goes to ``<folder>/<prog>.log``. Stop with :meth:`Daemon.stop` (SIGTERM by PID),
+or let the ``make_registry``/``make_api`` fixtures do it.
+
+Example::
+
+    def test_something(make_registry, make_api, database_url):
+        registry = make_registry(sql_connection=database_url)
+        api = make_api(registry_urls=registry.url)
+"""
+
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+ETC = os.path.join(REPO, 'etc')
+_LISTENING = re.compile(r'listening on (https?://\S+)')
+
+
+class DaemonError(RuntimeError):
+    """A daemon failed to start; the message carries its stderr and log tail."""
+
+
+class Daemon:
+    """One running glance daemon.
+
+    :param prog: ``glance-registry`` or ``glance-api``.
+    :param folder: a private directory for the conf, log and state files.
+    :param options: ``[DEFAULT]`` options written to the conf (strings or numbers).
+    :param sections: extra conf sections, e.g. ``{'store:swift': {...}}``.
+    :param pipeline: paste pipeline name (default: the daemon's own).
+    """
+
+    def __init__(self, prog, folder, options=None, sections=None, pipeline=None):
+        self.prog = prog
+        self.folder = str(folder)
+        os.makedirs(self.folder, exist_ok=True)
+        self.options = {'bind_host': '127.0.0.1', 'bind_port': 0,
+                        'log_file': os.path.join(self.folder, prog + '.log'),
+                        'paste_file': os.path.join(ETC, prog + '-paste.ini')}
+        self.options.update(options or {})
+        self.sections = sections or {}
+        self.pipeline = pipeline
+        self.conf_path = os.path.join(self.folder, prog + '.conf')
+        self.stderr_path = os.path.join(self.folder, prog + '.stderr')
+        self.process = None
+        self.url = None
+
+    @property
+    def log_path(self):
+        """Path of the daemon's log file."""
+        return self.options['log_file']
+
+    def write_conf(self):
+        """Write the generated ``.conf`` file."""
+        lines = ['[DEFAULT]']
+        lines += ['%s = %s' % (key, value) for key, value in self.options.items()
+                  if value is not None]
+        for name, values in self.sections.items():
+            lines += ['', '[%s]' % name]
+            lines += ['%s = %s' % (key, value) for key, value in values.items()]
+        with open(self.conf_path, 'w') as conf:
+            conf.write('\n'.join(lines) + '\n')
+
+    def start(self, timeout=30):
+        """Start the process and wait until it listens.
+
+        :raises DaemonError: if it exits or does not listen within ``timeout`` seconds.
+        """
+        self.write_conf()
+        command = [sys.executable, os.path.join(REPO, 'bin', self.prog),
+                   '--config-file', self.conf_path]
+        if self.pipeline:
+            command += ['--pipeline', self.pipeline]
+        env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get(
+            'PYTHONPATH', ''))
+        with open(self.stderr_path, 'wb') as stderr:
+            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+                                            stderr=stderr, stdin=subprocess.DEVNULL,
+                                            env=env, cwd=self.folder)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = _LISTENING.search(self.read_stderr())
+            if match:
+                self.url = match.group(1)
+                return self
+            if self.process.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise DaemonError('%s did not start: stderr: %s\nlog: %s'
+                          % (self.prog, self.read_stderr()[-2000:], self.read_log()[-2000:]))
+
+    def read_stderr(self):
+        """Return what the daemon wrote on stderr so far."""
+        with open(self.stderr_path, 'rb') as stderr:
+            return stderr.read().decode('utf-8', 'replace')
+
+    def read_log(self):
+        """Return the daemon's log file so far ('' if none)."""
+        try:
+            with open(self.log_path, 'rb') as log:
+                return log.read().decode('utf-8', 'replace')
+        except FileNotFoundError:
+            return ''
+
+    @property
+    def pid(self):
+        """The daemon's process id."""
+        return self.process.pid
+
+    def stop(self, sig=signal.SIGTERM, timeout=15):
+        """Stop the daemon by PID and reap it; escalate to SIGKILL after ``timeout``."""
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.send_signal(sig)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def registry_daemon(folder, sql_connection, pipeline=None, sections=None, **options):
+    """Build (not start) a glance-registry :class:`Daemon` on the given database."""
+    options.setdefault('sql_connection', sql_connection)
+    return Daemon('glance-registry', folder, options, sections, pipeline)
+
+
+def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
+    """Build (not start) a glance-api :class:`Daemon` talking to the given registries.
+
+    :param registry_urls: one URL or a list of registry base URLs.
+    """
+    if isinstance(registry_urls, (list, tuple)):
+        registry_urls = ', '.join(registry_urls)
+    options.setdefault('registry_urls', registry_urls)
+    options.setdefault('filesystem_store_datadir', os.path.join(str(folder), 'images'))
+    sections = dict(sections or {})
+    sections.setdefault('store:file', {'filesystem_store_datadir':
+                                       options['filesystem_store_datadir']})
+    return Daemon('glance-api', folder, options, sections, pipeline)
+
+
+@pytest.fixture
+def make_registry(tmp_path, make_database):
+    """Factory fixture: ``make_registry(sql_connection=None, **options)`` → started Daemon.
+
+    Without ``sql_connection`` a fresh SQLite database is used. Extra keyword arguments
+    become conf options; ``pipeline=`` picks the paste pipeline.
+    """
+    started = []
+
+    def make(sql_connection=None, pipeline=None, sections=None, **options):
+        if sql_connection is None:
+            sql_connection = make_database('sqlite').url
+        folder = tmp_path / ('registry-%d' % len(started))
+        daemon = registry_daemon(folder, sql_connection, pipeline, sections, **options)
+        started.append(daemon)
+        return daemon.start()
+
+    yield make
+    for daemon in started:
+        daemon.stop()
+
+
+@pytest.fixture
+def make_api(tmp_path):
+    """Factory fixture: ``make_api(registry_urls, sections=None, **options)`` → started Daemon.
+
+    The file store goes to a private folder (``filesystem_store_datadir``) unless given.
+    """
+    started = []
+
+    def make(registry_urls, sections=None, pipeline=None, **options):
+        folder = tmp_path / ('api-%d' % len(started))
+        daemon = api_daemon(folder, registry_urls, sections, pipeline, **options)
+        started.append(daemon)
+        return daemon.start()
+
+    yield make
+    for daemon in started:
+        daemon.stop()
