@@ -1,0 +1,307 @@
+"""A small JSON-over-HTTP client for calls between Glance services.
+
+:class:`BaseJSONClient` sends one request with a small JSON body (or none) to one base
+URL, carries the caller's identity headers from a
+:class:`~glance.common.context.RequestContext`, and turns every failure into a typed
+exception from :mod:`glance.common.exception`:
+
+====================================== ==========================================
+outcome                                exception
+====================================== ==========================================
+400 (and any other unlisted 4xx)       :class:`~glance.common.exception.Invalid`
+401                                    :class:`~glance.common.exception.Unauthorized`
+403                                    :class:`~glance.common.exception.Forbidden`
+404                                    :class:`~glance.common.exception.NotFound`
+                                       (or the caller's ``not_found`` class)
+409                                    :class:`~glance.common.exception.Conflict`
+413                                    :class:`~glance.common.exception.RequestTooLarge`
+5xx, 3xx, malformed JSON, refused or   the client's :attr:`~BaseJSONClient.unavailable`
+reset connection, timeout, TLS failure class (``ServiceUnavailable`` by default)
+====================================== ==========================================
+
+The message of a 4xx exception is the server's own JSON error message
+(``{"error": {"message": ...}}``). Messages built here name the server by scheme, host,
+port and path only: base URLs may not carry user info, and headers (tokens included)
+never appear in a message or a log line.
+
+The transport is httplib2, which reads every response body into memory: that is right
+for registry metadata and wrong for image data, so image bytes go through
+``http.client`` in the store and download code instead (STYLE.md recipe 7).
+"""
+
+import collections
+import contextlib
+import dataclasses
+import http.client
+import json
+import logging
+import os
+import ssl
+import urllib.parse
+
+import httplib2
+
+import glance
+from glance.common import exception
+
+LOG = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 30
+_MAX_MESSAGE = 1000
+_DEFAULT_PORTS = {'http': 80, 'https': 443}
+_STATUS_EXCEPTIONS = {
+    400: exception.Invalid,
+    401: exception.Unauthorized,
+    403: exception.Forbidden,
+    404: exception.NotFound,
+    409: exception.Conflict,
+    413: exception.RequestTooLarge,
+}
+
+
+def normalize_base_url(url):
+    """Return the canonical form of a service base URL.
+
+    The scheme and host are lower-cased, the default port is made explicit, and a
+    trailing slash is dropped, so ``HTTP://Host/`` and ``http://host:80`` compare equal.
+
+    :param url: an ``http`` or ``https`` URL with a host and an optional path prefix.
+    :returns: ``scheme://host:port[/path]``.
+    :raises Invalid: for another scheme, no host, a bad port, user info (credentials
+        do not belong in URLs), a query or a fragment.
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise exception.Invalid(reason='a service URL must be a non-empty string')
+    parts = urllib.parse.urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in _DEFAULT_PORTS:
+        raise exception.Invalid(reason='service URL scheme must be http or https, got %r'
+                                % parts.scheme)
+    if '@' in parts.netloc:
+        raise exception.Invalid(reason='service URLs must not carry user info; '
+                                'pass credentials through the request context')
+    if not parts.hostname:
+        raise exception.Invalid(reason='service URL has no host')
+    if parts.query or parts.fragment:
+        raise exception.Invalid(reason='service URL must not have a query or fragment')
+    try:
+        port = parts.port or _DEFAULT_PORTS[scheme]
+    except ValueError:
+        raise exception.Invalid(reason='service URL has an invalid port')
+    host = parts.hostname
+    if ':' in host:
+        host = '[%s]' % host
+    return '%s://%s:%d%s' % (scheme, host, port, parts.path.rstrip('/'))
+
+
+@dataclasses.dataclass(frozen=True)
+class JSONResponse:
+    """A successful response.
+
+    :param status: the HTTP status (2xx).
+    :param headers: response headers with lower-case names.
+    :param data: the decoded JSON body, or None when the body is empty.
+    """
+
+    status: int
+    headers: dict
+    data: object
+
+
+class HttpPool:
+    """Idle :class:`httplib2.Http` objects shared by clients with the same transport options.
+
+    An ``Http`` object holds open connections and is not safe to use from two green
+    threads at once, so each request checks one out for itself and puts it back when
+    the response has been read. Checking out and in are single ``deque`` operations,
+    which are atomic for OS threads and never yield to another green thread.
+
+    :param timeout: seconds allowed for connecting and for each socket read.
+    :param ca_file: PEM bundle of the CAs trusted for ``https`` (default: httplib2's).
+    :param insecure: skip TLS certificate and host name verification.
+    :param max_idle: most ``Http`` objects kept open between requests.
+    :raises Invalid: for a non-positive timeout or a ``ca_file`` that does not exist.
+    """
+
+    def __init__(self, timeout=DEFAULT_TIMEOUT, ca_file=None, insecure=False, max_idle=8):
+        if timeout is None or timeout <= 0:
+            raise exception.Invalid(reason='timeout must be a positive number of seconds')
+        if ca_file and not os.path.isfile(ca_file):
+            raise exception.Invalid(reason='CA file %s does not exist' % ca_file)
+        self.timeout = timeout
+        self.ca_file = ca_file or None
+        self.insecure = bool(insecure)
+        self.max_idle = max_idle
+        self._idle = collections.deque()
+
+    def _new_http(self):
+        # proxy_info=None: service-to-service calls never go through an environment
+        # proxy, which would see the identity headers.
+        http = httplib2.Http(timeout=self.timeout, proxy_info=None, ca_certs=self.ca_file,
+                             disable_ssl_certificate_validation=self.insecure)
+        # A redirect could send the identity headers to a host nobody allow-listed.
+        http.follow_redirects = False
+        return http
+
+    @contextlib.contextmanager
+    def connection(self):
+        """Check out an ``Http`` object for one request.
+
+        It goes back to the pool only when the request succeeded at the transport
+        level; after an error its connections are closed, as their state is unknown.
+        """
+        try:
+            http = self._idle.pop()
+        except IndexError:
+            http = self._new_http()
+        reusable = False
+        try:
+            yield http
+            reusable = True
+        finally:
+            if reusable and len(self._idle) < self.max_idle:
+                self._idle.append(http)
+            else:
+                http.close()
+
+    def close(self):
+        """Close every idle connection."""
+        while True:
+            try:
+                self._idle.pop().close()
+            except IndexError:
+                return
+
+
+class BaseJSONClient:
+    """Send JSON requests to one service base URL, with the caller's identity.
+
+    :param base_url: the service's base URL, e.g. ``http://127.0.0.1:9191``; a path
+        prefix is kept and request paths are appended to it.
+    :param pool: the :class:`HttpPool` that holds the transport options (timeout, TLS);
+        a new one with default options when None.
+    :param context: the :class:`~glance.common.context.RequestContext` whose
+        :meth:`~glance.common.context.RequestContext.to_headers` go with every request.
+    :raises Invalid: when ``base_url`` is not an acceptable service URL.
+    """
+
+    #: Raised for 5xx answers and transport failures; subclasses name their service.
+    unavailable = exception.ServiceUnavailable
+
+    def __init__(self, base_url, pool=None, context=None):
+        self.base_url = normalize_base_url(base_url)
+        self.pool = pool if pool is not None else HttpPool()
+        self.context = context
+
+    def with_context(self, context):
+        """Return a client for the same service and pool that acts as ``context``."""
+        return type(self)(self.base_url, self.pool, context)
+
+    def _headers(self, body, extra_headers):
+        headers = {'Accept': 'application/json',
+                   'User-Agent': 'glance-client/%s' % glance.__version__}
+        if body is not None:
+            headers['Content-Type'] = 'application/json'
+        if self.context is not None:
+            headers.update(self.context.to_headers())
+        headers.update(extra_headers or {})
+        return headers
+
+    def _fail(self, why):
+        return self.unavailable(reason='%s %s' % (self.base_url, why))
+
+    def request(self, method, path, query=None, body=None, headers=None, not_found=None):
+        """Send one request and decode its JSON answer.
+
+        :param method: HTTP method.
+        :param path: path below the base URL, starting with ``/``, already quoted.
+        :param query: a dict or a list of pairs; None values are left out and booleans
+            are sent as ``true``/``false``.
+        :param body: a JSON-serialisable object sent as the request body, or None.
+        :param headers: extra request headers; they override the identity headers.
+        :param not_found: the exception class (or a callable taking the message) for a
+            404, e.g. :class:`~glance.common.exception.ImageNotFound`.
+        :returns: a :class:`JSONResponse`.
+        :raises GlanceException: the subclass mapped from the status or the failure
+            (see the module table).
+        """
+        url = self.base_url + path
+        if query:
+            url += '?' + encode_query(query)
+        payload = None if body is None else json.dumps(body).encode('utf-8')
+        try:
+            with self.pool.connection() as http:
+                response, content = http.request(url, method, body=payload,
+                                                 headers=self._headers(body, headers))
+        except TimeoutError:
+            raise self._fail('did not answer within %s s' % self.pool.timeout)
+        except ssl.SSLCertVerificationError as err:
+            raise self._fail('presented a TLS certificate that could not be verified (%s); '
+                             'trust its CA with the ca_file option'
+                             % (err.verify_message or 'verification failed'))
+        except ssl.SSLError as err:
+            raise self._fail('TLS handshake failed (%s)' % (err.reason or type(err).__name__))
+        except httplib2.ServerNotFoundError:
+            raise self._fail('has a host name that does not resolve')
+        except ConnectionRefusedError:
+            raise self._fail('refused the connection')
+        except (http.client.HTTPException, httplib2.HttpLib2Error) as err:
+            raise self._fail('sent a malformed HTTP response (%s)' % type(err).__name__)
+        except OSError as err:
+            raise self._fail('cannot be reached (%s)' % (err.strerror or type(err).__name__))
+        LOG.debug('%s %s%s -> %s', method, self.base_url, path, response.status)
+        if 200 <= response.status < 300:
+            return JSONResponse(response.status, dict(response), self._decode(content))
+        raise self._error(response.status, content, not_found)
+
+    def _decode(self, content):
+        if not content:
+            return None
+        try:
+            return json.loads(content.decode('utf-8'))
+        except (UnicodeDecodeError, ValueError):
+            raise self._fail('answered with a body that is not JSON')
+
+    def _error(self, status, content, not_found):
+        message = server_message(content)
+        if status >= 500 or status < 400:
+            return self._fail('answered %d%s' % (status, ': ' + message if message else ''))
+        message = message or 'HTTP %d from %s' % (status, self.base_url)
+        if status == 404 and not_found is not None:
+            return not_found(message)
+        return _STATUS_EXCEPTIONS.get(status, exception.Invalid)(message)
+
+
+def server_message(content):
+    """Return the message of a JSON error body, or None.
+
+    Only ``{"error": {"message": "..."}}`` is trusted: any other body (an HTML page
+    from a proxy, say) is not repeated, as nothing says what it contains.
+
+    :param content: the raw response body (bytes).
+    """
+    try:
+        message = json.loads(content.decode('utf-8'))['error']['message']
+    except (AttributeError, UnicodeDecodeError, ValueError, KeyError, TypeError):
+        return None
+    if not isinstance(message, str) or not message.strip():
+        return None
+    return message.strip()[:_MAX_MESSAGE]
+
+
+def encode_query(query):
+    """URL-encode query parameters.
+
+    :param query: a dict or a list of ``(name, value)`` pairs; None values are dropped
+        and booleans become ``true``/``false``.
+    :returns: the encoded query string, without the ``?``.
+    """
+    pairs = query.items() if isinstance(query, dict) else query
+    encoded = []
+    for name, value in pairs:
+        if value is None:
+            continue
+        if isinstance(value, bool):
+            value = 'true' if value else 'false'
+        encoded.append((name, str(value)))
+    return urllib.parse.urlencode(encoded)

@@ -1,0 +1,319 @@
+"""RegistryClient: how glance-api, the Nova side and the CLI talk to Parallax registries.
+
+Several registries can coexist (the design's "multiple image registries"): the client
+holds an allow-list of registry base URLs, the first being the default one for
+creating and listing images. An image is named either by its bare id (meaning the
+default registry) or by its full URI, ``<registry base URL>/images/<uuid>``, which is
+the ``uri`` field every registry returns. A URI is followed only when its base is on the
+allow-list, compared exactly after normalisation (scheme and host case, default port,
+trailing slash) and never by DNS, so an image reference from a user can never make
+Glance call a server that the operator did not configure.
+
+Options read by :meth:`RegistryClient.from_conf`:
+
+=================== ======================= ==========================================
+option              default                 meaning
+=================== ======================= ==========================================
+registry_urls       http://127.0.0.1:9191   allow-listed registry base URLs (comma or
+                                            space separated); the first is the default
+registry_timeout    30                      seconds allowed to connect and per read
+registry_ca_file    (httplib2's bundle)     PEM file of CAs trusted for https
+registry_insecure   false                   skip TLS verification (tests only)
+=================== ======================= ==========================================
+"""
+
+import copy
+import re
+import urllib.parse
+
+from glance.common import client, config, exception
+
+DEFAULT_REGISTRY_URL = 'http://127.0.0.1:9191'
+_UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+                   r'[0-9a-fA-F]{12}$')
+_LIST_PATHS = ('/images', '/images/detail')
+
+
+class _RegistryJSONClient(client.BaseJSONClient):
+    """A JSON client whose transport failures are :class:`RegistryUnavailable`."""
+
+    unavailable = exception.RegistryUnavailable
+
+
+def _check_image_id(image_id):
+    if not isinstance(image_id, str) or not _UUID.match(image_id):
+        raise exception.Invalid(reason='not an image id or image URI')
+    return image_id
+
+
+class RegistryClient:
+    """Client of one or more glance-registry servers.
+
+    :param registries: the allow-list of registry base URLs (a list, or one string);
+        the first is the default registry.
+    :param context: the :class:`~glance.common.context.RequestContext` to act as; its
+        identity headers go with every request (anonymous when None).
+    :param timeout: seconds allowed to connect and for each socket read.
+    :param ca_file: PEM file of the CAs trusted for ``https`` registries.
+    :param insecure: skip TLS certificate verification.
+    :raises Invalid: for an empty allow-list or an unacceptable URL (user info, another
+        scheme, a query), or a missing ``ca_file``.
+    """
+
+    def __init__(self, registries, context=None, timeout=client.DEFAULT_TIMEOUT,
+                 ca_file=None, insecure=False):
+        if isinstance(registries, str):
+            registries = [registries]
+        pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
+        self._clients = {}
+        for url in registries or ():
+            json_client = _RegistryJSONClient(url, pool, context)
+            self._clients.setdefault(json_client.base_url, json_client)
+        if not self._clients:
+            raise exception.Invalid(reason='at least one registry URL is needed')
+        self.context = context
+
+    @classmethod
+    def from_conf(cls, conf, section='DEFAULT', context=None):
+        """Build a client from a daemon's conf options (see the module table).
+
+        :param conf: a dict of raw option strings (the merged paste conf).
+        :param section: section name used in error messages.
+        :param context: the context to act as, if any.
+        :raises ConfigError: naming the option that is missing or invalid.
+        """
+        opts = config.Options(conf, section)
+        urls = opts.get_list('registry_urls', [DEFAULT_REGISTRY_URL])
+        timeout = opts.get_float('registry_timeout', client.DEFAULT_TIMEOUT, minimum=0.001)
+        ca_file = opts.get_path('registry_ca_file', None)
+        insecure = opts.get_bool('registry_insecure', False)
+        for url in urls:
+            try:
+                client.normalize_base_url(url)
+            except exception.Invalid as err:
+                raise exception.ConfigError('registry_urls', section, err.message)
+        try:
+            return cls(urls, context, timeout, ca_file, insecure)
+        except exception.Invalid as err:
+            raise exception.ConfigError('registry_ca_file', section, err.message)
+
+    @property
+    def registries(self):
+        """The normalised allow-list; the first entry is the default registry."""
+        return list(self._clients)
+
+    @property
+    def default_registry(self):
+        """The normalised base URL of the default registry."""
+        return next(iter(self._clients))
+
+    def with_context(self, context):
+        """Return a client with the same registries and connections acting as ``context``."""
+        clone = copy.copy(self)
+        clone._clients = {base: json_client.with_context(context)
+                          for base, json_client in self._clients.items()}
+        clone.context = context
+        return clone
+
+    def _client_for(self, registry):
+        if registry is None:
+            return self._clients[self.default_registry]
+        try:
+            base = client.normalize_base_url(registry)
+        except exception.Invalid:
+            raise exception.Invalid(reason='unknown registry')
+        if base not in self._clients:
+            raise exception.Invalid(reason='unknown registry %s' % base)
+        return self._clients[base]
+
+    def resolve(self, image_ref):
+        """Split an image reference into its registry and id.
+
+        :param image_ref: a bare image id (the default registry) or a full image URI
+            ``<allow-listed base URL>/images/<uuid>``.
+        :returns: ``(base_url, image_id)`` with the normalised registry base URL.
+        :raises Invalid: for a malformed reference or a URI whose base is not on the
+            allow-list ("unknown registry").
+        """
+        if not isinstance(image_ref, str) or not image_ref:
+            raise exception.Invalid(reason='not an image id or image URI')
+        if '://' not in image_ref:
+            return self.default_registry, _check_image_id(image_ref)
+        base, sep, image_id = image_ref.rpartition('/images/')
+        if not sep:
+            raise exception.Invalid(reason='an image URI must end in /images/<id>')
+        _check_image_id(image_id)
+        try:
+            base = client.normalize_base_url(base)
+        except exception.Invalid:
+            raise exception.Invalid(reason='unknown registry')
+        if base not in self._clients:
+            raise exception.Invalid(reason='unknown registry %s' % base)
+        return base, image_id
+
+    def _image_request(self, method, image_ref, **kwargs):
+        base, image_id = self.resolve(image_ref)
+
+        def not_found(message):
+            return exception.ImageNotFound(message, image_id=image_id)
+
+        json_client = self._clients[base]
+        path = '/images/' + urllib.parse.quote(image_id, safe='')
+        return json_client, json_client.request(method, path, not_found=not_found,
+                                                **kwargs)
+
+    @staticmethod
+    def _image_of(json_client, response):
+        image = response.data.get('image') if isinstance(response.data, dict) else None
+        if not isinstance(image, dict):
+            raise json_client.unavailable(reason='%s answered without an "image" object'
+                                          % json_client.base_url)
+        return image
+
+    @staticmethod
+    def _list_query(filters, sort_key, sort_dir, limit, marker):
+        query = []
+        for name, value in (filters or {}).items():
+            if name == 'properties' and isinstance(value, dict):
+                query += [('property-%s' % key, val) for key, val in value.items()]
+            else:
+                query.append((name, value))
+        query += [('sort_key', sort_key), ('sort_dir', sort_dir), ('limit', limit),
+                  ('marker', marker)]
+        return query
+
+    def _list_page(self, json_client, path, query):
+        data = json_client.request('GET', path, query=query).data
+        images = data.get('images') if isinstance(data, dict) else None
+        if not isinstance(images, list):
+            raise json_client.unavailable(reason='%s answered without an "images" list'
+                                          % json_client.base_url)
+        next_url = data.get('next') or None
+        if next_url is not None:
+            self._next_request(json_client, next_url)
+        return {'images': images, 'next': next_url}
+
+    @staticmethod
+    def _next_request(json_client, next_url):
+        """Return ``(path, query)`` of a "next" link after checking where it points.
+
+        A "next" link is followed only to the registry that sent it and only to an
+        image listing; anything else means the registry is misconfigured or hostile.
+        """
+        base_path = urllib.parse.urlsplit(json_client.base_url).path
+        try:
+            parts = urllib.parse.urlsplit(next_url)
+            origin = client.normalize_base_url('%s://%s' % (parts.scheme, parts.netloc))
+        except (AttributeError, TypeError, ValueError, exception.Invalid):
+            origin = None
+        if (origin is None or origin + base_path != json_client.base_url
+                or parts.path not in [base_path + path for path in _LIST_PATHS]
+                or parts.fragment):
+            raise json_client.unavailable(reason='%s sent a "next" link outside its own '
+                                          'image listing' % json_client.base_url)
+        return (parts.path[len(base_path):],
+                urllib.parse.parse_qsl(parts.query, keep_blank_values=True))
+
+    def list_images(self, detail=False, filters=None, sort_key=None, sort_dir=None,
+                    limit=None, marker=None, registry=None):
+        """Return one page of images from one registry.
+
+        :param detail: full records (``/images/detail``) instead of brief ones.
+        :param filters: registry filters, e.g. ``{'is_public': True, 'name': 'x'}``;
+            ``{'properties': {'os': 'linux'}}`` becomes ``property-os=linux``.
+        :param sort_key: one of the registry's sort keys (e.g. ``name``).
+        :param sort_dir: ``asc`` or ``desc``.
+        :param limit: page size (the registry caps it).
+        :param marker: id of the last image of the previous page.
+        :param registry: an allow-listed base URL; the default registry when None.
+        :returns: ``{"images": [...], "next": url or None}``.
+        :raises Invalid: for a bad filter (from the registry) or an unknown registry.
+        :raises RegistryUnavailable: when the registry cannot answer, or sends a
+            "next" link to another place.
+        """
+        json_client = self._client_for(registry)
+        path = '/images/detail' if detail else '/images'
+        return self._list_page(json_client, path,
+                               self._list_query(filters, sort_key, sort_dir, limit, marker))
+
+    def iter_images(self, detail=True, filters=None, sort_key=None, sort_dir=None,
+                    page_size=None, registry=None):
+        """Iterate over every matching image of one registry, page after page.
+
+        Pages are fetched lazily by following each page's "next" link, which must
+        point back into the same registry's listing.
+
+        :param page_size: images per request (the registry's default when None).
+        :returns: an iterator of image dicts.
+        :raises RegistryUnavailable: also when a "next" link repeats the previous one,
+            which would otherwise loop forever.
+        """
+        json_client = self._client_for(registry)
+        path = '/images/detail' if detail else '/images'
+        query = self._list_query(filters, sort_key, sort_dir, page_size, None)
+        return self._iter_pages(json_client, path, query)
+
+    def _iter_pages(self, json_client, path, query):
+        followed = set()
+        while True:
+            page = self._list_page(json_client, path, query)
+            yield from page['images']
+            next_url = page['next']
+            if not next_url or not page['images']:
+                return
+            if next_url in followed:
+                raise json_client.unavailable(reason='%s sent the same "next" link twice'
+                                              % json_client.base_url)
+            followed.add(next_url)
+            path, query = self._next_request(json_client, next_url)
+
+    def get_image(self, image_ref):
+        """Return the full record of one image.
+
+        :param image_ref: a bare id or an allow-listed image URI.
+        :raises ImageNotFound: when it does not exist or is not visible to the caller.
+        """
+        return self._image_of(*self._image_request('GET', image_ref))
+
+    def create_image(self, metadata, registry=None, extra_headers=None):
+        """Register a new image.
+
+        :param metadata: image fields (``name``, ``disk_format``, ``properties``...).
+        :param registry: an allow-listed base URL; the default registry when None.
+        :param extra_headers: additional request headers.
+        :returns: the created image's full record, including its ``uri``.
+        :raises Invalid: for bad metadata (400 from the registry).
+        :raises Forbidden: for an anonymous caller.
+        """
+        json_client = self._client_for(registry)
+        response = json_client.request('POST', '/images', body={'image': metadata},
+                                       headers=extra_headers)
+        return self._image_of(json_client, response)
+
+    def update_image(self, image_ref, metadata, purge_props=False, extra_headers=None):
+        """Change some fields of an image (a status change is a field too).
+
+        :param image_ref: a bare id or an allow-listed image URI.
+        :param metadata: the fields to change.
+        :param purge_props: replace the properties with ``metadata['properties']``
+            instead of merging them.
+        :param extra_headers: additional request headers.
+        :returns: the updated full record.
+        :raises Conflict: for a forbidden status transition.
+        :raises Forbidden: when the caller may see but not modify the image.
+        :raises ImageNotFound: when the image is not visible to the caller.
+        """
+        query = {'purge_props': True} if purge_props else None
+        return self._image_of(*self._image_request('PUT', image_ref, query=query,
+                                                   body={'image': metadata},
+                                                   headers=extra_headers))
+
+    def delete_image(self, image_ref, extra_headers=None):
+        """Delete an image's record (a soft delete; store data is the caller's job).
+
+        :param image_ref: a bare id or an allow-listed image URI.
+        :param extra_headers: additional request headers.
+        :raises Forbidden: when the caller may see but not delete the image.
+        :raises ImageNotFound: when the image is not visible to the caller.
+        """
+        self._image_request('DELETE', image_ref, headers=extra_headers)

@@ -1,0 +1,100 @@
+"""The shared router and error helpers: JSON errors, 404 vs 405 with Allow."""
+
+import json
+
+import routes
+import webob
+
+from glance.common import exception, wsgi
+
+
+class _Images(wsgi.Controller):
+    def index(self, req):
+        return {'images': []}
+
+    def show(self, req, image_id):
+        raise exception.ImageNotFound(image_id=image_id)
+
+    def update(self, req, image_id):
+        raise exception.Conflict(reason='bad transition')
+
+    def fail(self, req):
+        raise exception.RegistryUnavailable(reason='down')
+
+
+def _router():
+    mapper = routes.Mapper()
+    images = _Images()
+    mapper.connect('/images', controller=images, action='index',
+                   conditions={'method': ['GET']})
+    mapper.connect('/images/{image_id}', controller=images, action='show',
+                   conditions={'method': ['GET']})
+    mapper.connect('/images/{image_id}', controller=images, action='update',
+                   conditions={'method': ['PUT']})
+    mapper.connect('/fail', controller=images, action='fail',
+                   conditions={'method': ['GET']})
+    return wsgi.Router(mapper)
+
+
+def _call(method, path, **kwargs):
+    return webob.Request.blank(path, method=method, **kwargs).get_response(_router())
+
+
+def test_action_result_is_json():
+    response = _call('GET', '/images')
+    assert response.status_int == 200
+    assert response.json == {'images': []}
+
+
+def test_domain_exceptions_map_to_json_errors():
+    assert _call('GET', '/images/abc').json['error'] == {
+        'code': 404, 'title': 'Not Found', 'message': 'No image found with id abc'}
+    assert _call('PUT', '/images/abc').status_int == 409
+    assert _call('GET', '/fail').status_int == 503
+
+
+def test_unknown_path_is_404_json():
+    response = _call('GET', '/nowhere')
+    assert response.status_int == 404
+    assert response.content_type == 'application/json'
+
+
+def test_wrong_method_is_405_with_allow():
+    response = _call('DELETE', '/images/abc')
+    assert response.status_int == 405
+    assert response.headers['Allow'] == 'GET, PUT'
+    assert 'DELETE' in response.json['error']['message']
+
+
+def test_errors_are_json_even_when_html_is_accepted():
+    response = _call('GET', '/nowhere', headers={'Accept': 'text/html'})
+    assert json.loads(response.body)['error']['code'] == 404
+
+
+def test_parse_json_body_rejects_bad_input():
+    def parse(body, **kwargs):
+        req = webob.Request.blank('/', method='POST', body=body)
+        return wsgi.parse_json_body(req, **kwargs)
+
+    assert parse(b'{"a": 1}') == {'a': 1}
+    for body, reason in [(b'', 'empty'), (b'\xff\xfe', 'UTF-8'), (b'{bad', 'malformed'),
+                         (b'[1]', 'object')]:
+        try:
+            parse(body)
+        except exception.Invalid as err:
+            assert reason in err.message
+        else:
+            raise AssertionError('accepted %r' % body)
+    try:
+        parse(b'{"a": "' + b'x' * 100 + b'"}', max_bytes=50)
+    except exception.RequestTooLarge:
+        pass
+    else:
+        raise AssertionError('accepted an over-long body')
+
+
+def test_status_table_orders_narrow_categories_first():
+    class Both(exception.Invalid, exception.UpstreamError):
+        pass
+    assert wsgi.status_for(Both(reason='x')) == 400
+    assert wsgi.status_for(ValueError()) == 500

@@ -1,0 +1,122 @@
+"""The base filters, each built through its real filter_factory over a tiny app."""
+
+import logging
+
+import pytest
+import webob
+
+from glance.common import context
+from glance.middleware import (access_log, catch_errors, context as context_filter,
+                               healthcheck, request_id)
+
+
+def _app(environ, start_response):
+    start_response('200 OK', [('Content-Type', 'text/plain')])
+    return [b'hello ', b'world']
+
+
+def _failing_app(environ, start_response):
+    raise RuntimeError('secret detail /etc/passwd')
+
+
+def _failing_body_app(environ, start_response):
+    start_response('200 OK', [('Content-Length', '10')])
+
+    def body():
+        yield b'12345'
+        raise IOError('store went away')
+    return body()
+
+
+def _build(module, app, **local_conf):
+    return module.filter_factory({}, **local_conf)(app)
+
+
+def test_healthcheck_answers_ok_and_passes_other_paths():
+    app = _build(healthcheck, _app)
+    assert webob.Request.blank('/healthcheck').get_response(app).body == b'OK\n'
+    assert webob.Request.blank('/images').get_response(app).body == b'hello world'
+
+
+def test_healthcheck_disabled_by_file(tmp_path):
+    flag = tmp_path / 'disable'
+    app = _build(healthcheck, _app, disable_path=str(flag))
+    assert webob.Request.blank('/healthcheck').get_response(app).status_int == 200
+    flag.write_text('')
+    assert webob.Request.blank('/healthcheck').get_response(app).status_int == 503
+
+
+def test_catch_errors_turns_exceptions_into_json_500_without_details(caplog):
+    app = _build(catch_errors, _failing_app)
+    with caplog.at_level(logging.ERROR):
+        response = webob.Request.blank('/x').get_response(app)
+    assert response.status_int == 500
+    assert response.json['error']['code'] == 500
+    assert b'secret detail' not in response.body and b'Traceback' not in response.body
+    assert 'secret detail' in caplog.text
+
+
+def test_catch_errors_lets_mid_body_failures_drop_the_connection():
+    app = _build(catch_errors, _failing_body_app)
+    body = app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/'}, lambda *a: None)
+    iterator = iter(body)
+    assert next(iterator) == b'12345'
+    with pytest.raises(IOError):
+        next(iterator)
+
+
+def test_request_id_is_generated_or_kept_when_safe():
+    app = _build(request_id, _app)
+    generated = webob.Request.blank('/').get_response(app).headers['X-Request-Id']
+    assert generated.startswith('req-')
+    kept = webob.Request.blank('/', headers={'X-Request-Id': 'abc-123'}).get_response(app)
+    assert kept.headers['X-Request-Id'] == 'abc-123'
+    unsafe = webob.Request.blank('/', headers={'X-Request-Id': 'a b\r\n'}).get_response(app)
+    assert unsafe.headers['X-Request-Id'].startswith('req-')
+
+
+def test_access_log_writes_one_line_with_bytes_and_status(caplog):
+    app = _build(access_log, _app)
+    with caplog.at_level(logging.INFO, logger='glance.access'):
+        response = webob.Request.blank('/images?limit=2',
+                                       headers={'X-Auth-Token': 'tok'}).get_response(app)
+        assert response.body == b'hello world'
+    lines = [r.getMessage() for r in caplog.records if r.name == 'glance.access']
+    assert len(lines) == 1
+    assert '"GET /images?limit=2" 200 11 ' in lines[0]
+    assert 'tok' not in lines[0]
+
+
+def test_context_filter_builds_context_from_headers():
+    seen = {}
+
+    def app(environ, start_response):
+        seen['ctx'] = context.from_environ(environ)
+        return _app(environ, start_response)
+
+    filtered = _build(context_filter, app)
+    webob.Request.blank('/', headers={'X-Tenant-Id': 't1', 'X-User-Id': 'u1',
+                                      'X-Roles': 'member, admin'}).get_response(filtered)
+    ctx = seen['ctx']
+    assert (ctx.tenant, ctx.user, ctx.is_admin) == ('t1', 'u1', True)
+    webob.Request.blank('/').get_response(filtered)
+    assert seen['ctx'].is_anonymous and not seen['ctx'].is_admin
+
+
+def test_context_filter_rejects_malformed_headers():
+    filtered = _build(context_filter, _app)
+    response = webob.Request.blank('/', headers={'X-Tenant-Id': 'a b;c'}).get_response(
+        filtered)
+    assert response.status_int == 400
+    assert 'X-Tenant-Id' in response.json['error']['message']
+
+
+def test_visibility_rules():
+    alice = context.RequestContext('alice', roles=['member'])
+    admin = context.RequestContext('ops', roles=['admin'])
+    anonymous = context.RequestContext()
+    assert alice.can_see('alice', False) and alice.can_see('bob', True)
+    assert not alice.can_see('bob', False)
+    assert admin.can_see('bob', False) and admin.can_modify('bob')
+    assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
+    assert not alice.can_see_locations and alice.elevated_for_service().can_see_locations
