@@ -4,13 +4,13 @@
 # Idempotent and quick when everything is already there:
 #   - nginx (Debian's nginx-light) for the read-only HTTP store;
 #   - a separate virtualenv holding OpenStack Swift (with s3api) for the swift and s3
-#     stores, at $REPO/.test-services/swift-venv (override with GLANCE_SWIFT_VENV).
+#     stores, at $REPO/.test-services/swift-venv (override with GLANCE_TEST_SWIFT_VENV).
 # Swift lives in its own virtualenv so its pinned dependencies never touch the
 # project's .venv; tests/functional/services.py finds its servers there.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
-swift_venv=${GLANCE_SWIFT_VENV:-$repo/.test-services/swift-venv}
+swift_venv=${GLANCE_TEST_SWIFT_VENV:-$repo/.test-services/swift-venv}
 python=${PYTHON:-python3}
 
 if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then

@@ -5,19 +5,20 @@ URL, carries the caller's identity headers from a
 :class:`~glance.common.context.RequestContext`, and turns every failure into a typed
 exception from :mod:`glance.common.exception`:
 
-====================================== ==========================================
-outcome                                exception
-====================================== ==========================================
-400 (and any other unlisted 4xx)       :class:`~glance.common.exception.Invalid`
-401                                    :class:`~glance.common.exception.Unauthorized`
-403                                    :class:`~glance.common.exception.Forbidden`
-404                                    :class:`~glance.common.exception.NotFound`
-                                       (or the caller's ``not_found`` class)
-409                                    :class:`~glance.common.exception.Conflict`
-413                                    :class:`~glance.common.exception.RequestTooLarge`
-5xx, 3xx, malformed JSON, refused or   the client's :attr:`~BaseJSONClient.unavailable`
-reset connection, timeout, TLS failure class (``ServiceUnavailable`` by default)
-====================================== ==========================================
+=============================== =====================================================
+exception                       raised for
+=============================== =====================================================
+``Invalid``                     400, and any other 4xx not listed here
+``Unauthorized``                401
+``Forbidden``                   403
+``NotFound``                    404 (or the caller's ``not_found`` class, such as
+                                ``ImageNotFound``)
+``Conflict``                    409
+``RequestTooLarge``             413
+``unavailable`` (attribute)     5xx or 3xx answers, a body that is not JSON, a
+                                refused or reset connection, a timeout, a TLS failure;
+                                ``ServiceUnavailable`` unless a subclass names another
+=============================== =====================================================
 
 The message of a 4xx exception is the server's own JSON error message
 (``{"error": {"message": ...}}``). Messages built here name the server by scheme, host,

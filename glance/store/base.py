@@ -13,6 +13,7 @@ and :class:`ReadIterator`, the one streaming loop behind every ``get``.
 import abc
 import dataclasses
 import datetime
+import email.utils
 import logging
 import urllib.parse
 
@@ -92,6 +93,20 @@ def normalize_etag(value):
     return text or None
 
 
+def parse_http_date(value):
+    """Parse an HTTP date (``Last-Modified``) into an aware datetime.
+
+    :param value: the header value, or None.
+    :returns: a :class:`datetime.datetime`, or None if absent or unparsable.
+    """
+    if not value:
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclasses.dataclass(frozen=True)
 class Location:
     """Where one object lives, e.g. ``swift://glance/<image>-00000``.
@@ -140,8 +155,9 @@ class Location:
         return self.netloc + self.path
 
     def __str__(self):
-        return urllib.parse.urlunsplit(
-            (self.scheme, self.netloc, self.path, self.query, ''))
+        # Always "scheme://": urlunsplit drops the slashes of schemes it does not know.
+        query = '?' + self.query if self.query else ''
+        return '%s://%s%s%s' % (self.scheme, self.netloc, self.path, query)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,14 +267,14 @@ class SourceReader:
         return chunk
 
 
-
 class Store(abc.ABC):
     """One storage backend, built once at startup from its own conf section.
 
     Contract:
 
-    * ``__init__`` validates every option, raising :class:`BadStoreConfiguration`
-      naming the bad one, and opens no connection (connections are made per call, so
+    * ``__init__`` validates every option (subclasses read theirs in
+      :meth:`_configure`), raising :class:`BadStoreConfiguration` naming the bad
+      one, and opens no connection (connections are made per call, so
       a store is safe to share between greenthreads).
     * :meth:`head` returns an :class:`ObjectInfo` or raises :class:`ObjectNotFound`.
     * :meth:`get` returns a :class:`ReadIterator`: chunks of at most ``chunk_size``
@@ -271,9 +287,9 @@ class Store(abc.ABC):
     * Client-library errors become store exceptions here, once. Messages name the
       store and the object path and never hold a secret or a client's own message.
 
-    Subclasses set :attr:`schemes` and :attr:`writable` and implement :meth:`head`,
-    :meth:`_open`, and for writable stores :meth:`_write`, :meth:`_delete` and
-    :meth:`_object_location`.
+    Subclasses set :attr:`schemes` and :attr:`writable` and implement :meth:`head`
+    and :meth:`_open`; writable stores also implement :meth:`_write`,
+    :meth:`_delete` and :meth:`_object_location` (never called on a read-only one).
 
     :param options: the raw options of the store's ``[store:<name>]`` section.
     :param name: the store's name (its entry-point name); defaults to the first scheme.
@@ -287,31 +303,31 @@ class Store(abc.ABC):
 
     def __init__(self, options, name=None):
         self.name = name or self.schemes[0]
-        self.options = config.Options(options, 'store:%s' % self.name)
-        self.chunk_size = self._option('get_size', 'chunk_size', DEFAULT_CHUNK_SIZE,
-                                       minimum=1)
-
-    def _option(self, getter, option, default=None, **bounds):
-        """Read one typed option, reporting a bad value as BadStoreConfiguration.
-
-        :param getter: the :class:`glance.common.config.Options` method name.
-        :param option: the option name.
-        :param default: the value when the option is absent.
-        :returns: the typed value.
-        :raises BadStoreConfiguration: when the value does not parse.
-        """
+        opts = config.Options(options, 'store:%s' % self.name)
         try:
-            return getattr(self.options, getter)(option, default, **bounds)
+            self.chunk_size = opts.get_size('chunk_size', DEFAULT_CHUNK_SIZE, minimum=1)
+            self._configure(opts)
+        except BadStoreConfiguration:
+            raise
         except exception.ConfigError as err:
             why = err.message.partition('[%s]: ' % err.section)[2]
-            raise BadStoreConfiguration(self.name, option, why) from None
+            raise BadStoreConfiguration(self.name, err.option, why) from None
 
-    def _required(self, option):
-        """Read a required string option.
+    def _configure(self, opts):
+        """Read and check the store's own options (the base reads ``chunk_size``).
+
+        The options view is not kept, so raw secrets do not outlive startup.
+
+        :param opts: a :class:`glance.common.config.Options` of the section.
+        :raises ConfigError: for a bad option (reported as BadStoreConfiguration).
+        """
+
+    def _required(self, opts, option):
+        """Return a required string option.
 
         :raises BadStoreConfiguration: when it is absent or empty.
         """
-        value = self._option('get_str', option)
+        value = opts.get_str(option)
         if not value:
             raise BadStoreConfiguration(self.name, option, 'required')
         return value
@@ -408,7 +424,6 @@ class Store(abc.ABC):
             raise
         return info
 
-    @abc.abstractmethod
     def _write(self, location, source, size):
         """Write ``source`` (a :class:`SourceReader`) to ``location``.
 
@@ -417,6 +432,7 @@ class Store(abc.ABC):
 
         :returns: :class:`ObjectInfo` with ``size == source.size``.
         """
+        raise NotImplementedError('writable stores implement _write')
 
     def _discard(self, location):
         """Best-effort removal of a partly written object after a failed add."""
@@ -440,9 +456,9 @@ class Store(abc.ABC):
             raise self.error(StoreReadOnly, loc, operation='delete')
         self._delete(loc)
 
-    @abc.abstractmethod
     def _delete(self, location):
         """Delete the object at a parsed location; ObjectNotFound if missing."""
+        raise NotImplementedError('writable stores implement _delete')
 
     def location_for(self, image_id, index):
         """Name the object that holds chunk ``index`` of image ``image_id``.
@@ -457,7 +473,7 @@ class Store(abc.ABC):
             raise StoreReadOnly(store=self.name, path=name, operation='write')
         return str(self._object_location(urllib.parse.quote(name, safe='')))
 
-    @abc.abstractmethod
     def _object_location(self, quoted_name):
         """Return the :class:`Location` of object ``quoted_name`` in the configured
         container, bucket or directory."""
+        raise NotImplementedError('writable stores implement _object_location')

@@ -47,9 +47,8 @@ class FilesystemStore(Store):
 
     schemes = ('file',)
 
-    def __init__(self, options, name=None):
-        super().__init__(options, name)
-        datadir = self._required('filesystem_store_datadir')
+    def _configure(self, opts):
+        datadir = self._required(opts, 'filesystem_store_datadir')
         if not os.path.isabs(datadir):
             raise BadStoreConfiguration(self.name, 'filesystem_store_datadir',
                                         'must be an absolute path')
@@ -100,7 +99,8 @@ class FilesystemStore(Store):
 
     def _open(self, location, offset, length):
         try:
-            handle = open(self._path(location), 'rb')
+            # Unbuffered: each read is one read(2) of at most chunk_size bytes.
+            handle = open(self._path(location), 'rb', buffering=0)
         except OSError as err:
             raise self._os_error(location, err) from None
         try:

@@ -1,0 +1,254 @@
+"""Teller's download path: check every chunk, then stream them as one body.
+
+The flow follows the design: after the registry lookup, :func:`verify_chunks` HEADs
+every chunk in its store and compares size and ETag with what the registry recorded
+at upload time, so a missing or changed chunk is a 5xx naming the image and the chunk
+position before any byte is sent. :class:`ChunkedImageIterable` then concatenates the
+chunks seamlessly into one response body:
+
+* the whole body is re-blocked to ``read_block_size`` and passed through a
+  :class:`~glance.common.streaming.HashingIterator`, which holds the last block back
+  until the image's checksum matches the registry's;
+* :meth:`ChunkedImageIterable.app_iter_range` serves a byte range by asking only the
+  chunks it touches for their sub-ranges (WebOb calls it for ``Range`` requests);
+  a partial body cannot be checked against the whole-image checksum, so it relies on
+  the per-chunk ETag check alone;
+* a store failure or a checksum mismatch after the headers are out is logged here,
+  once, and raised: the server then drops the connection short of
+  ``Content-Length``, so a client never receives a complete-looking corrupt image.
+"""
+
+import dataclasses
+import logging
+
+import eventlet
+
+from glance.common import exception, streaming
+from glance.store import base as store_base
+
+LOG = logging.getLogger(__name__)
+
+#: Chunks HEADed at once for one image.
+HEAD_CONCURRENCY = 8
+
+
+@dataclasses.dataclass(frozen=True)
+class Chunk:
+    """One object of an image, as the registry records it.
+
+    :param index: the chunk's position in the image, from 0.
+    :param location: the object's location URI.
+    :param size: its size in bytes.
+    :param checksum: the store's normalised ETag recorded at upload (None if the
+        store had none).
+    :param offset: the image offset of the chunk's first byte.
+    """
+
+    index: int
+    location: str
+    size: int
+    checksum: str | None
+    offset: int
+
+    @property
+    def end(self):
+        """The image offset just past the chunk's last byte."""
+        return self.offset + self.size
+
+
+def image_chunks(image):
+    """Build the ordered :class:`Chunk` list of a registry record.
+
+    :param image: the full registry record (seen with the ``service`` role).
+    :returns: a list of :class:`Chunk`.
+    :raises UpstreamError: when the record has no chunks for a non-empty image or
+        their sizes do not add up to the image size.
+    """
+    chunks = []
+    offset = 0
+    for index, record in enumerate(image.get('chunks') or ()):
+        size = int(record.get('size') or 0)
+        chunks.append(Chunk(index, record['location'], size,
+                            store_base.normalize_etag(record.get('checksum')), offset))
+        offset += size
+    if image.get('size') is not None and offset != image['size']:
+        raise exception.UpstreamError(
+            reason='image %s: the registry records %d bytes in %d chunk(s) for an image '
+                   'of %d bytes' % (image['id'], offset, len(chunks), image['size']))
+    return chunks
+
+
+def expected_digest(image):
+    """Choose the whole-image digest verified while streaming.
+
+    sha256 is preferred: with SHA-NI it hashes at ~1.4 GB/s against md5's ~0.6 GB/s
+    on the reference machine, so it costs a stream far less.
+
+    :returns: ``(algorithm, hexdigest)``, or None when the registry records neither
+        (an image registered from existing locations without a checksum).
+    """
+    if image.get('sha256'):
+        return 'sha256', image['sha256']
+    if image.get('checksum'):
+        return 'md5', image['checksum']
+    return None
+
+
+def _position(image_id, chunk, count):
+    return 'image %s chunk %d of %d' % (image_id, chunk.index + 1, count)
+
+
+def verify_chunks(stores, image_id, chunks):
+    """HEAD every chunk and compare it with the registry's record.
+
+    :param stores: the :class:`~glance.store.StoreRegistry`.
+    :param image_id: the image id, for messages.
+    :param chunks: the image's :class:`Chunk` list.
+    :raises UpstreamError: (502) for a chunk that is missing, has another size or
+        ETag, or whose location no enabled store serves.
+    :raises ServiceUnavailable: (503) when a store cannot be reached.
+    """
+    count = len(chunks)
+
+    def check(chunk):
+        where = _position(image_id, chunk, count)
+        try:
+            store = stores.for_location(chunk.location)
+            info = store.head(chunk.location)
+        except store_base.ObjectNotFound:
+            raise exception.UpstreamError(reason='%s is missing from its store' % where)
+        except store_base.BadLocation as err:
+            raise exception.UpstreamError(reason='%s: %s' % (where, err.message))
+        except store_base.StoreUnavailable as err:
+            raise exception.ServiceUnavailable(reason='%s: %s' % (where, err.message))
+        except store_base.StoreError as err:
+            raise exception.UpstreamError(reason='%s: %s' % (where, err.message))
+        if info.size != chunk.size:
+            raise exception.UpstreamError(
+                reason='%s changed in its store: %d bytes, the registry records %d'
+                       % (where, info.size, chunk.size))
+        if chunk.checksum is not None and info.etag != chunk.checksum:
+            raise exception.UpstreamError(
+                reason='%s changed in its store: ETag %s, the registry records %s'
+                       % (where, info.etag, chunk.checksum))
+        return info
+
+    pool = eventlet.GreenPool(HEAD_CONCURRENCY)
+    return list(pool.imap(check, chunks))
+
+
+def plan_range(chunks, start, stop):
+    """Map the image byte range ``[start, stop)`` onto chunk sub-ranges.
+
+    :param chunks: the image's :class:`Chunk` list, in order.
+    :param start: first image byte (>= 0).
+    :param stop: image offset just past the last byte (<= image size).
+    :returns: a list of ``(chunk, offset_in_chunk, length)`` covering exactly the
+        range, skipping chunks it does not touch and empty ones.
+    """
+    plan = []
+    for chunk in chunks:
+        if chunk.end <= start or chunk.size == 0:
+            continue
+        if chunk.offset >= stop:
+            break
+        first = max(start, chunk.offset)
+        last = min(stop, chunk.end)
+        if last > first:
+            plan.append((chunk, first - chunk.offset, last - first))
+    return plan
+
+
+class ChunkedImageIterable:
+    """The response body of an image download: its chunks read one after another.
+
+    Nothing is read from a store until iteration starts, so a HEAD request or a 304
+    never touches the data. At most one store read is open at a time, and blocks are
+    bounded by ``block_size`` (plus one store chunk when coalescing).
+
+    :param stores: the :class:`~glance.store.StoreRegistry`.
+    :param image_id: the image id, for messages and logs.
+    :param chunks: the image's :class:`Chunk` list.
+    :param block_size: the size of the blocks handed to the server.
+    :param digest: ``(algorithm, hexdigest)`` to verify the whole body against, or
+        None.
+    :param start: first image byte served.
+    :param stop: image offset just past the last byte served (None: the end).
+    """
+
+    def __init__(self, stores, image_id, chunks, block_size, digest=None, start=0,
+                 stop=None):
+        self.stores = stores
+        self.image_id = image_id
+        self.chunks = chunks
+        self.block_size = block_size
+        self.digest = digest
+        self.size = chunks[-1].end if chunks else 0
+        self.start = start
+        self.stop = self.size if stop is None else stop
+        self._body = None
+
+    def __iter__(self):
+        if self._body is None:
+            raw = self._read_chunks()
+            blocks = streaming.coalesce(raw, self.block_size)
+            if self.digest is not None:
+                algorithm, expected = self.digest
+                blocks = streaming.HashingIterator(blocks, algorithm, expected,
+                                                   self.image_id)
+            self._body = self._logged(blocks, raw)
+        return self._body
+
+    def app_iter_range(self, start, stop):
+        """Return the body of the range ``[start, stop)`` (WebOb's Range hook).
+
+        Only the chunks that the range touches are read, each from its own offset;
+        the whole-image checksum is not verified for a partial body.
+
+        :param start: first byte, as WebOb computed it from the ``Range`` header.
+        :param stop: offset just past the last byte.
+        :returns: a new :class:`ChunkedImageIterable` limited to the range.
+        """
+        return ChunkedImageIterable(self.stores, self.image_id, self.chunks,
+                                    self.block_size, None, start, stop)
+
+    def _read_chunks(self):
+        plan = plan_range(self.chunks, self.start, self.stop)
+        for chunk, offset, length in plan:
+            where = _position(self.image_id, chunk, len(self.chunks))
+            reader = self.stores.for_location(chunk.location).get(chunk.location,
+                                                                  offset, length)
+            received = 0
+            try:
+                for data in reader:
+                    received += len(data)
+                    yield data
+            finally:
+                reader.close()
+            if received != length:
+                raise exception.UpstreamError(
+                    reason='%s ended after %d of %d bytes' % (where, received, length))
+
+    def _logged(self, blocks, raw):
+        """Log a failure once, where it is handled, and re-raise it.
+
+        Re-raising makes the server drop the connection short of Content-Length.
+        Closing ends the hashing thread and the open store read (``raw``).
+        """
+        try:
+            yield from blocks
+        except exception.GlanceException as err:
+            LOG.error('Download of image %s (bytes %d-%d) stopped: %s; closing the '
+                      'connection short of Content-Length', self.image_id, self.start,
+                      self.stop - 1, err)
+            raise
+        finally:
+            close = getattr(blocks, 'close', None)
+            if close is not None:
+                close()
+            raw.close()
+
+    def close(self):
+        """Stop reading and release any open store read (idempotent)."""
+        if self._body is not None:
+            self._body.close()

@@ -1,0 +1,158 @@
+"""The ``x-image-meta-*`` header form of image metadata, both ways.
+
+Requests carry writable fields as ``x-image-meta-<field>`` and properties as
+``x-image-meta-property-<key>``; responses to GET and HEAD carry every field the same
+way. WSGI folds header names to upper case and ``-`` to ``_``, so a property key read
+from a header is lower-cased with ``_`` for ``-`` (``x-image-meta-property-OS-Type``
+sets ``os_type``).
+
+Locations and chunks are shown only to admins: the API reads records with the
+``service`` role, so the registry always sends them and this module filters them.
+"""
+
+import re
+import urllib.parse
+
+from glance.common import config, exception
+
+_META = 'HTTP_X_IMAGE_META_'
+_PROPERTY = _META + 'PROPERTY_'
+_HEX = re.compile(r'^[0-9a-f]+$')
+_PLAIN_VALUE = re.compile(r'^[\x20-\x7e]*$')
+
+#: Fields a client may set, with their parsers.
+WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
+                   'size', 'checksum', 'sha256')
+#: Fields the registry or the API own.
+READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
+                    'deleted', 'chunks')
+#: Fields sent back as headers, in this order (then ``location`` for admins).
+SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
+                'container_format', 'size', 'checksum', 'sha256', 'created_at',
+                'updated_at', 'deleted_at', 'deleted')
+#: Fields hidden from callers who are not admins.
+PRIVATE_FIELDS = ('location', 'chunks')
+
+
+def _text(raw):
+    # WSGI hands header values over as latin-1 decoded text; clients send UTF-8.
+    try:
+        return raw.encode('latin-1').decode('utf-8').strip()
+    except UnicodeError:
+        return raw.strip()
+
+
+def _hex_digest(length):
+    def parse(value):
+        value = value.lower()
+        if len(value) != length or not _HEX.match(value):
+            raise ValueError('expected %d hex digits' % length)
+        return value
+    return parse
+
+
+def _size(value):
+    size = int(value)
+    if size < 0:
+        raise ValueError('must not be negative')
+    return size
+
+
+_PARSERS = {'is_public': config.as_bool, 'size': _size,
+            'checksum': _hex_digest(32), 'sha256': _hex_digest(64)}
+
+
+class ImageMeta:
+    """Metadata parsed from a request's ``x-image-meta-*`` headers.
+
+    :ivar fields: writable fields, typed (``is_public`` bool, ``size`` int).
+    :ivar properties: ``{key: value}`` from ``x-image-meta-property-*``.
+    :ivar locations: chunk locations from ``x-image-meta-location`` (repeated or
+        comma-separated), in order.
+    """
+
+    def __init__(self, fields, properties, locations):
+        self.fields = fields
+        self.properties = properties
+        self.locations = locations
+
+    def registry_metadata(self):
+        """The fields and properties as a registry create/update body."""
+        metadata = dict(self.fields)
+        if self.properties:
+            metadata['properties'] = dict(self.properties)
+        return metadata
+
+
+def parse_image_meta(environ):
+    """Read the ``x-image-meta-*`` headers of a request.
+
+    :param environ: the WSGI environ.
+    :returns: :class:`ImageMeta`.
+    :raises Invalid: for a read-only or unknown field, a malformed value or an empty
+        property key.
+    """
+    fields, properties, locations = {}, {}, []
+    for key, raw in environ.items():
+        if not key.startswith(_META):
+            continue
+        value = _text(raw)
+        if key.startswith(_PROPERTY):
+            name = key[len(_PROPERTY):].lower()
+            if not name:
+                raise exception.Invalid(reason='empty property name in '
+                                               'x-image-meta-property-')
+            properties[name] = value
+            continue
+        field = key[len(_META):].lower()
+        if field == 'location':
+            locations += [item.strip() for item in value.split(',') if item.strip()]
+        elif field in WRITABLE_FIELDS:
+            try:
+                fields[field] = _PARSERS.get(field, str)(value)
+            except ValueError as err:
+                raise exception.Invalid(reason='x-image-meta-%s: %s' % (field, err))
+        elif field in READ_ONLY_FIELDS:
+            raise exception.Invalid(reason='x-image-meta-%s is read-only' % field)
+        else:
+            raise exception.Invalid(reason='unknown field x-image-meta-%s' % field)
+    return ImageMeta(fields, properties, locations)
+
+
+def _header_value(value):
+    if isinstance(value, bool):
+        return 'True' if value else 'False'
+    text = str(value)
+    if _PLAIN_VALUE.match(text):
+        return text
+    # Header values must be latin-1 on the wire; anything beyond printable ASCII
+    # is sent percent-encoded UTF-8 so no byte is lost or mangled.
+    return urllib.parse.quote(text, safe=''.join(chr(c) for c in range(0x20, 0x7f)
+                                                 if chr(c) != '%'))
+
+
+def image_meta_headers(image, show_locations):
+    """Render an image record as ``x-image-meta-*`` response headers.
+
+    Fields whose value is null are left out. Values outside printable ASCII are
+    percent-encoded UTF-8.
+
+    :param image: the registry record.
+    :param show_locations: add one ``x-image-meta-location`` per chunk (admins only).
+    :returns: a list of ``(name, value)`` pairs.
+    """
+    headers = [('x-image-meta-%s' % field, _header_value(image[field]))
+               for field in SHOWN_FIELDS if image.get(field) is not None]
+    for key, value in sorted((image.get('properties') or {}).items()):
+        headers.append(('x-image-meta-property-%s' % key, _header_value(value)))
+    if show_locations:
+        headers += [('x-image-meta-location', _header_value(chunk['location']))
+                    for chunk in image.get('chunks') or ()]
+    return headers
+
+
+def visible_record(image, show_locations):
+    """Return the record as shown in JSON bodies: without locations for non-admins."""
+    if show_locations:
+        return image
+    return {key: value for key, value in image.items() if key not in PRIVATE_FIELDS}

@@ -1,0 +1,253 @@
+"""Chunk helpers shared by the upload and download paths: bytes move in bounded blocks.
+
+* :class:`LimitedReader` reads a request body and refuses to go past a size cap.
+* :func:`iter_blocks` turns any ``read(n)`` source into an iterator of bounded blocks.
+* :func:`coalesce` joins small store chunks into blocks of a useful size for sending.
+* :class:`ThreadedHasher` computes a digest in a dedicated OS thread, so hashing runs
+  on another core while the eventlet hub sends the bytes.
+* :class:`HashingIterator` passes blocks through a :class:`ThreadedHasher` and holds
+  the last block back until the whole stream matches its expected digest.
+
+Why an OS thread per hasher: ``hashlib`` releases the GIL while it hashes a buffer
+larger than 2 KiB, so a real thread runs in parallel with the hub. Measured on the
+2-core reference machine streaming 1 GiB in 1 MiB blocks (see doc/readme/api.rst):
+sha256 inline in the hub ~0.95 GB/s, in ``eventlet.tpool`` ~0.7 GB/s (a pool round
+trip per block, and consecutive blocks land on different threads), in one dedicated
+thread fed through a queue ~1.4 GB/s, which is sha256's own single-core speed.
+"""
+
+import hashlib
+import os
+
+import eventlet.hubs
+import eventlet.patcher
+
+from glance.common import exception
+
+# The real (unpatched) modules: the hasher must be an OS thread even after
+# eventlet.monkey_patch(), or it would just be another greenthread on the hub's core.
+_os_threading = eventlet.patcher.original('threading')
+_os_queue = eventlet.patcher.original('queue')
+
+#: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
+HASH_QUEUE_DEPTH = 4
+
+
+class LimitedReader:
+    """A request-body reader that fails once more than ``cap`` bytes have arrived.
+
+    :param fileobj: the source, e.g. ``req.body_file``.
+    :param cap: the largest number of bytes allowed; None for no cap.
+    """
+
+    def __init__(self, fileobj, cap=None):
+        self._file = fileobj
+        self._cap = cap
+        self.count = 0
+
+    def read(self, size):
+        """Read at most ``size`` bytes (``size`` > 0; never "read all").
+
+        :returns: bytes; ``b''`` at the end of the source.
+        :raises RequestTooLarge: when the source holds more than ``cap`` bytes.
+        :raises Invalid: when the source cannot be read: the client went away or sent
+            malformed chunked encoding (eventlet raises OSError or ValueError).
+        :raises ValueError: for a size that is not positive (a caller's bug).
+        """
+        if size is None or size <= 0:
+            raise ValueError('LimitedReader.read needs a positive size')
+        try:
+            data = self._file.read(size)
+        except (OSError, ValueError) as err:
+            raise exception.Invalid(reason='the request body could not be read after '
+                                           '%d bytes (%s)' % (self.count,
+                                                              type(err).__name__))
+        self.count += len(data)
+        if self._cap is not None and self.count > self._cap:
+            raise exception.RequestTooLarge(
+                reason='the image is larger than image_size_cap (%d bytes)' % self._cap)
+        return data
+
+
+def iter_blocks(reader, block_size, limit=None):
+    """Yield non-empty blocks of at most ``block_size`` bytes from ``reader.read``.
+
+    :param reader: an object with ``read(n)``.
+    :param block_size: the most bytes asked for per read.
+    :param limit: stop after this many bytes (None: read to the end).
+    :returns: an iterator of bytes.
+    """
+    remaining = limit
+    while remaining is None or remaining > 0:
+        want = block_size if remaining is None else min(block_size, remaining)
+        data = reader.read(want)
+        if not data:
+            return
+        if remaining is not None:
+            remaining -= len(data)
+        yield data
+
+
+def coalesce(chunks, block_size):
+    """Join small chunks into blocks of at least ``block_size`` bytes.
+
+    Sending many small writes through the hub halves throughput (64 KiB vs 1 MiB
+    blocks), whatever chunk size a store hands out. Chunks already as large as a block
+    pass through without a copy. Each yielded block is smaller than
+    ``2 * block_size`` (given store chunks of at most ``block_size``); the last may be
+    shorter than ``block_size``.
+
+    :param chunks: an iterable of bytes.
+    :param block_size: the target block size.
+    :returns: an iterator of bytes.
+    """
+    pending = []
+    pending_size = 0
+    for chunk in chunks:
+        if not pending and len(chunk) >= block_size:
+            yield chunk
+            continue
+        pending.append(chunk)
+        pending_size += len(chunk)
+        if pending_size >= block_size:
+            yield b''.join(pending)
+            pending = []
+            pending_size = 0
+    if pending_size:
+        yield b''.join(pending)
+
+
+class ThreadedHasher:
+    """One ``hashlib`` digest computed in a dedicated OS thread.
+
+    :meth:`update` hands a block to the thread and returns at once unless
+    :data:`HASH_QUEUE_DEPTH` blocks are already waiting; then it waits cooperatively
+    (the hub keeps serving other requests). The thread reports each finished block by
+    writing one byte to a pipe, which the caller waits on through the eventlet hub.
+    Memory held is at most ``depth`` blocks.
+
+    Always call :meth:`close` (it ends the thread); :meth:`hexdigest` may be called
+    before it.
+
+    :param algorithm: a ``hashlib`` name, e.g. ``sha256`` or ``md5``.
+    :param depth: the most blocks queued to the thread.
+    """
+
+    def __init__(self, algorithm, depth=HASH_QUEUE_DEPTH):
+        self.algorithm = algorithm
+        self._digest = hashlib.new(algorithm)
+        self._depth = depth
+        self._credits = depth
+        self._queue = _os_queue.SimpleQueue()
+        self._rfd, write_fd = os.pipe()
+        os.set_blocking(self._rfd, False)
+        thread = _os_threading.Thread(target=self._run, args=(write_fd,),
+                                      name='hash-%s' % algorithm, daemon=True)
+        thread.start()
+
+    def _run(self, write_fd):
+        try:
+            while True:
+                block = self._queue.get()
+                if block is None:
+                    return
+                self._digest.update(block)
+                try:
+                    os.write(write_fd, b'.')
+                except BrokenPipeError:
+                    return
+        finally:
+            os.close(write_fd)
+
+    def _wait_for_thread(self):
+        try:
+            done = os.read(self._rfd, 4096)
+        except BlockingIOError:
+            eventlet.hubs.trampoline(self._rfd, read=True)
+            return
+        if not done:
+            raise RuntimeError('the %s hashing thread ended early' % self.algorithm)
+        self._credits += len(done)
+
+    def update(self, block):
+        """Queue a block for hashing.
+
+        :param block: bytes; the caller must not mutate it afterwards.
+        """
+        if self._rfd is None:
+            raise ValueError('update() on a closed hasher')
+        while self._credits == 0:
+            self._wait_for_thread()
+        self._credits -= 1
+        self._queue.put(block)
+
+    def hexdigest(self):
+        """Wait until every queued block is hashed and return the hex digest."""
+        while self._credits < self._depth:
+            self._wait_for_thread()
+        return self._digest.hexdigest()
+
+    def close(self):
+        """End the thread (idempotent); it drops any blocks still queued."""
+        if self._rfd is None:
+            return
+        self._queue.put(None)
+        os.close(self._rfd)
+        self._rfd = None
+
+
+class HashingIterator:
+    """Pass blocks through, hashing them, and release the last one only if it matches.
+
+    The final block is held back until every byte has been hashed; on a mismatch it
+    raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
+    so the response ends short of its ``Content-Length`` and a client can never
+    receive a complete-looking corrupt body.
+
+    :param blocks: an iterable of bytes (closed by :meth:`close` if it has ``close``).
+    :param algorithm: the ``hashlib`` name of ``expected``.
+    :param expected: the expected hex digest (compared case-insensitively).
+    :param image_id: names the image in the mismatch message and the log line.
+    """
+
+    def __init__(self, blocks, algorithm, expected, image_id):
+        self._blocks = blocks
+        self._algorithm = algorithm
+        self._expected = expected.lower()
+        self._image_id = image_id
+        self._iterator = None
+
+    def __iter__(self):
+        if self._iterator is None:
+            self._iterator = self._verified()
+        return self._iterator
+
+    def _verified(self):
+        hasher = ThreadedHasher(self._algorithm)
+        try:
+            held = None
+            for block in self._blocks:
+                if not block:
+                    continue
+                hasher.update(block)
+                if held is not None:
+                    yield held
+                held = block
+            actual = hasher.hexdigest()
+        finally:
+            hasher.close()
+        if actual != self._expected:
+            raise exception.ChecksumMismatch(
+                image_id=self._image_id,
+                reason='%s of the streamed data is %s, expected %s'
+                       % (self._algorithm, actual, self._expected))
+        if held is not None:
+            yield held
+
+    def close(self):
+        """Stop hashing and close the source (idempotent)."""
+        if self._iterator is not None:
+            self._iterator.close()
+        close = getattr(self._blocks, 'close', None)
+        if close is not None:
+            close()

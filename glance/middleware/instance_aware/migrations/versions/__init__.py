@@ -1,0 +1,1 @@
+"""Revisions of the related-images table, oldest first."""

@@ -1,0 +1,262 @@
+"""Queries of the registry: get, list, create, update and soft-delete images.
+
+Every function takes a :class:`glance.registry.db.session.Database`, runs in one
+transaction and returns detached :class:`~glance.registry.db.models.Image` objects
+whose chunks and properties are already loaded. Visibility and ownership rules of the
+caller's :class:`~glance.common.context.RequestContext` are applied here, inside the
+transaction that reads (and, for updates, locks) the row. Values arrive checked and
+normalised by :mod:`glance.registry.validation`.
+
+Lists use keyset pagination: the page after a marker is "rows ordered after the
+marker's (sort key, id)", a range the indexes answer directly, however deep the page.
+"""
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy import exc, orm
+
+from glance.common import exception
+from glance.registry.db import models
+from glance.registry.db.models import Image, ImageChunk, ImageProperty
+
+_NULLABLE_SORT_KEYS = frozenset(('name', 'container_format', 'disk_format', 'size'))
+_EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
+                     'owner')
+_WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
+
+
+def _visible(context):
+    """SQL condition of the images ``context`` may see (None: all of them)."""
+    if context.is_admin:
+        return None
+    if context.tenant is None:
+        return Image.is_public.is_(True)
+    return sa.or_(Image.is_public.is_(True), Image.owner == context.tenant)
+
+
+def _load(session, context, image_id, lock=False):
+    image = session.get(Image, image_id, options=_WITH_CHILDREN, with_for_update=lock)
+    if (image is None or not context.can_see(image.owner, image.is_public)
+            or (image.deleted and not context.is_admin)):
+        raise exception.ImageNotFound(image_id=image_id)
+    return image
+
+
+def image_get(database, context, image_id):
+    """Return one image; admins also see deleted ones.
+
+    :param database: the registry :class:`~glance.registry.db.session.Database`.
+    :param context: the caller's request context.
+    :param image_id: a normalised image id.
+    :raises ImageNotFound: when the image does not exist or is not visible.
+    """
+    with database.session() as session:
+        return _load(session, context, image_id)
+
+
+def _after_marker(sort_key, value, marker_id, descending, nulls_high):
+    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY sort_key, id``.
+
+    Databases disagree on where NULLs sort (PostgreSQL: above every value; MySQL and
+    SQLite: below), so the condition follows the database's own order, which is the
+    order its indexes hold.
+    """
+    def later(left, right):
+        return left < right if descending else left > right
+
+    tie = later(Image.id, marker_id)
+    if sort_key == 'id':
+        return tie
+    column = getattr(Image, sort_key)
+    if sort_key in _NULLABLE_SORT_KEYS and value is None:
+        null_ties = sa.and_(column.is_(None), tie)
+        if nulls_high != descending:
+            return null_ties
+        return sa.or_(null_ties, column.is_not(None))
+    condition = sa.or_(later(column, value), sa.and_(column == value, tie))
+    if sort_key in _NULLABLE_SORT_KEYS and nulls_high != descending:
+        return sa.or_(condition, column.is_(None))
+    return condition
+
+
+def _property_match(name, value):
+    """Images having property ``name`` equal to ``value``.
+
+    The prefix condition lets PostgreSQL and SQLite use the expression index on
+    ``substr(value, 1, PROPERTY_VALUE_PREFIX)``; the full comparison decides.
+    """
+    prefix = models.PROPERTY_VALUE_PREFIX
+    return Image.id.in_(
+        sa.select(ImageProperty.image_id).where(
+            ImageProperty.name == name,
+            sa.func.substr(ImageProperty.value, 1, prefix) == value[:prefix],
+            ImageProperty.value == value))
+
+
+def _filtered(statement, query):
+    filters = query.filters
+    for name in _EQUALITY_FILTERS:
+        if name in filters:
+            statement = statement.where(getattr(Image, name) == filters[name])
+    if 'size_min' in filters:
+        statement = statement.where(Image.size >= filters['size_min'])
+    if 'size_max' in filters:
+        statement = statement.where(Image.size <= filters['size_max'])
+    if 'changes-since' in filters:
+        statement = statement.where(Image.updated_at >= filters['changes-since'])
+    for name, value in query.properties.items():
+        statement = statement.where(_property_match(name, value))
+    return statement
+
+
+def image_list(database, context, query, detail=False):
+    """Return one page of the images visible to ``context`` that match ``query``.
+
+    Deleted images are never listed. A deleted marker still works, so a walk through
+    the pages survives the deletion of the image it last saw.
+
+    :param database: the registry database.
+    :param context: the caller's request context.
+    :param query: a :class:`glance.registry.validation.ListQuery`.
+    :param detail: load chunks and properties too (two extra queries per page).
+    :returns: ``(images, more)``; ``more`` is True when another page exists.
+    :raises Invalid: when the marker is not an image the caller can see.
+    """
+    descending = query.sort_dir == 'desc'
+    statement = _filtered(sa.select(Image).where(Image.deleted.is_(False)), query)
+    visible = _visible(context)
+    if visible is not None:
+        statement = statement.where(visible)
+    with database.session() as session:
+        if query.marker is not None:
+            marker = session.get(Image, query.marker)
+            if marker is None or not context.can_see(marker.owner, marker.is_public):
+                raise exception.Invalid(reason='marker %s is not a known image'
+                                        % query.marker)
+            nulls_high = session.get_bind().dialect.name == 'postgresql'
+            statement = statement.where(_after_marker(
+                query.sort_key, getattr(marker, query.sort_key), marker.id,
+                descending, nulls_high))
+        order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
+        if descending:
+            order = [column.desc() for column in order]
+        statement = statement.order_by(*order).limit(query.limit + 1)
+        if detail:
+            statement = statement.options(*_WITH_CHILDREN)
+        images = list(session.scalars(statement))
+    return images[:query.limit], len(images) > query.limit
+
+
+def _set_chunks(image, chunks):
+    # Rows are rewritten in place: SQLAlchemy flushes inserts before deletes, so
+    # replacing the list would briefly hold two rows with one (image_id, position).
+    del image.chunks[len(chunks):]
+    for position, chunk in enumerate(chunks):
+        if position == len(image.chunks):
+            image.chunks.append(ImageChunk(position=position))
+        row = image.chunks[position]
+        row.location, row.size, row.checksum = (chunk['location'], chunk['size'],
+                                                chunk['checksum'])
+
+
+def _set_properties(image, properties, purge):
+    if purge:
+        for name in set(image.properties) - set(properties):
+            del image.properties[name]
+    for name, value in properties.items():
+        if value is None:
+            image.properties.pop(name, None)
+        elif name in image.properties:
+            image.properties[name].value = value
+        else:
+            image.properties[name] = ImageProperty(name=name, value=value)
+
+
+_SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
+                  'container_format', 'size', 'checksum', 'sha256')
+
+
+def image_create(database, values):
+    """Insert a new image.
+
+    :param database: the registry database.
+    :param values: checked values; ``id`` (generated when absent), scalar fields,
+        ``chunks`` (list of dicts) and ``properties`` (dict; None values skipped).
+    :returns: the new image.
+    :raises Duplicate: when an image (even a deleted one) already has that id.
+    """
+    now = models.utcnow()
+    image = Image(id=values.get('id') or str(uuid.uuid4()), status='queued',
+                  is_public=False, created_at=now, updated_at=now, deleted=False,
+                  chunks=[], properties={})
+    for name in _SCALAR_FIELDS:
+        if name in values:
+            setattr(image, name, values[name])
+    _set_chunks(image, values.get('chunks', ()))
+    _set_properties(image, values.get('properties', {}), purge=False)
+    with database.session() as session:
+        session.add(image)
+        try:
+            session.flush()
+        except exc.IntegrityError:
+            raise exception.Duplicate(reason='an image with id %s exists' % image.id)
+    return image
+
+
+def _check_transition(image, status):
+    if status != image.status and status not in models.TRANSITIONS[image.status]:
+        raise exception.Conflict(reason='image %s cannot go from status %s to %s'
+                                 % (image.id, image.status, status))
+
+
+def image_update(database, context, image_id, values, purge_props=False):
+    """Change an image the caller may modify, under a row lock.
+
+    Setting status ``deleted`` soft-deletes the image. A deleted image accepts no
+    change but setting ``deleted`` again (a no-op).
+
+    :param database: the registry database.
+    :param context: the caller's request context.
+    :param image_id: a normalised image id.
+    :param values: checked values as for :func:`image_create` (``id`` excluded).
+        ``chunks`` replaces the chunk list; ``properties`` is merged (None removes a
+        key), or replaces all properties when ``purge_props`` is set.
+    :param purge_props: see ``values``.
+    :returns: the updated image.
+    :raises ImageNotFound: when the image is not visible to the caller.
+    :raises Forbidden: when the caller does not own it (and is no admin).
+    :raises Conflict: for a status change outside :data:`models.TRANSITIONS` or a
+        change to a deleted image.
+    """
+    with database.session() as session:
+        image = _load(session, context, image_id, lock=True)
+        if not context.can_modify(image.owner):
+            raise exception.Forbidden('image %s belongs to another tenant' % image_id)
+        if image.deleted:
+            if set(values) - {'status'} or values.get('status') != 'deleted':
+                raise exception.Conflict(reason='image %s is deleted' % image_id)
+            return image
+        if 'status' in values:
+            _check_transition(image, values['status'])
+        for name in _SCALAR_FIELDS:
+            if name in values:
+                setattr(image, name, values[name])
+        if 'chunks' in values:
+            _set_chunks(image, values['chunks'])
+        if 'properties' in values:
+            _set_properties(image, values['properties'], purge_props)
+        image.updated_at = models.utcnow()
+        if image.status == 'deleted':
+            image.deleted, image.deleted_at = True, image.updated_at
+    return image
+
+
+def image_destroy(database, context, image_id):
+    """Soft-delete an image (status ``deleted``); repeating it is a no-op.
+
+    :raises ImageNotFound: when the image is not visible (non-admins never see
+        deleted images, so a second delete by them is a 404).
+    :raises Forbidden: when the caller does not own it.
+    """
+    return image_update(database, context, image_id, {'status': 'deleted'})

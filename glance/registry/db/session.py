@@ -1,0 +1,163 @@
+"""Database engine and sessions of the registry, built once from the daemon's conf.
+
+Only drivers that keep the eventlet hub responsive are accepted: PyMySQL and pg8000
+are pure Python, so their sockets are green once eventlet has monkey-patched the
+process. SQLite calls are short operations on a local file, run without yielding.
+C drivers (mysqlclient, psycopg) would block every green thread for the length of each
+query, so their URLs stop startup with a :class:`ConfigError` that names the URL to use.
+
+============== ========================= ==============================================
+option         default                   meaning
+============== ========================= ==============================================
+sql_connection sqlite:///glance.sqlite   SQLAlchemy URL; a relative SQLite path is
+                                         taken from the conf file's folder
+sql_pool_size  5                         connections kept open (MySQL/PostgreSQL)
+sql_max_overflow 10                      extra connections opened under load
+sql_pool_timeout 30                      seconds to wait for a free connection
+sql_pool_recycle 3600                    seconds after which a connection is renewed
+============== ========================= ==============================================
+"""
+
+import contextlib
+import os
+
+import sqlalchemy as sa
+from sqlalchemy import event, exc, orm, pool
+
+from glance.common import config, exception, log
+
+DEFAULT_CONNECTION = 'sqlite:///glance.sqlite'
+
+_DRIVERS = {'sqlite': ('', 'pysqlite'), 'mysql': ('pymysql',), 'mariadb': ('pymysql',),
+            'postgresql': ('pg8000',)}
+_ADVICE = {
+    'mysql': 'use mysql+pymysql://user:password@host/dbname (PyMySQL is pure Python, '
+             'so queries do not block the eventlet hub)',
+    'postgresql': 'use postgresql+pg8000://user:password@host/dbname (pg8000 is pure '
+                  'Python, so queries do not block the eventlet hub)',
+}
+_ADVICE['mariadb'] = _ADVICE['mysql']
+_ADVICE['postgres'] = _ADVICE['postgresql']
+
+# Errors meaning "the database cannot be used right now" (server gone, connection
+# refused, pool exhausted, SQLite file locked): answered with 503, never 500.
+UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+def parse_url(conf):
+    """Read ``sql_connection`` and check its driver.
+
+    :param conf: the merged conf dict (``config_file`` locates relative SQLite paths).
+    :returns: a :class:`sqlalchemy.engine.URL`.
+    :raises ConfigError: for an unparsable URL or a driver that would block eventlet.
+    """
+    opts = config.Options(conf)
+    text = opts.get_str('sql_connection', DEFAULT_CONNECTION)
+    try:
+        url = sa.engine.make_url(text)
+    except exc.ArgumentError:
+        raise exception.ConfigError('sql_connection', opts.section,
+                                    'not a SQLAlchemy database URL')
+    backend, _, driver = url.drivername.partition('+')
+    if backend not in _DRIVERS:
+        raise exception.ConfigError(
+            'sql_connection', opts.section,
+            _ADVICE.get(backend) or 'unsupported database %r; use sqlite:///path, '
+            'mysql+pymysql:// or postgresql+pg8000://' % backend)
+    if driver not in _DRIVERS[backend]:
+        raise exception.ConfigError(
+            'sql_connection', opts.section,
+            'unsupported driver %r: %s' % (url.drivername + '://', _ADVICE[backend]))
+    if backend == 'sqlite' and url.database and url.database != ':memory:' \
+            and not os.path.isabs(url.database):
+        folder = os.path.dirname(conf['config_file']) if conf.get('config_file') else ''
+        url = url.set(database=os.path.abspath(os.path.join(folder, url.database)))
+    return url
+
+
+def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
+    cursor = dbapi_connection.cursor()
+    cursor.execute('PRAGMA foreign_keys=ON')
+    cursor.close()
+
+
+def create_engine(conf):
+    """Build the engine described by the ``sql_*`` options.
+
+    Server databases get a pre-pinged pool, so a connection broken by a database
+    restart is replaced at checkout instead of failing a request. A SQLite file gets a
+    pool of one connection: green threads then queue for it (a green wait) instead of
+    blocking the whole hub in SQLite's busy-wait on a locked file. An in-memory SQLite
+    database is one shared connection.
+
+    :param conf: the merged conf dict.
+    :returns: a :class:`sqlalchemy.engine.Engine` (no connection opened yet).
+    :raises ConfigError: for a bad URL or pool option.
+    """
+    url = parse_url(conf)
+    opts = config.Options(conf)
+    timeout = opts.get_float('sql_pool_timeout', 30.0, minimum=0)
+    if url.get_backend_name() == 'sqlite':
+        if url.database in (None, '', ':memory:'):
+            engine = sa.create_engine(url, poolclass=pool.StaticPool,
+                                      connect_args={'check_same_thread': False})
+        else:
+            engine = sa.create_engine(url, poolclass=pool.QueuePool, pool_size=1,
+                                      max_overflow=0, pool_timeout=timeout)
+        event.listen(engine, 'connect', _enable_sqlite_foreign_keys)
+        return engine
+    return sa.create_engine(
+        url, pool_pre_ping=True,
+        pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
+        max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
+        pool_timeout=timeout,
+        pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
+
+
+def describe_error(err, detail=False):
+    """Describe a database error without echoing SQL statements or parameters.
+
+    :param err: a :class:`sqlalchemy.exc.SQLAlchemyError`.
+    :param detail: add the driver's own message (which names host, database and
+        user, never the password), for operators at start-up and in glance-manage.
+    :returns: e.g. ``OperationalError`` or ``OperationalError: (2003, "Can't connect
+        ...")``.
+    """
+    orig = getattr(err, 'orig', None)
+    name = type(orig or err).__name__
+    if not detail or orig is None:
+        return name
+    return '%s: %s' % (name, log.redact(str(orig))[:300])
+
+
+class Database:
+    """The registry's engine and session factory.
+
+    :param engine: a :class:`sqlalchemy.engine.Engine`.
+    """
+
+    def __init__(self, engine):
+        self.engine = engine
+        self._sessions = orm.sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def from_conf(cls, conf):
+        """Build a :class:`Database` from the ``sql_*`` options (see :func:`create_engine`)."""
+        return cls(create_engine(conf))
+
+    @contextlib.contextmanager
+    def session(self):
+        """A session in one transaction: committed on success, rolled back on error.
+
+        :raises ServiceUnavailable: when the database cannot be reached or is locked.
+        """
+        try:
+            with self._sessions.begin() as session:
+                yield session
+        except UNAVAILABLE_ERRORS as err:
+            raise exception.ServiceUnavailable(
+                reason='database unavailable (%s)' % describe_error(err)) from None
+
+    def dispose(self):
+        """Close every pooled connection."""
+        self.engine.dispose()

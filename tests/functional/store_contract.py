@@ -1,0 +1,245 @@
+"""The one conformance suite every store passes, run against the real service.
+
+In the pattern of distribution's storage-driver ``testsuites``: a store's test module
+subclasses :class:`ReadableStoreContract` (read-only stores) or
+:class:`WritableStoreContract` and provides two fixtures:
+
+``store``
+    the store under test, configured with ``chunk_size = CHUNK`` (a tiny size, so
+    every chunk boundary is crossed) and a container/bucket/folder of its own;
+``listing``
+    a callable returning the names still present in that container/bucket/folder
+    (including in-progress uploads or temp files).
+
+Read-only stores also override :meth:`ReadableStoreContract.put` and
+:meth:`ReadableStoreContract.remove` to place objects by other means. After every
+test the listing must be empty, like distribution's ``TearDownTest``: a test removes
+what it creates, and a failed ``add`` must leave nothing behind.
+"""
+
+import hashlib
+import random
+import uuid
+
+import pytest
+
+from glance.store.base import ObjectNotFound, StoreIOError, StoreReadOnly
+
+CHUNK = 7
+SIZES = (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 2)
+BIG = 3 * CHUNK + 2
+
+
+class ClientGone(Exception):
+    """Raised by a test's chunk iterator: the uploading client went away."""
+
+
+def payload(size, seed=0):
+    """Return ``size`` reproducible pseudo-random bytes."""
+    return random.Random(seed).randbytes(size)
+
+
+def pieces(data, size):
+    """Split ``data`` into chunks of ``size`` bytes (an iterator, as uploads arrive)."""
+    return iter([data[i:i + size] for i in range(0, len(data), size)])
+
+
+def read_all(store, location, offset=0, length=None):
+    """Read through ``store.get`` and check that no chunk exceeds ``chunk_size``."""
+    chunks = list(store.get(location, offset, length))
+    assert all(0 < len(chunk) <= store.chunk_size for chunk in chunks)
+    return b''.join(chunks)
+
+
+class ReadableStoreContract:
+    """head/get/range/not-found behaviour that every store shares."""
+
+    @pytest.fixture(autouse=True)
+    def _store_ends_empty(self, store, listing):
+        yield
+        assert listing() == []
+
+    @pytest.fixture
+    def name(self):
+        """A fresh object name for one test."""
+        return 'contract-%s' % uuid.uuid4().hex[:12]
+
+    def put(self, store, name, data):
+        """Create an object holding ``data``; return its location."""
+        return store.add(store.location_for(name, 0), pieces(data, 5)).location
+
+    def remove(self, store, location):
+        """Remove an object created by :meth:`put`."""
+        store.delete(location)
+
+    @pytest.fixture
+    def make_object(self, store, name):
+        """Factory ``make_object(data, suffix='')`` → location; removed afterwards."""
+        created = []
+
+        def make(data, suffix=''):
+            location = self.put(store, name + suffix, data)
+            created.append(location)
+            return location
+
+        yield make
+        for location in dict.fromkeys(created):
+            self.remove(store, location)
+
+    @pytest.mark.parametrize('size', SIZES)
+    def test_head_reports_size_and_a_normalised_etag(self, store, make_object, size):
+        location = make_object(payload(size))
+        info = store.head(location)
+        assert info.location == location
+        assert info.size == size
+        assert info.etag and info.etag == info.etag.strip('"').lower()
+
+    @pytest.mark.parametrize('size', SIZES)
+    def test_get_returns_whole_object_in_bounded_chunks(self, store, make_object, size):
+        data = payload(size, seed=size)
+        assert read_all(store, make_object(data)) == data
+
+    @pytest.mark.parametrize('offset,length', [
+        (0, 1), (0, CHUNK), (CHUNK - 1, 2), (CHUNK, CHUNK), (CHUNK + 1, None),
+        (1, BIG - 2), (BIG - 1, None), (BIG - 1, 1), (0, None), (0, BIG),
+    ])
+    def test_range_returns_exact_bytes(self, store, make_object, offset, length):
+        data = payload(BIG, seed=1)
+        end = BIG if length is None else offset + length
+        assert read_all(store, make_object(data), offset, length) == data[offset:end]
+
+    @pytest.mark.parametrize('offset,length', [(5, 1000), (BIG, None), (BIG + 10, None),
+                                               (BIG + 10, 5), (3, 0)])
+    def test_range_past_the_end_is_cut_at_the_end(self, store, make_object, offset,
+                                                   length):
+        data = payload(BIG, seed=2)
+        end = None if length is None else offset + length
+        assert read_all(store, make_object(data), offset, length) == data[offset:end]
+
+    def test_stopping_early_and_closing_twice_is_allowed(self, store, make_object):
+        reader = store.get(make_object(payload(BIG)))
+        assert len(next(reader)) == CHUNK
+        reader.close()
+        reader.close()
+
+    def test_head_of_a_missing_object_raises_not_found(self, store, make_object):
+        location = make_object(b'x')
+        missing = location + '-missing'
+        with pytest.raises(ObjectNotFound) as caught:
+            store.head(missing)
+        assert store.name in str(caught.value)
+
+    @pytest.mark.parametrize('offset,length', [(0, None), (2, 3), (0, 0)])
+    def test_get_of_a_missing_object_raises_not_found(self, store, make_object, offset,
+                                                      length):
+        missing = make_object(b'x') + '-missing'
+        with pytest.raises(ObjectNotFound):
+            store.get(missing, offset, length)
+
+    def test_etag_changes_when_content_changes(self, store, make_object):
+        first = store.head(make_object(payload(BIG, seed=3)))
+        second = store.head(make_object(payload(BIG + 1, seed=4)))
+        assert first.location == second.location
+        assert first.etag != second.etag
+
+
+class WritableStoreContract(ReadableStoreContract):
+    """add/delete behaviour of stores that Teller writes to."""
+
+    def test_add_returns_what_head_reports(self, store, name):
+        data = payload(BIG, seed=5)
+        location = store.location_for(name, 3)
+        info = store.add(location, pieces(data, 4), size=BIG)
+        try:
+            assert info.location == location
+            assert location.endswith('/%s-00003' % name)
+            assert info.size == BIG
+            head = store.head(location)
+            assert (head.size, head.etag) == (info.size, info.etag)
+            assert read_all(store, location) == data
+        finally:
+            store.delete(location)
+
+    def test_add_of_an_empty_iterable_creates_an_empty_object(self, store, make_object):
+        location = make_object(b'')
+        assert store.head(location).size == 0
+        assert read_all(store, location) == b''
+
+    def test_adding_twice_replaces_the_object(self, store, make_object):
+        make_object(payload(BIG, seed=6))
+        location = make_object(b'new content')
+        assert read_all(store, location) == b'new content'
+
+    def test_failing_iterator_propagates_its_error_and_leaves_nothing(self, store, name):
+        def chunks():
+            yield payload(BIG)
+            yield payload(CHUNK)
+            raise ClientGone('client disconnected')
+
+        location = store.location_for(name, 0)
+        with pytest.raises(ClientGone):
+            store.add(location, chunks())
+        with pytest.raises(ObjectNotFound):
+            store.head(location)
+
+    def test_failed_add_over_an_existing_object_leaves_nothing(self, store, name):
+        # Teller only writes fresh names; the rule is simply that a failed add leaves
+        # no object at its location, never a half-replaced one.
+        location = self.put(store, name, b'old content')
+
+        def chunks():
+            yield b'partial'
+            raise ClientGone('client disconnected')
+
+        with pytest.raises(ClientGone):
+            store.add(location, chunks())
+        with pytest.raises(ObjectNotFound):
+            store.head(location)
+
+    def test_size_mismatch_raises_and_leaves_nothing(self, store, name):
+        location = store.location_for(name, 0)
+        with pytest.raises(StoreIOError):
+            store.add(location, pieces(payload(BIG), 5), size=BIG + 1)
+        with pytest.raises(ObjectNotFound):
+            store.head(location)
+
+    def test_add_reports_the_etag_that_head_reports(self, store, name):
+        data = payload(BIG, seed=7)
+        location = store.location_for(name, 0)
+        info = store.add(location, pieces(data, 3))
+        try:
+            assert store.head(location).etag == info.etag
+            assert info.etag == self.expected_etag(data, info.etag)
+        finally:
+            store.delete(location)
+
+    def expected_etag(self, data, etag):
+        """What the store's ETag should be for ``data``: its md5, unless overridden by
+        a store whose ETag is not a content hash."""
+        return hashlib.md5(data).hexdigest()
+
+    def test_delete_removes_the_object(self, store, name):
+        location = store.add(store.location_for(name, 1), pieces(b'bye', 2)).location
+        store.delete(location)
+        with pytest.raises(ObjectNotFound):
+            store.head(location)
+        with pytest.raises(ObjectNotFound):
+            store.get(location)
+
+    def test_delete_of_a_missing_object_raises_not_found(self, store, name):
+        with pytest.raises(ObjectNotFound):
+            store.delete(store.location_for(name, 0))
+
+
+class ReadOnlyStoreContract(ReadableStoreContract):
+    """What a read-only store refuses."""
+
+    def test_add_delete_and_location_for_raise_read_only(self, store, make_object):
+        location = make_object(b'data')
+        with pytest.raises(StoreReadOnly):
+            store.add(location, iter([b'x']))
+        with pytest.raises(StoreReadOnly):
+            store.delete(location)
+        with pytest.raises(StoreReadOnly):
+            store.location_for('image', 0)
+        assert read_all(store, location) == b'data'

@@ -1,0 +1,427 @@
+"""Functional tests of glance-api with the file store: real glance-registry and
+glance-api daemons started from bin/ with the shipped paste ini.
+
+Covers the download flow (registry lookup, chunk HEADs, streaming with integrity),
+headers, HEAD, ranges, upload with its failure modes, registration, update and delete.
+The helpers here (:class:`Api`, :func:`random_bytes`) are shared with
+``test_api_stores.py``.
+"""
+
+import hashlib
+import http.client
+import json
+import os
+import socket
+import time
+import urllib.parse
+
+import pytest
+
+USER = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'user1', 'X-Roles': 'member'}
+OTHER = {'X-Tenant-Id': 'tenant2', 'X-User-Id': 'user2', 'X-Roles': 'member'}
+ADMIN = {'X-Tenant-Id': 'ops', 'X-User-Id': 'root', 'X-Roles': 'admin'}
+CHUNK = 64 * 1024
+
+
+def random_bytes(size, seed=0):
+    """Deterministic incompressible bytes (sha256 counter stream)."""
+    out = bytearray()
+    counter = 0
+    while len(out) < size:
+        out += hashlib.sha256(b'%d-%d' % (seed, counter)).digest() * 64
+        counter += 1
+    return bytes(out[:size])
+
+
+class Response:
+    """Status, headers (lower-cased names; repeated ones joined by ', ') and body."""
+
+    def __init__(self, status, headers, body):
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self):
+        return json.loads(self.body)
+
+
+class Api:
+    """A tiny http.client client of one glance-api daemon.
+
+    :param url: the daemon's base URL.
+    """
+
+    def __init__(self, url):
+        parts = urllib.parse.urlsplit(url)
+        self.host, self.port = parts.hostname, parts.port
+
+    def connection(self):
+        return http.client.HTTPConnection(self.host, self.port, timeout=60)
+
+    def request(self, method, path, headers=None, body=None):
+        conn = self.connection()
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            resp = conn.getresponse()
+            data = resp.read()
+            names = {}
+            for name, value in resp.getheaders():
+                key = name.lower()
+                names[key] = value if key not in names else names[key] + ', ' + value
+            return Response(resp.status, names, data)
+        finally:
+            conn.close()
+
+    def upload(self, data, identity=USER, name='img', extra=None, chunked=False):
+        headers = dict(identity, **{'x-image-meta-name': name,
+                                    'x-image-meta-disk-format': 'raw',
+                                    'x-image-meta-container-format': 'bare'})
+        headers.update(extra or {})
+        if chunked:
+            body = (data[i:i + 10000] for i in range(0, len(data), 10000))
+            headers['Transfer-Encoding'] = 'chunked'
+        else:
+            body = data
+        return self.request('POST', '/images', headers, body)
+
+    def partial_upload(self, declared, sent, identity=USER):
+        """Send ``sent`` of ``declared`` bytes, then close the connection."""
+        sock = socket.create_connection((self.host, self.port), timeout=30)
+        head = ['POST /images HTTP/1.1', 'Host: %s:%d' % (self.host, self.port),
+                'Content-Length: %d' % declared, 'x-image-meta-name: partial']
+        head += ['%s: %s' % item for item in identity.items()]
+        sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('ascii') + sent)
+        time.sleep(0.3)
+        sock.close()
+
+    def read_streaming(self, path, identity=USER, headers=None, pause_after=None,
+                       on_pause=None):
+        """GET a body block by block; return (status, bytes read, error or None).
+
+        :param pause_after: call ``on_pause()`` once this many bytes have arrived.
+        """
+        conn = self.connection()
+        received = bytearray()
+        try:
+            conn.request('GET', path, headers=dict(identity, **(headers or {})))
+            resp = conn.getresponse()
+            paused = False
+            while True:
+                try:
+                    block = resp.read(65536)
+                except (http.client.IncompleteRead, OSError) as err:
+                    return resp.status, bytes(received), err
+                if not block:
+                    break
+                received += block
+                if pause_after is not None and not paused and len(received) >= pause_after:
+                    paused = True
+                    on_pause()
+            length = int(resp.getheader('Content-Length'))
+            error = None if len(received) == length else 'short'
+            return resp.status, bytes(received), error
+        finally:
+            conn.close()
+
+
+def wait_for_status(registry, image_id, status, timeout=10):
+    """Poll the registry (as admin) until the image has ``status``."""
+    deadline = time.monotonic() + timeout
+    image = None
+    while time.monotonic() < deadline:
+        image = registry_get(registry, image_id)
+        if image['status'] == status:
+            return image
+        time.sleep(0.1)
+    raise AssertionError('image %s stayed %s' % (image_id, image and image['status']))
+
+
+def registry_get(registry, image_id):
+    api = Api(registry.url)
+    resp = api.request('GET', '/images/' + image_id, ADMIN)
+    assert resp.status == 200, resp.body
+    return resp.json()['image']
+
+
+@pytest.fixture
+def registry(make_registry):
+    return make_registry()
+
+
+@pytest.fixture
+def datadir(tmp_path):
+    path = tmp_path / 'images'
+    path.mkdir()
+    return str(path)
+
+
+@pytest.fixture
+def api(make_api, registry, datadir):
+    daemon = make_api(registry.url, filesystem_store_datadir=datadir,
+                      sections={'store:file': {'filesystem_store_datadir': datadir,
+                                               'chunk_size': '16K'}},
+                      store_chunk_size=CHUNK, image_size_cap=1024 * 1024,
+                      read_block_size='32K')
+    return Api(daemon.url)
+
+
+DATA = random_bytes(5 * CHUNK + 1234)
+
+
+@pytest.fixture
+def image(api):
+    resp = api.upload(DATA, extra={'x-image-meta-property-os-type': 'linux'})
+    assert resp.status == 201, resp.body
+    return resp.json()['image']
+
+
+def test_upload_splits_into_chunks_and_records_checksums(api, image, datadir, registry):
+    assert image['status'] == 'active'
+    assert image['size'] == len(DATA)
+    assert image['checksum'] == hashlib.md5(DATA).hexdigest()
+    assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
+    assert 'chunks' not in image and 'location' not in image
+    assert len(os.listdir(datadir)) == 6
+    chunks = registry_get(registry, image['id'])['chunks']
+    assert [c['size'] for c in chunks] == [CHUNK] * 5 + [1234]
+    assert all(c['checksum'] for c in chunks)
+
+
+def test_download_concatenates_the_chunks_with_all_headers(api, image):
+    resp = api.request('GET', '/images/' + image['id'], USER)
+    assert resp.status == 200
+    assert resp.body == DATA
+    headers = resp.headers
+    assert headers['content-length'] == str(len(DATA))
+    assert headers['content-type'] == 'application/octet-stream'
+    assert headers['etag'] == '"%s"' % hashlib.md5(DATA).hexdigest()
+    assert headers['accept-ranges'] == 'bytes'
+    assert 'last-modified' in headers
+    assert headers['x-image-meta-name'] == 'img'
+    assert headers['x-image-meta-status'] == 'active'
+    assert headers['x-image-meta-size'] == str(len(DATA))
+    assert headers['x-image-meta-is_public'] == 'False'
+    assert headers['x-image-meta-sha256'] == hashlib.sha256(DATA).hexdigest()
+    assert headers['x-image-meta-property-os_type'] == 'linux'
+    assert 'x-image-meta-location' not in headers
+
+
+def test_admin_sees_one_location_header_per_chunk(api, image):
+    resp = api.request('HEAD', '/images/' + image['id'], ADMIN)
+    assert resp.status == 200
+    assert len(resp.headers['x-image-meta-location'].split(', ')) == 6
+
+
+def test_head_returns_the_headers_and_no_body(api, image):
+    resp = api.request('HEAD', '/images/' + image['id'], USER)
+    assert resp.status == 200 and resp.body == b''
+    assert resp.headers['content-length'] == str(len(DATA))
+    assert resp.headers['x-image-meta-checksum'] == hashlib.md5(DATA).hexdigest()
+
+
+def test_download_by_image_uri(api, image):
+    path = '/images?uri=' + urllib.parse.quote(image['uri'], safe='')
+    resp = api.request('GET', path, USER)
+    assert resp.status == 200 and resp.body == DATA
+
+
+def test_image_uri_of_an_unknown_registry_is_refused(api, image):
+    uri = 'http://127.0.0.2:1/images/' + image['id']
+    resp = api.request('GET', '/images?uri=' + urllib.parse.quote(uri, safe=''), USER)
+    assert resp.status == 400
+    assert 'unknown registry' in resp.json()['error']['message']
+
+
+def test_unknown_and_invisible_images_are_404(api, image):
+    resp = api.request('GET', '/images/00000000-0000-0000-0000-000000000000', USER)
+    assert resp.status == 404
+    assert api.request('GET', '/images/' + image['id'], OTHER).status == 404
+
+
+def test_queued_image_is_404_with_its_status(api):
+    resp = api.request('POST', '/images', dict(USER, **{'x-image-meta-name': 'q'}))
+    assert resp.status == 201 and resp.json()['image']['status'] == 'queued'
+    resp = api.request('GET', '/images/' + resp.json()['image']['id'], USER)
+    assert resp.status == 404
+    assert 'queued' in resp.json()['error']['message']
+
+
+@pytest.mark.parametrize('first,last', [
+    (0, 0), (CHUNK - 10, CHUNK + 9), (CHUNK, 2 * CHUNK - 1), (100, 4 * CHUNK + 7),
+    (5 * CHUNK, 5 * CHUNK + 1233), (3 * CHUNK - 1, 3 * CHUNK)])
+def test_range_across_chunk_boundaries_returns_206_exact_bytes(api, image, first, last):
+    resp = api.request('GET', '/images/' + image['id'],
+                       dict(USER, Range='bytes=%d-%d' % (first, last)))
+    assert resp.status == 206
+    assert resp.body == DATA[first:last + 1]
+    assert resp.headers['content-range'] == 'bytes %d-%d/%d' % (first, last, len(DATA))
+
+
+def test_suffix_and_open_ranges(api, image):
+    resp = api.request('GET', '/images/' + image['id'], dict(USER, Range='bytes=-1300'))
+    assert resp.status == 206 and resp.body == DATA[-1300:]
+    resp = api.request('GET', '/images/' + image['id'],
+                       dict(USER, Range='bytes=%d-' % (2 * CHUNK + 5)))
+    assert resp.status == 206 and resp.body == DATA[2 * CHUNK + 5:]
+
+
+def test_unsatisfiable_range_is_416(api, image):
+    resp = api.request('GET', '/images/' + image['id'],
+                       dict(USER, Range='bytes=%d-' % (len(DATA) + 10)))
+    assert resp.status == 416
+
+
+def test_if_none_match_gives_304(api, image):
+    resp = api.request('GET', '/images/' + image['id'],
+                       dict(USER, **{'If-None-Match': '"%s"' % image['checksum']}))
+    assert resp.status == 304 and resp.body == b''
+
+
+def test_chunked_upload_becomes_active(api):
+    data = random_bytes(3 * CHUNK + 17, seed=3)
+    resp = api.upload(data, chunked=True)
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert image['status'] == 'active' and image['size'] == len(data)
+    assert api.request('GET', '/images/' + image['id'], USER).body == data
+
+
+def test_upload_over_image_size_cap_is_413_killed_and_cleaned(api, datadir, registry):
+    resp = api.upload(random_bytes(1024 * 1024 + 1, seed=4), chunked=True)
+    assert resp.status == 413
+    listing = Api(registry.url).request('GET', '/images/detail?name=img', ADMIN).json()
+    assert [image['status'] for image in listing['images']] == ['killed']
+    assert os.listdir(datadir) == []
+
+
+def test_declared_length_over_the_cap_is_413_without_reading(api, datadir):
+    resp = api.request('POST', '/images', dict(USER, **{'Content-Length': '2000000'}),
+                       body=b'')
+    assert resp.status == 413
+    assert os.listdir(datadir) == []
+
+
+def test_interrupted_upload_kills_the_image_and_leaves_no_objects(api, datadir,
+                                                                 registry):
+    api.partial_upload(4 * CHUNK, random_bytes(2 * CHUNK + 100, seed=5))
+    listing = Api(registry.url).request('GET', '/images/detail?name=partial',
+                                        ADMIN).json()['images']
+    assert len(listing) == 1
+    wait_for_status(registry, listing[0]['id'], 'killed')
+    assert os.listdir(datadir) == []
+
+
+def test_declared_size_mismatch_is_400_and_killed(api, registry, datadir):
+    resp = api.upload(DATA, extra={'x-image-meta-size': str(len(DATA) + 1)})
+    assert resp.status == 400
+    assert os.listdir(datadir) == []
+
+
+def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadir):
+    path = os.path.join(datadir, sorted(os.listdir(datadir))[2])
+    with open(path, 'r+b') as chunk:
+        chunk.write(b'changed')
+    resp = api.request('GET', '/images/' + image['id'], USER)
+    assert resp.status == 502
+    message = resp.json()['error']['message']
+    assert image['id'] in message and 'chunk 3 of 6' in message
+
+
+def test_chunk_deleted_is_502_naming_the_chunk(api, image, datadir):
+    os.unlink(os.path.join(datadir, sorted(os.listdir(datadir))[5]))
+    for method in ('GET', 'HEAD'):
+        resp = api.request(method, '/images/' + image['id'], USER)
+        assert resp.status == 502
+    message = api.request('GET', '/images/' + image['id'], USER).json()['error']['message']
+    assert 'chunk 6 of 6 is missing' in message
+
+
+def test_silent_corruption_is_a_short_read(api, image, datadir):
+    # Bit rot: same size and mtime, so the chunk's ETag still matches; only the
+    # whole-image checksum computed while streaming can catch it.
+    path = os.path.join(datadir, sorted(os.listdir(datadir))[4])
+    before = os.stat(path)
+    with open(path, 'r+b') as chunk:
+        chunk.seek(10)
+        byte = chunk.read(1)
+        chunk.seek(10)
+        chunk.write(bytes([byte[0] ^ 0xff]))
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+    status, received, error = api.read_streaming('/images/' + image['id'])
+    assert status == 200
+    assert error is not None
+    assert len(received) < len(DATA)
+
+
+def test_put_data_into_a_queued_image(api):
+    resp = api.request('POST', '/images', dict(USER, **{'x-image-meta-name': 'later'}))
+    image_id = resp.json()['image']['id']
+    data = random_bytes(CHUNK + 5, seed=6)
+    resp = api.request('PUT', '/images/' + image_id,
+                       dict(USER, **{'x-image-meta-property-arch': 'x86_64'}), data)
+    assert resp.status == 200, resp.body
+    assert resp.json()['image']['status'] == 'active'
+    assert resp.json()['image']['properties'] == {'arch': 'x86_64'}
+    assert api.request('GET', '/images/' + image_id, USER).body == data
+    resp = api.request('PUT', '/images/' + image_id, USER, data)
+    assert resp.status == 409
+
+
+def test_put_without_data_updates_metadata(api, image):
+    resp = api.request('PUT', '/images/' + image['id'],
+                       dict(USER, **{'x-image-meta-name': 'renamed',
+                                     'x-image-meta-property-extra': 'yes'}))
+    assert resp.status == 200
+    assert resp.json()['image']['name'] == 'renamed'
+    assert resp.json()['image']['properties'] == {'os_type': 'linux', 'extra': 'yes'}
+
+
+def test_read_only_and_unknown_fields_are_400(api):
+    assert api.upload(b'x', extra={'x-image-meta-status': 'active'}).status == 400
+    assert api.upload(b'x', extra={'x-image-meta-colour': 'red'}).status == 400
+
+
+def test_delete_removes_data_then_record(api, image, datadir):
+    assert api.request('DELETE', '/images/' + image['id'], OTHER).status == 404
+    assert api.request('DELETE', '/images/' + image['id'], USER).status == 204
+    assert os.listdir(datadir) == []
+    assert api.request('GET', '/images/' + image['id'], USER).status == 404
+
+
+def test_admin_registers_existing_file_chunks(api, datadir):
+    parts = [random_bytes(1000, seed=7), random_bytes(2000, seed=8)]
+    locations = []
+    for number, part in enumerate(parts):
+        path = os.path.join(datadir, 'registered-%d' % number)
+        with open(path, 'wb') as out:
+            out.write(part)
+        locations.append('file://' + path)
+    headers = dict(ADMIN, **{'x-image-meta-name': 'reg',
+                             'x-image-meta-location': ', '.join(locations)})
+    resp = api.request('POST', '/images', headers)
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert image['status'] == 'active' and image['size'] == 3000
+    assert [c['location'] for c in image['chunks']] == locations
+    assert api.request('GET', '/images/' + image['id'], ADMIN).body == b''.join(parts)
+
+
+def test_file_locations_are_for_admins_only(api, datadir):
+    path = os.path.join(datadir, 'someone')
+    with open(path, 'wb') as out:
+        out.write(b'data')
+    headers = dict(USER, **{'x-image-meta-location': 'file://' + path})
+    assert api.request('POST', '/images', headers).status == 403
+
+
+def test_locations_with_credentials_are_400(api):
+    headers = dict(ADMIN, **{'x-image-meta-location': 'http://u:p@127.0.0.1:1/x'})
+    resp = api.request('POST', '/images', headers)
+    assert resp.status == 400
+    assert 'u:p' not in resp.body.decode()
+
+
+def test_wrong_method_is_405_with_allow(api):
+    resp = api.request('PATCH', '/images/x', USER)
+    assert resp.status == 405
+    assert 'GET' in resp.headers['allow']

@@ -1,0 +1,104 @@
+"""Unit tests for the upload path: splitting, hashing, limits and clean-up."""
+
+import hashlib
+import io
+
+import pytest
+
+from glance.api import upload
+from glance.common import exception
+from glance.store.base import StoreIOError
+from tests.unit.api.memory_store import memory_stores
+
+DATA = bytes(range(256)) * 4 + b'end'               # 1027 bytes
+
+
+@pytest.fixture
+def store():
+    return memory_stores().default_store
+
+
+def _upload(store, chunk_size=100, block_size=7, size_cap=None):
+    return upload.ImageUpload(store, 'img', chunk_size, block_size, size_cap)
+
+
+def test_body_is_split_into_chunks_of_store_chunk_size(store):
+    writer = _upload(store)
+    writer.write(io.BytesIO(DATA), len(DATA))
+    assert [c['size'] for c in writer.chunks] == [100] * 10 + [27]
+    assert writer.chunks[0]['location'] == 'memory://images/img-00000'
+    rebuilt = b''.join(store.objects['images/img-%05d' % n] for n in range(11))
+    assert rebuilt == DATA
+
+
+def test_chunk_etags_and_whole_image_checksums_are_recorded(store):
+    writer = _upload(store, chunk_size=512)
+    writer.write(io.BytesIO(DATA))
+    assert writer.size == len(DATA)
+    assert writer.checksum == hashlib.md5(DATA).hexdigest()
+    assert writer.sha256 == hashlib.sha256(DATA).hexdigest()
+    assert writer.chunks[1]['checksum'] == hashlib.md5(DATA[512:1024]).hexdigest()
+
+
+def test_exact_multiple_of_chunk_size_leaves_no_empty_chunk(store):
+    writer = _upload(store, chunk_size=10, block_size=4)
+    writer.write(io.BytesIO(b'x' * 30), 30)
+    assert [c['size'] for c in writer.chunks] == [10, 10, 10]
+
+
+def test_empty_body_makes_an_empty_image(store):
+    writer = _upload(store)
+    writer.write(io.BytesIO(b''), 0)
+    assert writer.chunks == [] and writer.size == 0
+    assert writer.sha256 == hashlib.sha256(b'').hexdigest()
+
+
+def test_declared_length_over_the_cap_is_refused_before_reading(store):
+    body = io.BytesIO(DATA)
+    with pytest.raises(exception.RequestTooLarge):
+        _upload(store, size_cap=1000).write(body, len(DATA))
+    assert body.tell() == 0 and store.objects == {}
+
+
+def test_chunked_body_over_the_cap_fails_and_discard_leaves_nothing(store):
+    writer = _upload(store, size_cap=1000)
+    with pytest.raises(exception.RequestTooLarge):
+        writer.write(io.BytesIO(DATA))
+    assert len(writer.chunks) == 10
+    writer.discard()
+    assert store.objects == {}
+
+
+def test_body_shorter_than_content_length_is_invalid(store):
+    writer = _upload(store)
+    with pytest.raises(exception.Invalid) as info:
+        writer.write(io.BytesIO(DATA[:500]), len(DATA))
+    assert 'Content-Length' in info.value.message
+
+
+def test_store_failure_mid_upload_removes_the_partial_object(store):
+    store.fail_write_after = 250
+    writer = _upload(store)
+    with pytest.raises(StoreIOError):
+        writer.write(io.BytesIO(DATA), len(DATA))
+    assert len(writer.chunks) == 2
+    writer.discard()
+    assert store.objects == {}
+
+
+def test_client_disconnect_is_invalid_and_cleanable(store):
+    class Dropped:
+        def __init__(self):
+            self.body = io.BytesIO(DATA[:250])
+
+        def read(self, size):
+            data = self.body.read(size)
+            if not data:
+                raise OSError('connection reset by peer')
+            return data
+
+    writer = _upload(store)
+    with pytest.raises(exception.Invalid):
+        writer.write(Dropped())
+    writer.discard()
+    assert store.objects == {}
