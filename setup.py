@@ -42,6 +42,7 @@ setuptools.setup(
             'access_log = glance.middleware.access_log:filter_factory',
             'healthcheck = glance.middleware.healthcheck:filter_factory',
             'context = glance.middleware.context:filter_factory',
+            'metrics = glance.middleware.metrics:filter_factory',
             'instance_aware = glance.middleware.instance_aware:filter_factory',
         ],
         'glance.stores': [

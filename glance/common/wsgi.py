@@ -165,6 +165,38 @@ class Router:
         return json_response(result)
 
 
+class CountingBody:
+    """Wraps a response body to count the bytes sent and call back once it is closed.
+
+    Filters that report on a request after its body is done (access log, metrics) wrap
+    the app's iterable in this; ``complete`` tells a full body from one cut short.
+
+    :param body: the app's response iterable.
+    :param on_close: called with this object when the server closes the body.
+    """
+
+    def __init__(self, body, on_close):
+        self._body = body
+        self._on_close = on_close
+        self.sent = 0
+        self.complete = False
+
+    def __iter__(self):
+        for block in self._body:
+            self.sent += len(block)
+            yield block
+        self.complete = True
+
+    def close(self):
+        """Close the wrapped body, then report."""
+        try:
+            close = getattr(self._body, 'close', None)
+            if close is not None:
+                close()
+        finally:
+            self._on_close(self)
+
+
 def load_paste_app(ini_path, name, global_conf=None):
     """Load an app or pipeline from a paste.deploy ini file.
 

@@ -13,31 +13,7 @@ log_name   glance.access logger name the lines go to
 import logging
 import time
 
-from glance.common import config
-
-
-class _CountingBody:
-    """Wraps an app_iter to count bytes and log once it is closed."""
-
-    def __init__(self, body, on_close):
-        self._body = body
-        self._on_close = on_close
-        self.sent = 0
-        self.complete = False
-
-    def __iter__(self):
-        for block in self._body:
-            self.sent += len(block)
-            yield block
-        self.complete = True
-
-    def close(self):
-        try:
-            close = getattr(self._body, 'close', None)
-            if close is not None:
-                close()
-        finally:
-            self._on_close(self)
+from glance.common import config, wsgi
 
 
 class AccessLogFilter:
@@ -69,7 +45,7 @@ class AccessLogFilter:
                 '' if body.complete or environ.get('REQUEST_METHOD') == 'HEAD'
                 else ' incomplete')
 
-        return _CountingBody(self.app(environ, remember_status), log_line)
+        return wsgi.CountingBody(self.app(environ, remember_status), log_line)
 
 
 def filter_factory(global_conf, **local_conf):

@@ -49,14 +49,14 @@ class StoreRegistry:
                               'store %r is not in enabled_stores' % default)
         targets = (_installed_stores() if store_classes is None
                    else dict(store_classes))
-        self._stores = {}
-        for scheme in enabled:
-            if scheme not in targets:
-                raise ConfigError('enabled_stores', 'DEFAULT',
-                                  'no store plugin serves scheme %r' % scheme)
-            cls = _load(scheme, targets[scheme])
-            self._stores[scheme] = cls(config.read_section(conf, 'store:%s' % scheme),
-                                       name=scheme)
+        unknown = [scheme for scheme in enabled if scheme not in targets]
+        if unknown:
+            raise ConfigError('enabled_stores', 'DEFAULT', 'no store plugin serves '
+                              'scheme %s' % ', '.join(map(repr, unknown)))
+        classes = {scheme: _load(scheme, targets[scheme]) for scheme in enabled}
+        self._stores = {scheme: cls(config.read_section(conf, 'store:%s' % scheme),
+                                    name=scheme)
+                        for scheme, cls in classes.items()}
         self._default = self._stores[default]
 
     @property

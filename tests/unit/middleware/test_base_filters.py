@@ -120,3 +120,21 @@ def test_visibility_rules():
     assert admin.can_see('bob', False) and admin.can_modify('bob')
     assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
     assert not alice.can_see_locations and alice.elevated_for_service().can_see_locations
+
+
+def test_metrics_count_requests_bytes_and_cut_short_bodies():
+    from glance.middleware import metrics
+    app = _build(metrics, _app)
+    for _ in range(2):
+        assert webob.Request.blank('/images').get_response(app).body == b'hello world'
+    broken = _build(metrics, _failing_body_app)
+    body = broken({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/'}, lambda *a: None)
+    with pytest.raises(IOError):
+        list(body)
+    body.close()
+    text = webob.Request.blank('/metrics').get_response(app).text
+    assert 'glance_requests_total{method="GET",status="200"} 2' in text
+    assert 'glance_response_bytes_total 22' in text
+    assert 'glance_requests_in_flight 0' in text
+    broken_text = webob.Request.blank('/metrics').get_response(broken).text
+    assert 'glance_responses_incomplete_total 1' in broken_text
