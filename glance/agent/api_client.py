@@ -374,7 +374,7 @@ class ApiClient:
                 if image.get(field) not in (None, digest.hexdigest()):
                     raise exception.ChecksumMismatch(
                         image_id=image.get('id'),
-                        reason='glance-api recorded %s %s, the bytes sent have %s'
+                        reason='glance-api recorded %s %s, the bytes sent hash to %s'
                                % (digest.name, image[field], digest.hexdigest()))
         return image
 

@@ -91,6 +91,7 @@ class _PartFile:
     def __init__(self, path):
         self.path = path
         self.etag_path = path + '.etag'
+        self.closed_out = False
         self.file = open(path, 'a+b')
         try:
             fcntl.flock(self.file, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -102,6 +103,9 @@ class _PartFile:
         return self
 
     def __exit__(self, *exc_info):
+        # A failure before the first byte leaves no empty partial file behind.
+        if not self.closed_out and os.fstat(self.file.fileno()).st_size == 0:
+            self.discard()
         self.file.close()
 
     def resumable(self):
@@ -125,12 +129,14 @@ class _PartFile:
 
     def finish(self, dest):
         """Move the verified file to ``dest`` and drop the ETag note."""
+        self.closed_out = True
         os.replace(self.path, dest)
         if os.path.lexists(self.etag_path):
             os.unlink(self.etag_path)
 
     def discard(self):
         """Remove the partial file and its note."""
+        self.closed_out = True
         for path in (self.path, self.etag_path):
             if os.path.lexists(path):
                 os.unlink(path)
@@ -328,8 +334,7 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     client = api_client.ApiClient(api_url, context, timeout, ca_file, insecure)
     final = os.path.join(dest_dir, image_file_name(image_ref))
     if os.path.lexists(final):
-        raise exception.Duplicate(reason='%s already exists; remove it to fetch again'
-                                  % final)
+        raise exception.Duplicate('%s already exists; remove it to fetch again' % final)
     os.makedirs(dest_dir, exist_ok=True)
     with _PartFile(final + '.part') as partial:
         result = _download(client, image_ref, partial, progress)

@@ -111,6 +111,7 @@ def _connection_options():
 
 
 def _add_listing_options(parser):
+    parser.set_defaults(pairs='filters')
     parser.add_argument('filters', nargs='*', type=_pair, metavar='FIELD=VALUE',
                         help='filters: %s; any other key (or property-KEY) filters on '
                         'a property' % ', '.join(commands.FILTER_FIELDS))
@@ -127,6 +128,7 @@ def _add_listing_options(parser):
 
 
 def _add_upload_options(parser):
+    parser.set_defaults(pairs='metadata')
     parser.add_argument('metadata', nargs='*', type=_pair, metavar='FIELD=VALUE',
                         help='fields: %s (location may repeat, one per chunk); any '
                         'other key, or property-KEY, is a property'
@@ -188,7 +190,18 @@ def build_parser():
 def parse_args(argv, environ):
     """Parse the command line; fill connection options from ``environ`` and defaults."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    # FIELD=VALUE pairs may follow a flag (``update ID --purge-props os=linux``),
+    # which argparse leaves over once the positional list has been filled.
+    args, extras = parser.parse_known_args(argv)
+    pairs = getattr(args, 'pairs', None)
+    unknown = [token for token in extras if pairs is None or token.startswith('-')]
+    if unknown:
+        parser.error('unrecognized arguments: %s' % ' '.join(unknown))
+    for token in extras:
+        try:
+            getattr(args, pairs).append(_pair(token))
+        except argparse.ArgumentTypeError as err:
+            parser.error(str(err))
     for name, variable, default in _ENV_DEFAULTS:
         if not hasattr(args, name):
             setattr(args, name, environ.get(variable) or default)

@@ -115,5 +115,6 @@ class ConfigError(GlanceException):
     def __init__(self, option, section, why):
         self.option = option
         self.section = section
+        self.why = why
         super().__init__('Invalid configuration: option %r in [%s]: %s'
                          % (option, section, why))

@@ -6,7 +6,10 @@ image data to and from glance-api (Teller). An image is named by its URI
 (``<registry base URL>/images/<id>``, the ``uri`` field of every record) or by a bare
 id, which means the default (first) registry. A URI selects its registry through the
 registry allow-list, and that registry's glance-api through the ``api_urls`` mapping,
-or the default ``api_url`` when the registry has no entry of its own.
+or the default ``api_url`` when the registry has no entry of its own. Downloads name
+the image by URI (``GET /images?uri=``), so any glance-api that allow-lists the
+registry can serve them; uploads into an existing image and deletes name it by id, so
+the glance-api mapped to a registry must list that registry first.
 
 :class:`InstanceAwareGlanceImageService` adds the related-images tuple
 ``(nova_installation_uuid, instance_id)`` to the images it creates for an instance, so
@@ -41,6 +44,7 @@ import http.client
 import json
 import logging
 import os
+import re
 import ssl
 import urllib.parse
 
@@ -52,8 +56,9 @@ LOG = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
 #: Image fields the registry sets itself; they are never sent as headers to glance-api.
-_READ_ONLY_FIELDS = frozenset(('id', 'uri', 'location', 'chunks', 'created_at',
+_READ_ONLY_FIELDS = frozenset(('id', 'uri', 'status', 'location', 'chunks', 'created_at',
                                'updated_at', 'deleted_at', 'deleted', 'properties'))
+_HEADER_KEY = re.compile(r'^[a-z0-9_]+$')
 _MAX_JSON_BODY = 1024 * 1024
 _STATUS_EXCEPTIONS = {400: exception.Invalid, 401: exception.Unauthorized,
                       403: exception.Forbidden, 404: exception.ImageNotFound,
@@ -87,19 +92,29 @@ def request_context(context):
 def image_headers(metadata):
     """Render image metadata as glance-api ``x-image-meta-*`` request headers.
 
+    Header names carry ``-`` where field and property keys have ``_``: WSGI servers
+    drop header names with underscores (they would be confused with hyphens), and
+    glance-api maps ``-`` back to ``_``.
+
     :param metadata: image fields; ``properties`` become
-        ``x-image-meta-property-<key>``. Fields the registry sets itself (id, uri,
-        timestamps, locations) and None values are left out.
+        ``x-image-meta-property-<key>``. Fields the registry or glance-api set
+        themselves (id, uri, status, timestamps, locations) and None values are left
+        out.
     :returns: a dict of header names to strings.
+    :raises Invalid: for a property key that cannot travel as a header name (only
+        lower-case letters, digits and ``_`` can).
     """
     headers = {}
     for name, value in metadata.items():
-        if name in _READ_ONLY_FIELDS or value is None:
-            continue
-        headers['x-image-meta-%s' % name] = _header_value(value)
+        if name not in _READ_ONLY_FIELDS and value is not None:
+            headers['x-image-meta-%s' % name.replace('_', '-')] = _header_value(value)
     for name, value in (metadata.get('properties') or {}).items():
+        if not _HEADER_KEY.match(name):
+            raise exception.Invalid(reason='property key %r cannot be sent with image '
+                                    'data; use lower-case letters, digits and _' % name)
         if value is not None:
-            headers['x-image-meta-property-%s' % name] = _header_value(value)
+            headers['x-image-meta-property-%s' % name.replace('_', '-')] = (
+                _header_value(value))
     return headers
 
 
@@ -357,8 +372,9 @@ class GlanceImageService:
 
         Without data the image is registered as ``queued`` (the registry is asked
         directly); :meth:`update` with data uploads it later, which is how Nova
-        snapshots. With data the image is created by glance-api, which streams it
-        into its store.
+        snapshots. With data the image is created by glance-api (``POST /images``,
+        metadata as ``x-image-meta-*`` headers, see :func:`image_headers`), which
+        streams it into its store.
 
         :param metadata: image fields (``name``, ``disk_format``, ``container_format``,
             ``is_public``, ``properties``...).
@@ -376,23 +392,26 @@ class GlanceImageService:
     def update(self, context, image_ref, metadata, data=None, purge_props=False):
         """Change an image's metadata, and upload its data when given.
 
+        The metadata goes to the registry; the data, for a ``queued`` image, is then
+        streamed to the registry's glance-api (``PUT /images/<id>``).
+
         :param image_ref: an image URI or a bare id of the default registry.
-        :param metadata: the fields to change.
-        :param data: data for a ``queued`` image (see :meth:`create`), sent through
-            the registry's glance-api; None changes metadata only, in the registry.
+        :param metadata: the fields to change (may be empty when only data is sent).
+        :param data: None, bytes, a file-like object or an iterator of bytes.
         :param purge_props: replace the properties instead of merging them.
         :returns: the updated record.
+        :raises Conflict: when data is sent for an image that is not queued.
         """
-        if data is None:
-            return self._registry(context).update_image(image_ref, metadata,
-                                                        purge_props=purge_props)
         base, image_id = self.registry.resolve(image_ref)
-        headers = image_headers(metadata)
-        if purge_props:
-            headers['X-Glance-Registry-Purge-Props'] = 'true'
-        return self._api_json(context, self._api_for(base), 'PUT',
-                              '/images/' + urllib.parse.quote(image_id, safe=''),
-                              headers, data)
+        image = None
+        if metadata or purge_props or data is None:
+            image = self._registry(context).update_image(image_ref, metadata,
+                                                         purge_props=purge_props)
+        if data is not None:
+            image = self._api_json(context, self._api_for(base), 'PUT',
+                                   '/images/' + urllib.parse.quote(image_id, safe=''),
+                                   body=data)
+        return image
 
     def delete(self, context, image_ref):
         """Delete an image and its stored data (through its registry's glance-api).
@@ -421,8 +440,9 @@ class GlanceImageService:
         """
         base, image_id = self.registry.resolve(image_ref)
         api = self._api_for(base)
-        response = self._api_request(context, api, 'GET',
-                                     '/images/' + urllib.parse.quote(image_id, safe=''))
+        # By URI, so that any glance-api that allow-lists the registry can serve it.
+        query = urllib.parse.urlencode({'uri': '%s/images/%s' % (base, image_id)})
+        response = self._api_request(context, api, 'GET', '/images?' + query)
         expected = response.getheader('Content-Length')
         checksum = response.getheader('x-image-meta-checksum')
         md5 = hashlib.md5(usedforsecurity=False)

@@ -64,10 +64,10 @@ class RegistryClient:
                  ca_file=None, insecure=False):
         if isinstance(registries, str):
             registries = [registries]
-        pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
+        self._pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
         self._clients = {}
         for url in registries or ():
-            json_client = _RegistryJSONClient(url, pool, context)
+            json_client = _RegistryJSONClient(url, self._pool, context)
             self._clients.setdefault(json_client.base_url, json_client)
         if not self._clients:
             raise exception.Invalid(reason='at least one registry URL is needed')
@@ -114,6 +114,14 @@ class RegistryClient:
                           for base, json_client in self._clients.items()}
         clone.context = context
         return clone
+
+    def close(self):
+        """Close the idle connections of this client and of its ``with_context`` copies.
+
+        The client stays usable and reconnects on its next request. Call it before
+        stopping a registry, which waits for open keep-alive connections to end.
+        """
+        self._pool.close()
 
     def _client_for(self, registry):
         if registry is None:

@@ -12,7 +12,7 @@ Options, in the ``[DEFAULT]`` section of ``glance-api.conf``:
 ``enabled_stores`` (default ``file, http, https``)
     the schemes to serve; each store reads its own ``[store:<scheme>]`` section.
 ``default_store`` (default ``file``)
-    the store that receives uploads; it must be enabled.
+    the store that receives uploads; it must be enabled and writable.
 """
 
 import importlib.metadata
@@ -33,7 +33,7 @@ class StoreRegistry:
     :param store_classes: optional ``{scheme: class or 'module:Class'}`` used instead
         of the installed entry points (for tests).
     :raises ConfigError: for an unknown, duplicate or unloadable store, a bad option,
-        or a ``default_store`` that is not enabled.
+        or a ``default_store`` that is not enabled or is read-only.
     """
 
     def __init__(self, conf, store_classes=None):
@@ -58,6 +58,9 @@ class StoreRegistry:
                                     name=scheme)
                         for scheme, cls in classes.items()}
         self._default = self._stores[default]
+        if not self._default.writable:
+            raise ConfigError('default_store', 'DEFAULT',
+                              'store %r is read-only and cannot receive uploads' % default)
 
     @property
     def default_store(self):

@@ -107,6 +107,19 @@ def parse_http_date(value):
         return None
 
 
+def range_header(offset, length):
+    """Return the HTTP ``Range`` value for a read, or None for a whole-object read.
+
+    :param offset: first byte (>= 0).
+    :param length: number of bytes (> 0), or None for the rest of the object.
+    :returns: e.g. ``'bytes=10-19'`` or ``'bytes=10-'``; None when offset is 0 and
+        length is None.
+    """
+    if not offset and length is None:
+        return None
+    return 'bytes=%d-%s' % (offset, '' if length is None else offset + length - 1)
+
+
 @dataclasses.dataclass(frozen=True)
 class Location:
     """Where one object lives, e.g. ``swift://glance/<image>-00000``.

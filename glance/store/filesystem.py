@@ -4,12 +4,12 @@ Locations look like ``file:///var/lib/glance/images/<image>-00000``. Every locat
 read or write, must lie inside ``filesystem_store_datadir``: a registered location
 cannot make Teller serve an arbitrary file of the host.
 
-=========================  =========  ===============================================
-option ([store:file])      default    meaning
-=========================  =========  ===============================================
-filesystem_store_datadir   (required) absolute directory holding the objects
-chunk_size                 1M         bytes read per iteration
-=========================  =========  ===============================================
+=========================  ==========  ==========================================
+option ([store:file])      default     meaning
+=========================  ==========  ==========================================
+filesystem_store_datadir   (required)  absolute directory holding the objects
+chunk_size                 1M          bytes read per iteration
+=========================  ==========  ==========================================
 
 **ETag.** Hashing the content would make every ``head`` read the whole file, so the
 ETag is the hex BLAKE2b (16 bytes) of ``device:inode:size:mtime_ns`` instead. It is

@@ -32,7 +32,7 @@ import urllib.parse
 from glance.store.base import (BadLocation, BadStoreConfiguration, Location,
                                ObjectInfo, ObjectNotFound, ReadIterator, Store,
                                StoreError, StoreIOError, StoreUnavailable,
-                               normalize_etag, parse_http_date)
+                               normalize_etag, parse_http_date, range_header)
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _UNAVAILABLE = frozenset((408, 429, 502, 503, 504))
@@ -86,23 +86,22 @@ class HTTPStore(Store):
             conn.close()
 
     def _open(self, location, offset, length):
-        headers = {}
-        if offset or length is not None:
-            end = '' if length is None else str(offset + length - 1)
-            headers['Range'] = 'bytes=%d-%s' % (offset, end)
+        byte_range = range_header(offset, length)
+        headers = {'Range': byte_range} if byte_range else {}
         conn, resp = self._request('GET', location, headers)
         try:
             if resp.status == 416:
                 conn.close()
                 return ReadIterator(self, location, None, 0, None)
             if resp.status == 200 and offset == 0:
-                # A server may answer a range covering the whole object with 200.
+                # A whole-object read, or a server answering a range that starts at 0
+                # with the whole object: read only what was asked for.
                 size = self._content_length(location, resp)
                 count = size if length is None else min(size, length)
             else:
-                self._check_status(location, resp, 206 if headers else 200)
+                self._check_status(location, resp, 206)
                 count = self._content_length(location, resp)
-                if headers and _range_start(resp.getheader('Content-Range')) != offset:
+                if _range_start(resp.getheader('Content-Range')) != offset:
                     raise self.error(StoreIOError, location,
                                      'the server answered a different range')
         except StoreError:
@@ -120,12 +119,10 @@ class HTTPStore(Store):
     def _request(self, method, location, headers):
         """Send a request, following redirects.
 
-        httplib2 is not used: its request() reads the whole body into memory, and
-        image objects must stream. http.client hands back the open response instead.
-
         :returns: ``(connection, response)``; the caller closes the connection.
         :raises StoreUnavailable: if a server cannot be reached.
-        :raises StoreError: for a redirect that is refused or one too many.
+        :raises StoreError: for a failed TLS handshake (e.g. an untrusted
+            certificate), or a redirect that is refused or one too many.
         """
         target = location
         for _ in range(self.max_redirects + 1):
@@ -133,8 +130,14 @@ class HTTPStore(Store):
             request_path = (target.path or '/') + ('?' + target.query if target.query
                                                    else '')
             try:
+                # http.client, not httplib2: httplib2's request() reads the whole body
+                # into memory, while an image object must stream in chunks.
                 conn.request(method, request_path, headers=headers)
                 resp = conn.getresponse()
+            except ssl.SSLError as err:
+                conn.close()
+                raise self.error(StoreError, location, 'TLS with %s failed: %s'
+                                 % (target.netloc, type(err).__name__)) from err
             except _NETWORK_ERRORS as err:
                 conn.close()
                 raise self.error(StoreUnavailable, location, 'cannot reach %s: %s'
@@ -158,7 +161,7 @@ class HTTPStore(Store):
             target = Location.parse(urllib.parse.urljoin(str(current), header))
         except BadLocation:
             raise self.error(StoreError, location, 'redirect to an invalid or '
-                                                   'credential-carrying URI refused') from None
+                             'credential-carrying URI refused') from None
         if target.scheme not in self.schemes:
             raise self.error(StoreError, location,
                              'redirect to a %s:// URI refused' % target.scheme)
@@ -188,4 +191,3 @@ def _range_start(content_range):
     unit, _, spec = (content_range or '').partition(' ')
     start = spec.partition('-')[0]
     return int(start) if unit == 'bytes' and start.isdigit() else None
-

@@ -40,7 +40,8 @@ import urllib3.exceptions
 
 from glance.store.base import (BadLocation, BadStoreConfiguration, Location,
                                ObjectInfo, ObjectNotFound, ReadIterator, Store,
-                               StoreError, StoreUnavailable, normalize_etag)
+                               StoreError, StoreUnavailable, normalize_etag,
+                               range_header)
 
 LOG = logging.getLogger(__name__)
 
@@ -49,6 +50,8 @@ _NOT_FOUND = frozenset(('404', 'NoSuchKey', 'NotFound', 'NoSuchBucket'))
 _UNAVAILABLE = frozenset(('SlowDown', 'ServiceUnavailable', 'RequestTimeout',
                           'InternalError', 'Throttling', 'RequestLimitExceeded'))
 _BOTO_ERRORS = (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError)
+_CONNECTION_ERRORS = (botocore.exceptions.ConnectionError,
+                      botocore.exceptions.HTTPClientError)
 _READ_ERRORS = (botocore.exceptions.BotoCoreError, urllib3.exceptions.HTTPError, OSError)
 
 
@@ -124,9 +127,12 @@ class S3Store(Store):
         :param err: a ``ClientError`` or ``BotoCoreError``.
         :returns: the store exception to raise.
         """
-        if not isinstance(err, botocore.exceptions.ClientError):
+        if isinstance(err, _CONNECTION_ERRORS):
             return self.error(StoreUnavailable, location,
                               'cannot reach S3: %s' % type(err).__name__)
+        if not isinstance(err, botocore.exceptions.ClientError):
+            return self.error(StoreError, location,
+                              'S3 client error: %s' % type(err).__name__)
         code = str(err.response.get('Error', {}).get('Code', ''))
         status = err.response.get('ResponseMetadata', {}).get('HTTPStatusCode') or 0
         if code in _NOT_FOUND or status == 404:
@@ -156,10 +162,8 @@ class S3Store(Store):
 
     def _open(self, location, offset, length):
         bucket, key = self._split(location)
-        kwargs = {}
-        if offset or length is not None:
-            end = '' if length is None else str(offset + length - 1)
-            kwargs['Range'] = 'bytes=%d-%s' % (offset, end)
+        byte_range = range_header(offset, length)
+        kwargs = {'Range': byte_range} if byte_range else {}
         try:
             resp = self.client.get_object(Bucket=bucket, Key=key, **kwargs)
         except botocore.exceptions.ClientError as err:

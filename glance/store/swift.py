@@ -38,7 +38,7 @@ import urllib3.exceptions
 from glance.store.base import (BadLocation, BadStoreConfiguration, Location,
                                ObjectInfo, ObjectNotFound, ReadIterator, Store,
                                StoreError, StoreIOError, StoreUnavailable,
-                               normalize_etag, parse_http_date)
+                               normalize_etag, parse_http_date, range_header)
 
 _NETWORK_ERRORS = (requests.exceptions.RequestException, OSError)
 _READ_ERRORS = _NETWORK_ERRORS + (urllib3.exceptions.HTTPError,
@@ -128,9 +128,8 @@ class SwiftStore(Store):
                 reason += ': authentication failed, check user and key'
         if err.transaction_id:
             reason += ' (transaction %s)' % err.transaction_id
-        cls = StoreUnavailable if status in (408, 429, 498) or (status or 0) >= 500 \
-            else StoreError
-        return cls(store=self.name, path=location.label, reason=reason)
+        overloaded = status is not None and (status >= 500 or status in (408, 429, 498))
+        return self.error(StoreUnavailable if overloaded else StoreError, location, reason)
 
     def head(self, location):
         """HEAD the object.
@@ -149,10 +148,8 @@ class SwiftStore(Store):
 
     def _open(self, location, offset, length):
         container, name = self._split(location)
-        headers = {}
-        if offset or length is not None:
-            end = '' if length is None else str(offset + length - 1)
-            headers['Range'] = 'bytes=%d-%s' % (offset, end)
+        byte_range = range_header(offset, length)
+        headers = {'Range': byte_range} if byte_range else {}
         with self._connection(location, close=False) as conn:
             try:
                 resp_headers, body = conn.get_object(

@@ -14,16 +14,11 @@ import uuid
 
 import pytest
 
+from tests.functional.availability import service_unavailable
+
 KINDS = ('sqlite', 'mysql', 'postgresql')
 MYSQL = dict(host='127.0.0.1', port=3306, user='root', password='')
 POSTGRES = dict(host='127.0.0.1', port=5432, user='postgres')
-
-
-def _unavailable(kind, err):
-    message = '%s server unavailable: %s: %s' % (kind, type(err).__name__, err)
-    if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
-        pytest.fail(message)
-    pytest.skip(message)
 
 
 def _mysql_execute(statement):
@@ -84,7 +79,8 @@ def make_database(tmp_path):
         try:
             database = TestDatabase(kind, tmp_path)
         except Exception as err:  # connection refused, auth failure: report, not crash
-            _unavailable(kind, err)
+            service_unavailable('%s server unavailable: %s: %s'
+                                % (kind, type(err).__name__, err))
         created.append(database)
         return database
 

@@ -7,8 +7,9 @@ Both run as real processes bound to ``127.0.0.1`` on free ports, with every file
   virtualenv that ``tools/test-setup.sh`` creates (``.test-services/swift-venv``, or
   ``$GLANCE_TEST_SWIFT_VENV``), tempauth with Fernet tokens (no memcached) and Swift's own
   ``s3api`` on the same port. One user: ``test:tester`` / ``testing``.
-* :class:`NginxService`: Debian's nginx serving a folder, with ETags and ranges, plus
-  a few ``/_test/`` routes (redirects, a redirect loop, a 503) for the HTTP store.
+* :class:`NginxService`: Debian's nginx serving a folder over http and https (a
+  self-signed certificate), with ETags and ranges, plus a few ``/_test/`` routes
+  (redirects, a redirect loop, a 503) for the HTTP store.
 
 Fixtures (session-scoped): ``swift_service`` and ``nginx_service``. A service that
 cannot start skips its tests, or fails them when ``CI`` is set. Example::
@@ -18,8 +19,10 @@ cannot start skips its tests, or fails them when ``CI`` is set. Example::
 """
 
 import base64
+import datetime
 import getpass
 import http.client
+import ipaddress
 import os
 import shutil
 import signal
@@ -29,6 +32,12 @@ import textwrap
 import time
 
 import pytest
+
+from tests.functional.availability import service_unavailable
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SWIFT_VENV = os.environ.get('GLANCE_TEST_SWIFT_VENV') or os.path.join(
@@ -76,7 +85,10 @@ use = egg:swift#healthcheck
 
 _PROXY_PIPELINE = """
 [pipeline:main]
-pipeline = catch_errors gatekeeper healthcheck proxy-logging listing_formats s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
+# s3api must precede tempauth, and slo must sit between s3api and the app, or S3
+# multipart uploads are disabled.
+pipeline = catch_errors gatekeeper healthcheck proxy-logging listing_formats
+    s3api tempauth copy slo dlo versioned_writes symlink proxy-logging proxy-server
 
 [app:proxy-server]
 use = egg:swift#proxy
@@ -118,12 +130,16 @@ http {{
     default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port};
+        listen 127.0.0.1:{tls_port} ssl;
+        ssl_certificate {base}/tls.crt;
+        ssl_certificate_key {base}/tls.key;
         root {root};
         location / {{ }}
         location ~ ^/_test/redirect/(.*)$ {{ return 302 /$1; }}
         location = /_test/loop {{ return 302 /_test/loop; }}
         location = /_test/ftp {{ return 302 ftp://127.0.0.1/image; }}
         location = /_test/unavailable {{ return 503; }}
+        location ~ ^/_test/to-tls/(.*)$ {{ return 302 https://127.0.0.1:{tls_port}/$1; }}
     }}
 }}
 """
@@ -300,8 +316,33 @@ class SwiftService:
             _stop(self.processes.get(server))
 
 
+def write_self_signed_certificate(cert_path, key_path):
+    """Write a one-day self-signed certificate for 127.0.0.1 and localhost (PEM)."""
+    now = datetime.datetime.now(datetime.timezone.utc)
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'glance-test')])
+    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
+            .public_key(key.public_key()).serial_number(x509.random_serial_number())
+            .not_valid_before(now - datetime.timedelta(hours=1))
+            .not_valid_after(now + datetime.timedelta(days=1))
+            .add_extension(x509.SubjectAlternativeName([
+                x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
+                x509.DNSName('localhost')]), critical=False)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
+                           critical=True)
+            .sign(key, hashes.SHA256()))
+    with open(cert_path, 'wb') as handle:
+        handle.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(key_path, 'wb') as handle:
+        handle.write(key.private_bytes(serialization.Encoding.PEM,
+                                       serialization.PrivateFormat.PKCS8,
+                                       serialization.NoEncryption()))
+
+
 class NginxService:
-    """nginx serving :attr:`root` on a free loopback port.
+    """nginx serving :attr:`root` on two free loopback ports, plain and TLS.
+
+    The TLS port uses a self-signed certificate, :attr:`ca_file`, for 127.0.0.1.
 
     :param base: a fresh folder for the config, logs and temp files.
     :param binary: the nginx executable (default: found on PATH or /usr/sbin).
@@ -311,7 +352,8 @@ class NginxService:
         self.base = str(base)
         self.binary = binary or shutil.which('nginx') or '/usr/sbin/nginx'
         self.root = os.path.join(self.base, 'root')
-        self.port = None
+        self.ca_file = os.path.join(self.base, 'tls.crt')
+        self.port = self.tls_port = None
         self.process = None
 
     @property
@@ -319,9 +361,10 @@ class NginxService:
         """Base URL of the server, e.g. ``http://127.0.0.1:34567``."""
         return 'http://127.0.0.1:%d' % self.port
 
-    def location(self, name):
-        """Return the ``http://`` location of a file name under :attr:`root`."""
-        return '%s/%s' % (self.url, name)
+    @property
+    def tls_url(self):
+        """Base URL of the TLS port, e.g. ``https://127.0.0.1:34568``."""
+        return 'https://127.0.0.1:%d' % self.tls_port
 
     def start(self, timeout=15):
         """Write the config, start nginx and wait until it answers.
@@ -332,10 +375,12 @@ class NginxService:
             raise ServiceError('nginx is not installed: run tools/test-setup.sh')
         os.makedirs(self.root)
         os.makedirs(os.path.join(self.base, 'tmp'))
-        self.port = free_ports(1)[0]
+        self.port, self.tls_port = free_ports(2)
+        write_self_signed_certificate(self.ca_file, os.path.join(self.base, 'tls.key'))
         conf_path = os.path.join(self.base, 'nginx.conf')
         with open(conf_path, 'w') as conf:
-            conf.write(_NGINX_CONF.format(base=self.base, root=self.root, port=self.port))
+            conf.write(_NGINX_CONF.format(base=self.base, root=self.root, port=self.port,
+                                          tls_port=self.tls_port))
         error_log = os.path.join(self.base, 'error.log')
         stderr_path = os.path.join(self.base, 'stderr.log')
         with open(stderr_path, 'wb') as stderr:
@@ -350,8 +395,8 @@ class NginxService:
                 return self
             time.sleep(0.05)
         self.stop()
-        raise ServiceError('nginx did not start:\n%s%s' % (_tail(stderr_path),
-                                                          _tail(error_log)))
+        raise ServiceError('nginx did not start:\n%s%s'
+                           % (_tail(stderr_path), _tail(error_log)))
 
     def stop(self):
         """Stop nginx by PID and reap it."""
@@ -363,10 +408,7 @@ def _start_or_give_up(service):
     try:
         return service.start()
     except (ServiceError, OSError, subprocess.SubprocessError) as err:
-        message = '%s unavailable: %s' % (type(service).__name__, err)
-        if os.environ.get('CI', '').lower() in ('1', 'true', 'yes'):
-            pytest.fail(message)
-        pytest.skip(message)
+        service_unavailable('%s unavailable: %s' % (type(service).__name__, err))
 
 
 @pytest.fixture(scope='session')

@@ -34,6 +34,10 @@ class ClientGone(Exception):
     """Raised by a test's chunk iterator: the uploading client went away."""
 
 
+class ClientReset(ConnectionResetError):
+    """Like :class:`ClientGone`, but an OSError, which HTTP client libraries wrap."""
+
+
 def payload(size, seed=0):
     """Return ``size`` reproducible pseudo-random bytes."""
     return random.Random(seed).randbytes(size)
@@ -110,8 +114,8 @@ class ReadableStoreContract:
 
     @pytest.mark.parametrize('offset,length', [(5, 1000), (BIG, None), (BIG + 10, None),
                                                (BIG + 10, 5), (3, 0)])
-    def test_range_past_the_end_is_cut_at_the_end(self, store, make_object, offset,
-                                                   length):
+    def test_range_past_the_end_is_cut_at_the_end(self, store, make_object,
+                                                  offset, length):
         data = payload(BIG, seed=2)
         end = None if length is None else offset + length
         assert read_all(store, make_object(data), offset, length) == data[offset:end]
@@ -170,14 +174,16 @@ class WritableStoreContract(ReadableStoreContract):
         location = make_object(b'new content')
         assert read_all(store, location) == b'new content'
 
-    def test_failing_iterator_propagates_its_error_and_leaves_nothing(self, store, name):
+    @pytest.mark.parametrize('error', [ClientGone, ClientReset])
+    def test_failing_iterator_propagates_its_error_and_leaves_nothing(self, store, name,
+                                                                      error):
         def chunks():
             yield payload(BIG)
             yield payload(CHUNK)
-            raise ClientGone('client disconnected')
+            raise error('client disconnected')
 
         location = store.location_for(name, 0)
-        with pytest.raises(ClientGone):
+        with pytest.raises(error):
             store.add(location, chunks())
         with pytest.raises(ObjectNotFound):
             store.head(location)

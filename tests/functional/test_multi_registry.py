@@ -9,7 +9,7 @@ import pytest
 
 from glance.common import exception
 from glance.common.context import RequestContext
-from glance.registry.client import RegistryClient
+from tests.functional.test_registry_client import make_client  # noqa: F401 (fixture)
 
 ALICE = RequestContext(tenant='alice', user='alice-user', roles=['member'])
 
@@ -23,9 +23,9 @@ def registries(make_registry, make_database):
 
 
 @pytest.fixture
-def alice(registries):
-    return RegistryClient([daemon.url for daemon in registries],
-                          timeout=10).with_context(ALICE)
+def alice(registries, make_client):
+    """Alice's client allow-listing both registries, the SQLite one first."""
+    return make_client([daemon.url for daemon in registries]).with_context(ALICE)
 
 
 def _create(client, registry, name, **fields):
@@ -80,16 +80,16 @@ def test_listings_are_per_registry(registries, alice):
     assert alice.list_images()['images'] == alice.list_images(registry=first.url)['images']
 
 
-def test_uri_of_a_registry_not_allow_listed_is_refused_unsent(registries, make_registry):
+def test_uri_of_a_registry_not_allow_listed_is_refused_unsent(registries, make_registry,
+                                                              make_client):
     first, second = registries
     third = make_registry()
-    stranger = _create(RegistryClient([third.url], timeout=10).with_context(ALICE),
-                       third, 'elsewhere')
+    only_third = make_client([third.url]).with_context(ALICE)
+    stranger = _create(only_third, third, 'elsewhere')
     log_size = len(third.read_log())
 
-    only_first = RegistryClient([first.url], timeout=10).with_context(ALICE)
-    on_second = _create(RegistryClient([second.url], timeout=10).with_context(ALICE),
-                        second, 'second')
+    only_first = make_client([first.url]).with_context(ALICE)
+    on_second = _create(make_client([second.url]).with_context(ALICE), second, 'second')
     for uri in (stranger['uri'], on_second['uri']):
         for call in (only_first.get_image, only_first.delete_image,
                      lambda ref: only_first.update_image(ref, {'name': 'x'})):
@@ -101,14 +101,14 @@ def test_uri_of_a_registry_not_allow_listed_is_refused_unsent(registries, make_r
     assert len(third.read_log()) == log_size
     # The same URI through a client that allow-lists the third registry does reach
     # it, and shows up in its log: the unchanged log above means "never contacted".
-    assert RegistryClient([third.url], timeout=10).with_context(ALICE).get_image(
-        stranger['uri'])['name'] == 'elsewhere'
+    assert only_third.get_image(stranger['uri'])['name'] == 'elsewhere'
     assert len(third.read_log()) > log_size
 
 
 def test_one_registry_down_leaves_the_other_usable(registries, alice):
     first, second = registries
     on_second = _create(alice, second, 'survivor')
+    alice.close()
     first.stop()
     with pytest.raises(exception.RegistryUnavailable) as info:
         alice.list_images()

@@ -27,20 +27,39 @@ def _image(**fields):
 
 
 @pytest.fixture
+def make_client(make_registry):
+    """Factory fixture: ``make_client(urls, **options)`` returns a RegistryClient.
+
+    Its idle connections are closed before the registries stop, since a daemon waits
+    for open keep-alive connections when it stops.
+    """
+    made = []
+
+    def make(urls, **options):
+        options.setdefault('timeout', 10)
+        made.append(RegistryClient(urls, **options))
+        return made[-1]
+
+    yield make
+    for registry_client in made:
+        registry_client.close()
+
+
+@pytest.fixture
 def registry(make_registry):
     """A registry daemon on a fresh SQLite database."""
     return make_registry()
 
 
 @pytest.fixture
-def client(registry):
+def client(registry, make_client):
     """A client allow-listing only ``registry``, with no identity."""
-    return RegistryClient([registry.url], timeout=10)
+    return make_client([registry.url])
 
 
-def test_round_trip_on_every_database(make_registry, database_url):
+def test_round_trip_on_every_database(make_registry, make_client, database_url):
     registry = make_registry(sql_connection=database_url)
-    alice = RegistryClient([registry.url], timeout=10).with_context(ALICE)
+    alice = make_client([registry.url]).with_context(ALICE)
     created = alice.create_image(_image(properties={'os': 'linux', 'arch': 'x86_64'}))
     assert uuid.UUID(created['id'])
     assert created['uri'] == '%s/images/%s' % (registry.url, created['id'])
@@ -175,6 +194,7 @@ def test_locations_are_shown_to_services_only(client):
 
 
 def test_a_stopped_registry_is_registry_unavailable(registry, client):
+    client.close()
     registry.stop()
     with pytest.raises(exception.RegistryUnavailable) as info:
         client.with_context(ALICE).list_images()
@@ -190,32 +210,36 @@ def tls_registry(make_registry, tmp_path):
     return registry, cert, other_ca
 
 
-def test_tls_registry_with_its_ca_file(tls_registry):
+def test_tls_registry_with_its_ca_file(tls_registry, make_client):
     registry, cert, _ = tls_registry
-    alice = RegistryClient([registry.url], ca_file=cert, timeout=10).with_context(ALICE)
+    alice = make_client([registry.url], ca_file=cert).with_context(ALICE)
     image = alice.create_image(_image())
     assert image['uri'].startswith('https://')
     assert alice.get_image(image['uri'])['id'] == image['id']
 
 
-def test_tls_registry_with_the_wrong_ca_fails_clearly(tls_registry):
+def test_tls_registry_with_the_wrong_ca_fails_clearly(tls_registry, make_client):
     registry, _, other_ca = tls_registry
-    for registry_client in (RegistryClient([registry.url], ca_file=other_ca, timeout=10),
-                            RegistryClient([registry.url], timeout=10)):
+    for registry_client in (make_client([registry.url], ca_file=other_ca),
+                            make_client([registry.url])):
         with pytest.raises(exception.RegistryUnavailable) as info:
             registry_client.list_images()
         assert 'could not be verified' in info.value.message
         assert 'ca_file' in info.value.message
 
 
-def test_tls_registry_insecure_skips_verification(tls_registry):
+def test_tls_registry_insecure_skips_verification(tls_registry, make_client):
     registry, _, _ = tls_registry
-    registry_client = RegistryClient([registry.url], insecure=True, timeout=10)
+    registry_client = make_client([registry.url], insecure=True)
     assert registry_client.list_images()['images'] == []
 
 
-def test_conf_options_build_a_working_client(tls_registry, tmp_path):
+def test_conf_options_build_a_working_client(tls_registry):
     registry, cert, _ = tls_registry
     conf = {'registry_urls': registry.url + '/', 'registry_ca_file': cert,
             'registry_timeout': '5'}
-    assert RegistryClient.from_conf(conf).list_images() == {'images': [], 'next': None}
+    registry_client = RegistryClient.from_conf(conf)
+    try:
+        assert registry_client.list_images() == {'images': [], 'next': None}
+    finally:
+        registry_client.close()

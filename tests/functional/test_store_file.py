@@ -41,7 +41,7 @@ class TestFilesystemStore(WritableStoreContract):
         assert store.head(location).etag != before.etag
 
     def test_file_truncated_while_reading_raises_store_io_error(self, store,
-                                                                 make_object):
+                                                                make_object):
         location = make_object(payload(10 * CHUNK))
         reader = store.get(location)
         assert len(next(reader)) == CHUNK

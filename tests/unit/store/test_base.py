@@ -8,8 +8,8 @@ from glance.common import exception, wsgi
 from glance.store.base import (BadLocation, BadStoreConfiguration, Location,
                                ObjectInfo, ObjectNotFound, ReadIterator, StoreError,
                                StoreIOError, StoreReadOnly, StoreUnavailable,
-                               normalize_etag, parse_http_date)
-from tests.unit.store.memory import MemoryStore
+                               normalize_etag, parse_http_date, range_header)
+from tests.unit.api.memory_store import MemoryStore
 
 
 class ClientGone(Exception):
@@ -207,9 +207,14 @@ def test_store_refuses_locations_of_other_schemes(store):
 
 
 def test_location_for_percent_encodes_the_image_id(store):
-    assert store.location_for('a/b c', 7) == 'memory:///a%2Fb%20c-00007'
-    assert store.add(store.location_for('a/b c', 7), iter([b'x'])).size == 1
-    assert list(store.objects) == ['a/b c-00007']
+    assert store.location_for('a/b c', 7) == 'memory://images/a%2Fb%20c-00007'
+
+
+def test_range_header_covers_exactly_the_bytes_asked_for():
+    assert range_header(0, None) is None
+    assert range_header(0, 1) == 'bytes=0-0'
+    assert range_header(10, 10) == 'bytes=10-19'
+    assert range_header(10, None) == 'bytes=10-'
 
 
 class WrappingStore(MemoryStore):

@@ -1,9 +1,10 @@
-"""The in-memory test store passes the same contract suite as the real stores."""
+"""The in-memory test store (tests/unit/api/memory_store.py) passes the contract
+suite that the real stores pass, so unit tests built on it test real behaviour."""
 
 import pytest
 
 from tests.functional.store_contract import CHUNK, WritableStoreContract
-from tests.unit.store.memory import MemoryStore
+from tests.unit.api.memory_store import MemoryStore
 
 
 class TestMemoryStore(WritableStoreContract):

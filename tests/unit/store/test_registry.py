@@ -11,7 +11,7 @@ from glance.store.filesystem import FilesystemStore
 from glance.store.http import HTTPStore
 from glance.store.s3 import S3Store
 from glance.store.swift import SwiftStore
-from tests.unit.store.memory import MemoryStore
+from tests.unit.api.memory_store import MemoryStore
 
 
 @pytest.fixture
@@ -69,7 +69,7 @@ def test_swift_and_s3_load_from_entry_points_with_their_sections(conf_file):
 
 
 def test_explicit_mapping_accepts_classes_and_import_strings():
-    for target in (MemoryStore, 'tests.unit.store.memory:MemoryStore'):
+    for target in (MemoryStore, 'tests.unit.api.memory_store:MemoryStore'):
         registry = StoreRegistry(memory_conf(), {'memory': target})
         assert isinstance(registry.default_store, MemoryStore)
         assert registry.for_location('memory:///x') is registry.default_store
@@ -85,7 +85,7 @@ def test_explicit_mapping_accepts_classes_and_import_strings():
     (memory_conf(), {'memory': 'glance_no_such_library.store:Store'},
      "store 'memory' needs the Python module 'glance_no_such_library', which is not "
      "installed"),
-    (memory_conf(), {'memory': 'tests.unit.store.memory:NoSuchClass'},
+    (memory_conf(), {'memory': 'tests.unit.api.memory_store:NoSuchClass'},
      'names no class'),
     (memory_conf(), {'memory': dict}, 'is not a glance Store class'),
     (memory_conf(enabled_stores='ram', default_store='ram'), {'ram': MemoryStore},
@@ -95,6 +95,11 @@ def test_bad_store_setups_stop_startup_with_a_config_error(conf, classes, messag
     with pytest.raises(ConfigError) as caught:
         StoreRegistry(conf, classes)
     assert message in str(caught.value)
+
+
+def test_a_read_only_default_store_is_a_config_error():
+    with pytest.raises(ConfigError, match="store 'http' is read-only"):
+        StoreRegistry({'enabled_stores': 'http', 'default_store': 'http'})
 
 
 def test_an_unknown_scheme_from_entry_points_is_a_config_error():

@@ -36,7 +36,7 @@ def stubber(store):
     ('NoSuchKey', 404, ObjectNotFound),
 ])
 def test_head_errors_are_translated_without_the_secret(store, stubber, code, status,
-                                                        error):
+                                                       error):
     stubber.add_client_error('head_object', service_error_code=code,
                              service_message='secret is %s' % SECRET,
                              http_status_code=status)
@@ -65,8 +65,8 @@ def test_a_failed_multipart_upload_is_aborted(store, stubber, failing):
     stubber.add_client_error(failing, service_error_code='InternalError',
                              http_status_code=500)
     stubber.add_response('abort_multipart_upload', {}, dict(key, UploadId='u1'))
-    stubber.add_response('head_object', {'ContentLength': 0, 'ETag': '"x"'}, key)
-    stubber.add_response('delete_object', {}, key)
+    stubber.add_client_error('head_object', service_error_code='404',
+                             http_status_code=404, expected_params=key)
     with pytest.raises(StoreUnavailable, match='InternalError'):
         store.add(LOCATION, iter([b'\0' * MIN_PART_SIZE]))
 
@@ -79,3 +79,10 @@ def test_a_missing_bucket_on_write_is_reported_as_such(store, stubber):
     with pytest.raises(StoreError, match='bucket glance does not exist') as caught:
         store.add(LOCATION, iter([b'small']))
     assert not isinstance(caught.value, ObjectNotFound)
+
+
+def test_a_client_side_error_is_not_reported_as_unavailable(store):
+    # botocore checks bucket names before sending: this request never leaves.
+    with pytest.raises(StoreError, match='S3 client error: ParamValidationError') as caught:
+        store.head('s3://bad%bucket/key')
+    assert not isinstance(caught.value, StoreUnavailable)
