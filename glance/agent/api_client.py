@@ -12,6 +12,7 @@ naming glance-api's URL, never a header or a token.
 import hashlib
 import http.client
 import json
+import os
 import ssl
 import urllib.parse
 
@@ -157,9 +158,6 @@ class _UploadBody:
 class ApiClient:
     """Client of one glance-api server for image data, over :mod:`http.client`.
 
-    # httplib2 (the JSON clients' transport) reads whole response bodies into memory;
-    # image bytes need http.client, which sends and reads bounded blocks.
-
     :param url: glance-api's base URL (a path prefix is kept).
     :param context: the :class:`~glance.common.context.RequestContext` whose identity
         headers (``X-Tenant-Id``, ``X-User-Id``, ``X-Roles``, ``X-Auth-Token``) go
@@ -168,7 +166,7 @@ class ApiClient:
     :param ca_file: PEM file of the CAs trusted for ``https``; the system's when None.
     :param insecure: skip TLS certificate and host name verification.
     :param block_size: bytes per read from a source or from a response.
-    :raises Invalid: for an unusable URL.
+    :raises Invalid: for an unusable URL or a missing ``ca_file``.
     """
 
     def __init__(self, url=DEFAULT_API_URL, context=None, timeout=DEFAULT_TIMEOUT,
@@ -181,6 +179,8 @@ class ApiClient:
         self.timeout = timeout
         self.block_size = block_size
         self._ssl = None
+        if ca_file and not os.path.isfile(ca_file):
+            raise exception.Invalid(reason='CA file %s does not exist' % ca_file)
         if self._scheme == 'https':
             self._ssl = ssl.create_default_context(cafile=ca_file)
             if insecure:
@@ -190,6 +190,8 @@ class ApiClient:
     # -- transport ---------------------------------------------------------------
 
     def _connection(self):
+        # httplib2 (the JSON clients' transport) reads whole response bodies into memory;
+        # image bytes go through http.client, which sends and reads bounded blocks.
         if self._ssl is not None:
             return http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout,
                                                context=self._ssl,

@@ -216,7 +216,7 @@ def _receive(response, partial, have, total, image_ref, progress):
         size = _copy(response, partial.file.write, (md5, sha256), have, total, image,
                      progress)
     except TransferInterrupted as err:
-        raise TransferInterrupted('%s; %s is kept: run the same fetch again to resume'
+        raise TransferInterrupted('%s; %s is kept: run the same command again to resume'
                                   % (err.message, partial.path))
     partial.file.flush()
     os.fsync(partial.file.fileno())

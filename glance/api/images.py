@@ -29,8 +29,15 @@ LOG = logging.getLogger(__name__)
 
 
 def _has_body(req):
-    return req.content_length not in (None, 0) or req.environ.get(
-        'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked'
+    """True when the request carries data (a Content-Length above 0, or chunked).
+
+    eventlet de-chunks a chunked body and ends it at the last chunk but does not set
+    ``wsgi.input_terminated``; setting it lets ``req.body_file`` read such a body.
+    """
+    if req.content_length is None and req.environ.get(
+            'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
+        req.is_body_readable = True
+    return req.is_body_readable
 
 
 class ImagesController(wsgi.Controller):

@@ -38,17 +38,16 @@ class UsageError(Exception):
 
 
 class Session:
-    """What one command works with: its options, streams and (lazily) its clients.
+    """What one command works with: its options, the standard streams, its clients.
 
     :param args: the parsed command line (see :func:`glance.cmd.shell.build_parser`).
-    :param stdin: binary-capable text streams; ``sys``'s when None.
     """
 
-    def __init__(self, args, stdin=None, stdout=None, stderr=None):
+    def __init__(self, args):
         self.args = args
-        self.stdin = stdin or sys.stdin
-        self.stdout = stdout or sys.stdout
-        self.stderr = stderr or sys.stderr
+        self.stdin = sys.stdin
+        self.stdout = sys.stdout
+        self.stderr = sys.stderr
         self.context = context.RequestContext(
             tenant=args.tenant, user=args.user, roles=config.as_list(args.roles),
             auth_token=args.auth_token)
@@ -203,10 +202,13 @@ def _regular_size(data):
     return info.st_size - data.tell()
 
 
-def _send(session, args, label, call):
-    """Run an upload ``call(data, size, progress)`` with its source and progress bar."""
+def _send(session, args, call):
+    """Run ``call(data, size, progress)`` with the ``--file`` source and a progress bar.
+
+    :returns: ``(call's result, whether data was sent)``.
+    """
     with _upload_source(session, args.file) as (data, size):
-        bar = session.progress(label) if data is not None else None
+        bar = session.progress('Uploading') if data is not None else None
         try:
             return call(data, size, bar), data is not None
         finally:
@@ -228,7 +230,7 @@ def _report_image(session, verb, image, sent_data):
 def do_add(session, args):
     """Create an image from FIELD=VALUE metadata, with data from --file (or stdin)."""
     fields, properties = split_metadata(args.metadata)
-    image, sent = _send(session, args, 'Uploading',
+    image, sent = _send(session, args,
                         lambda data, size, bar: session.api.add_image(
                             fields, properties, data, size, bar))
     _report_image(session, 'Added', image, sent)
@@ -241,7 +243,7 @@ def do_update(session, args):
     if not (fields or properties or args.file or args.purge_props):
         raise UsageError('nothing to update: give FIELD=VALUE pairs, --file or '
                          '--purge-props')
-    image, sent = _send(session, args, 'Uploading',
+    image, sent = _send(session, args,
                         lambda data, size, bar: session.api.update_image(
                             args.image, fields, properties, data, size, bar,
                             args.purge_props))

@@ -125,15 +125,22 @@ def _header_value(value):
 
 
 def _body_length(data):
-    """Return the byte length of an upload body when it is known without reading it."""
+    """Return the byte length of an upload body when it is known without reading it.
+
+    :returns: the length of bytes or of the rest of a seekable stream, else None
+        (an iterator or a pipe: sent chunked).
+    """
     if isinstance(data, (bytes, bytearray)):
         return len(data)
     try:
-        fileno = data.fileno()
+        if not data.seekable():
+            return None
         position = data.tell()
+        end = data.seek(0, os.SEEK_END)
+        data.seek(position)
     except (AttributeError, OSError, ValueError):
         return None
-    return os.fstat(fileno).st_size - position
+    return end - position
 
 
 class GlanceImageService:
@@ -572,8 +579,10 @@ class InstanceAwareGlanceImageService(GlanceImageService):
         """
         if rotation < 0:
             raise exception.Invalid(reason='rotation must be 0 or more')
-        filters = {'property-backup_type': backup_type} if backup_type else None
-        backups = self.images_for_instance(context, instance_id, 'backup', filters)
+        backups = [image for image in self.images_for_instance(context, instance_id,
+                                                                'backup')
+                   if backup_type is None
+                   or image['properties'].get('backup_type') == backup_type]
         backups.sort(key=lambda image: (image['created_at'], image['id']), reverse=True)
         for image in backups[rotation:]:
             LOG.info('Rotating out backup %s of instance %s', image['uri'], instance_id)

@@ -87,6 +87,9 @@ class RegistryClient:
         timeout = opts.get_float('registry_timeout', client.DEFAULT_TIMEOUT, minimum=0.001)
         ca_file = opts.get_path('registry_ca_file', None)
         insecure = opts.get_bool('registry_insecure', False)
+        if not urls:
+            raise exception.ConfigError('registry_urls', section,
+                                        'at least one registry URL is needed')
         for url in urls:
             try:
                 client.normalize_base_url(url)
@@ -123,16 +126,20 @@ class RegistryClient:
         """
         self._pool.close()
 
+    def _allowed_base(self, url):
+        try:
+            base = client.normalize_base_url(url)
+        except exception.Invalid:
+            # Not repeated: the URL may carry user info.
+            raise exception.Invalid(reason='unknown registry') from None
+        if base not in self._clients:
+            raise exception.Invalid(reason='unknown registry %s' % base)
+        return base
+
     def _client_for(self, registry):
         if registry is None:
             return self._clients[self.default_registry]
-        try:
-            base = client.normalize_base_url(registry)
-        except exception.Invalid:
-            raise exception.Invalid(reason='unknown registry')
-        if base not in self._clients:
-            raise exception.Invalid(reason='unknown registry %s' % base)
-        return self._clients[base]
+        return self._clients[self._allowed_base(registry)]
 
     def resolve(self, image_ref):
         """Split an image reference into its registry and id.
@@ -150,14 +157,7 @@ class RegistryClient:
         base, sep, image_id = image_ref.rpartition('/images/')
         if not sep:
             raise exception.Invalid(reason='an image URI must end in /images/<id>')
-        _check_image_id(image_id)
-        try:
-            base = client.normalize_base_url(base)
-        except exception.Invalid:
-            raise exception.Invalid(reason='unknown registry')
-        if base not in self._clients:
-            raise exception.Invalid(reason='unknown registry %s' % base)
-        return base, image_id
+        return self._allowed_base(base), _check_image_id(image_id)
 
     def _image_request(self, method, image_ref, **kwargs):
         base, image_id = self.resolve(image_ref)

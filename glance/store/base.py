@@ -323,8 +323,7 @@ class Store(abc.ABC):
         except BadStoreConfiguration:
             raise
         except exception.ConfigError as err:
-            why = err.message.partition('[%s]: ' % err.section)[2]
-            raise BadStoreConfiguration(self.name, err.option, why) from None
+            raise BadStoreConfiguration(self.name, err.option, err.why) from None
 
     def _configure(self, opts):
         """Read and check the store's own options (the base reads ``chunk_size``).

@@ -17,6 +17,8 @@ import urllib.parse
 
 import pytest
 
+from tests.functional import daemons
+
 USER = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'user1', 'X-Roles': 'member'}
 OTHER = {'X-Tenant-Id': 'tenant2', 'X-User-Id': 'user2', 'X-Roles': 'member'}
 ADMIN = {'X-Tenant-Id': 'ops', 'X-User-Id': 'root', 'X-Roles': 'admin'}
@@ -58,10 +60,11 @@ class Api:
     def connection(self):
         return http.client.HTTPConnection(self.host, self.port, timeout=60)
 
-    def request(self, method, path, headers=None, body=None):
+    def request(self, method, path, headers=None, body=None, chunked=False):
         conn = self.connection()
         try:
-            conn.request(method, path, body=body, headers=headers or {})
+            conn.request(method, path, body=body, headers=headers or {},
+                         encode_chunked=chunked)
             resp = conn.getresponse()
             data = resp.read()
             names = {}
@@ -82,13 +85,13 @@ class Api:
             headers['Transfer-Encoding'] = 'chunked'
         else:
             body = data
-        return self.request('POST', '/images', headers, body)
+        return self.request('POST', '/images', headers, body, chunked)
 
-    def partial_upload(self, declared, sent, identity=USER):
+    def partial_upload(self, declared, sent, identity=USER, name='partial'):
         """Send ``sent`` of ``declared`` bytes, then close the connection."""
         sock = socket.create_connection((self.host, self.port), timeout=30)
         head = ['POST /images HTTP/1.1', 'Host: %s:%d' % (self.host, self.port),
-                'Content-Length: %d' % declared, 'x-image-meta-name: partial']
+                'Content-Length: %d' % declared, 'x-image-meta-name: %s' % name]
         head += ['%s: %s' % item for item in identity.items()]
         sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('ascii') + sent)
         time.sleep(0.3)
@@ -143,26 +146,41 @@ def registry_get(registry, image_id):
     return resp.json()['image']
 
 
-@pytest.fixture
-def registry(make_registry):
-    return make_registry()
+def image_files(datadir, image_id):
+    """The chunk files of one image in the file store, sorted by chunk index."""
+    return sorted(name for name in os.listdir(datadir) if name.startswith(image_id))
 
 
-@pytest.fixture
-def datadir(tmp_path):
-    path = tmp_path / 'images'
-    path.mkdir()
-    return str(path)
+@pytest.fixture(scope='module')
+def registry(tmp_path_factory):
+    """One glance-registry on SQLite for the module (daemons take a while to stop)."""
+    folder = tmp_path_factory.mktemp('registry')
+    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
+    yield daemon.start()
+    daemon.stop()
 
 
-@pytest.fixture
-def api(make_api, registry, datadir):
-    daemon = make_api(registry.url, filesystem_store_datadir=datadir,
-                      sections={'store:file': {'filesystem_store_datadir': datadir,
-                                               'chunk_size': '16K'}},
-                      store_chunk_size=CHUNK, image_size_cap=1024 * 1024,
-                      read_block_size='32K')
-    return Api(daemon.url)
+@pytest.fixture(scope='module')
+def datadir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('images'))
+
+
+@pytest.fixture(scope='module')
+def api(tmp_path_factory, registry, datadir):
+    daemon = daemons.api_daemon(
+        tmp_path_factory.mktemp('api'), registry.url,
+        filesystem_store_datadir=datadir,
+        sections={'store:file': {'filesystem_store_datadir': datadir,
+                                 'chunk_size': '16K'}},
+        store_chunk_size=CHUNK, image_size_cap=1024 * 1024, read_block_size='32K')
+    yield Api(daemon.start().url)
+    daemon.stop()
+
+
+def find_images(registry, name):
+    """The registry records (seen by an admin) of every image with that name."""
+    query = '/images/detail?' + urllib.parse.urlencode({'name': name})
+    return Api(registry.url).request('GET', query, ADMIN).json()['images']
 
 
 DATA = random_bytes(5 * CHUNK + 1234)
@@ -181,7 +199,7 @@ def test_upload_splits_into_chunks_and_records_checksums(api, image, datadir, re
     assert image['checksum'] == hashlib.md5(DATA).hexdigest()
     assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
     assert 'chunks' not in image and 'location' not in image
-    assert len(os.listdir(datadir)) == 6
+    assert len(image_files(datadir, image['id'])) == 6
     chunks = registry_get(registry, image['id'])['chunks']
     assert [c['size'] for c in chunks] == [CHUNK] * 5 + [1234]
     assert all(c['checksum'] for c in chunks)
@@ -287,38 +305,45 @@ def test_chunked_upload_becomes_active(api):
 
 
 def test_upload_over_image_size_cap_is_413_killed_and_cleaned(api, datadir, registry):
-    resp = api.upload(random_bytes(1024 * 1024 + 1, seed=4), chunked=True)
+    resp = api.upload(random_bytes(1024 * 1024 + 1, seed=4), name='too-big', chunked=True)
     assert resp.status == 413
-    listing = Api(registry.url).request('GET', '/images/detail?name=img', ADMIN).json()
-    assert [image['status'] for image in listing['images']] == ['killed']
-    assert os.listdir(datadir) == []
+    [image] = find_images(registry, 'too-big')
+    assert image['status'] == 'killed'
+    assert image_files(datadir, image['id']) == []
 
 
-def test_declared_length_over_the_cap_is_413_without_reading(api, datadir):
-    resp = api.request('POST', '/images', dict(USER, **{'Content-Length': '2000000'}),
-                       body=b'')
-    assert resp.status == 413
-    assert os.listdir(datadir) == []
+def test_declared_length_over_the_cap_is_413_without_reading(api, datadir, registry):
+    headers = dict(USER, **{'Content-Length': '2000000', 'x-image-meta-name': 'huge'})
+    conn = api.connection()
+    try:
+        conn.request('POST', '/images', headers=headers)
+        assert conn.getresponse().status == 413
+    finally:
+        conn.close()
+    [image] = find_images(registry, 'huge')
+    assert image['status'] == 'killed'
+    assert image_files(datadir, image['id']) == []
 
 
 def test_interrupted_upload_kills_the_image_and_leaves_no_objects(api, datadir,
                                                                  registry):
     api.partial_upload(4 * CHUNK, random_bytes(2 * CHUNK + 100, seed=5))
-    listing = Api(registry.url).request('GET', '/images/detail?name=partial',
-                                        ADMIN).json()['images']
-    assert len(listing) == 1
-    wait_for_status(registry, listing[0]['id'], 'killed')
-    assert os.listdir(datadir) == []
+    [image] = find_images(registry, 'partial')
+    wait_for_status(registry, image['id'], 'killed')
+    assert image_files(datadir, image['id']) == []
 
 
 def test_declared_size_mismatch_is_400_and_killed(api, registry, datadir):
-    resp = api.upload(DATA, extra={'x-image-meta-size': str(len(DATA) + 1)})
+    resp = api.upload(DATA, name='wrong-size',
+                      extra={'x-image-meta-size': str(len(DATA) + 1)})
     assert resp.status == 400
-    assert os.listdir(datadir) == []
+    [image] = find_images(registry, 'wrong-size')
+    assert image['status'] == 'killed'
+    assert image_files(datadir, image['id']) == []
 
 
 def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadir):
-    path = os.path.join(datadir, sorted(os.listdir(datadir))[2])
+    path = os.path.join(datadir, image_files(datadir, image['id'])[2])
     with open(path, 'r+b') as chunk:
         chunk.write(b'changed')
     resp = api.request('GET', '/images/' + image['id'], USER)
@@ -328,7 +353,7 @@ def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadi
 
 
 def test_chunk_deleted_is_502_naming_the_chunk(api, image, datadir):
-    os.unlink(os.path.join(datadir, sorted(os.listdir(datadir))[5]))
+    os.unlink(os.path.join(datadir, image_files(datadir, image['id'])[5]))
     for method in ('GET', 'HEAD'):
         resp = api.request(method, '/images/' + image['id'], USER)
         assert resp.status == 502
@@ -339,7 +364,7 @@ def test_chunk_deleted_is_502_naming_the_chunk(api, image, datadir):
 def test_silent_corruption_is_a_short_read(api, image, datadir):
     # Bit rot: same size and mtime, so the chunk's ETag still matches; only the
     # whole-image checksum computed while streaming can catch it.
-    path = os.path.join(datadir, sorted(os.listdir(datadir))[4])
+    path = os.path.join(datadir, image_files(datadir, image['id'])[4])
     before = os.stat(path)
     with open(path, 'r+b') as chunk:
         chunk.seek(10)
@@ -384,7 +409,7 @@ def test_read_only_and_unknown_fields_are_400(api):
 def test_delete_removes_data_then_record(api, image, datadir):
     assert api.request('DELETE', '/images/' + image['id'], OTHER).status == 404
     assert api.request('DELETE', '/images/' + image['id'], USER).status == 204
-    assert os.listdir(datadir) == []
+    assert image_files(datadir, image['id']) == []
     assert api.request('GET', '/images/' + image['id'], USER).status == 404
 
 

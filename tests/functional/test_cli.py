@@ -195,6 +195,7 @@ class CuttingProxy:
             while True:
                 data = client.recv(65536)
                 if not data:
+                    upstream.shutdown(socket.SHUT_WR)  # so the server closes its side
                     return
                 if len(exchange['request']) < 8192:
                     exchange['request'] += data
@@ -383,8 +384,8 @@ def test_delete_goes_on_after_a_failure_and_exits_1(services, tmp_path):
     assert len(result.stderr.splitlines()) == 1
     for image in (first, second):
         run_cli(services, 'show', image['id']).assert_one_line_error(1, 'No image found')
-    as_json = run_cli(services, 'delete', '--json', add_image(services, tmp_path,
-                                                               b'3')['id'])
+    third = add_image(services, tmp_path, b'3')
+    as_json = run_cli(services, 'delete', '--json', third['id'])
     assert as_json.status == 0 and len(as_json.json()['deleted']) == 1
 
 

@@ -151,3 +151,8 @@ def test_path_prefix_of_the_url_is_kept():
         response.close()
     assert app.environs[0]['PATH_INFO'] == '/glance/images/i 1'
     assert response.metadata['id'] == 'i1'
+
+
+def test_missing_ca_file_is_named():
+    with pytest.raises(exception.Invalid, match='CA file /nonexistent.pem does not exist'):
+        api_client.ApiClient('https://127.0.0.1:1', ca_file='/nonexistent.pem')

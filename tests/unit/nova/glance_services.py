@@ -27,13 +27,18 @@ class _ThreadingServer(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGISe
 
 
 class ServedApp:
-    """One WSGI app served on a free loopback port until :meth:`stop`."""
+    """One WSGI app served on a free loopback port until :meth:`stop`.
 
-    def __init__(self, app):
+    :param build: called with the port once it is bound; returns the app (the
+        registry builds its image URIs from the port).
+    """
+
+    def __init__(self, build):
         self.server = wsgiref.simple_server.make_server(
-            '127.0.0.1', 0, app, server_class=_ThreadingServer,
+            '127.0.0.1', 0, None, server_class=_ThreadingServer,
             handler_class=_QuietHandler)
         self.url = 'http://127.0.0.1:%d' % self.server.server_port
+        self.server.set_app(build(self.server.server_port))
         self.thread = threading.Thread(target=self.server.serve_forever,
                                        kwargs={'poll_interval': 0.05}, daemon=True)
         self.thread.start()
@@ -47,11 +52,16 @@ class ServedApp:
 
 def serve_registry(folder, instance_aware_filter=True):
     """Serve a registry (with the related-images filter unless told otherwise)."""
-    conf = {'sql_connection': 'sqlite:///%s' % (folder / 'registry.sqlite')}
-    app = registry_api.app_factory(conf)
-    if instance_aware_filter:
-        app = instance_aware.filter_factory(conf)(app)
-    return ServedApp(context_filter.filter_factory(conf)(app))
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def build(port):
+        conf = {'sql_connection': 'sqlite:///%s' % (folder / 'registry.sqlite'),
+                'bind_host': '127.0.0.1', 'bind_port': str(port)}
+        app = registry_api.app_factory(conf)
+        if instance_aware_filter:
+            app = instance_aware.filter_factory(conf)(app)
+        return context_filter.filter_factory(conf)(app)
+    return ServedApp(build)
 
 
 def serve_api(folder, registry_urls):
@@ -63,4 +73,5 @@ def serve_api(folder, registry_urls):
                          '[store:file]\nfilesystem_store_datadir = %s\n'
                          % (', '.join(registry_urls), datadir))
     conf = config.load_config_file(str(conf_path))
-    return ServedApp(context_filter.filter_factory(conf)(router.app_factory(conf)))
+    return ServedApp(lambda port: context_filter.filter_factory(conf)(
+        router.app_factory(conf)))

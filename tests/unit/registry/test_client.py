@@ -208,6 +208,7 @@ def test_from_conf_reads_every_option(tmp_path):
 @pytest.mark.parametrize('conf, option', [
     ({'registry_urls': 'http://ok:1 http://user:pw@bad:2'}, 'registry_urls'),
     ({'registry_urls': 'gopher://x'}, 'registry_urls'),
+    ({'registry_urls': ' , '}, 'registry_urls'),
     ({'registry_timeout': '0'}, 'registry_timeout'),
     ({'registry_timeout': 'soon'}, 'registry_timeout'),
     ({'registry_insecure': 'maybe'}, 'registry_insecure'),
@@ -235,6 +236,16 @@ def test_with_context_sends_the_identity_and_keeps_the_original(registry):
     assert 'X-Tenant-Id' not in second.headers
     assert acting.context is context and anonymous.context is None
     assert acting.registries == anonymous.registries
+
+
+def test_close_drops_idle_connections_and_the_client_still_works(registry):
+    registry_client = RegistryClient([registry.url])
+    acting = registry_client.with_context(RequestContext(tenant='t1'))
+    acting.list_images()
+    assert len(registry_client._pool._idle) == 1
+    registry_client.close()
+    assert len(registry_client._pool._idle) == 0
+    assert acting.list_images() == {'images': [], 'next': None}
 
 
 def test_list_images_sends_filters_sort_and_paging(registry):

@@ -1,0 +1,292 @@
+"""Benchmark glance-api downloads against the same bytes served directly.
+
+One run measures, on loopback only:
+
+1. a 1 GiB image uploaded through glance-api into the file store (256 MiB chunks),
+   downloaded through glance-api (checksum verified while streaming), against nginx
+   serving the same bytes from one file; plus the same chunks registered without a
+   checksum, which shows what the streaming verification costs;
+2. the same image uploaded into the Swift store, downloaded through glance-api,
+   against python-swiftclient (and curl) GETting the same objects directly;
+3. the peak RSS of glance-api while it streams a 4 GiB image made of four sparse
+   1 GiB files (no disk space used), against its RSS before the download.
+
+Downloads through HTTP use curl writing to /dev/null, so client cost is the same on
+both sides. Each figure is the median of ``--runs`` downloads. Every process is
+started here and stopped by PID; the work folder is deleted at the end.
+
+Usage: ``.venv/bin/python bench/api_bench.py [--size 1G] [--runs 3] [--no-swift]``
+(Swift comes from ``tools/test-setup.sh``). The summary is printed as Markdown.
+"""
+
+import argparse
+import hashlib
+import http.client
+import json
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.parse
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+from glance.common import config  # noqa: E402
+from tests.functional import daemons, services  # noqa: E402
+
+MIB = 1024 * 1024
+GIB = 1024 * MIB
+ADMIN = {'X-Tenant-Id': 'bench', 'X-User-Id': 'bench', 'X-Roles': 'admin'}
+CONTAINER = 'glance-bench'
+
+
+def curl_speed(url, headers=(), expected=None):
+    """Download ``url`` with curl into /dev/null; return bytes per second."""
+    command = ['curl', '-s', '-o', '/dev/null', '-w', '%{speed_download} %{size_download}',
+               url]
+    for header in headers:
+        command += ['-H', header]
+    out = subprocess.run(command, check=True, capture_output=True, text=True,
+                         timeout=600).stdout.split()
+    if expected is not None and int(float(out[1])) != expected:
+        raise RuntimeError('%s: got %s bytes, expected %d' % (url, out[1], expected))
+    return float(out[0])
+
+
+def median_speed(runs, measure):
+    """Run ``measure()`` ``runs`` times (after one warm-up); return the median B/s."""
+    measure()
+    return statistics.median(measure() for _ in range(runs))
+
+
+def request(url, method, path, headers=None, body=None):
+    """One HTTP request; the body may be a file object (streamed in 1 MiB blocks)."""
+    parts = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=600,
+                                      blocksize=MIB)
+    try:
+        conn.request(method, path, body=body, headers=headers or {})
+        resp = conn.getresponse()
+        data = resp.read()
+        if resp.status >= 300:
+            raise RuntimeError('%s %s: %d %s' % (method, path, resp.status, data[:300]))
+        return json.loads(data) if data else None
+    finally:
+        conn.close()
+
+
+def upload(api_url, path, name):
+    """Upload a file through glance-api; return the image record."""
+    with open(path, 'rb') as body:
+        headers = dict(ADMIN, **{'x-image-meta-name': name,
+                                 'Content-Length': str(os.path.getsize(path))})
+        started = time.monotonic()
+        image = request(api_url, 'POST', '/images', headers, body)['image']
+    return image, os.path.getsize(path) / (time.monotonic() - started)
+
+
+def register(api_url, locations, name, sha256=None):
+    """Register existing chunk locations as an image (admin); return its id."""
+    headers = dict(ADMIN, **{'x-image-meta-name': name,
+                             'x-image-meta-location': ', '.join(locations)})
+    if sha256:
+        headers['x-image-meta-sha256'] = sha256
+    return request(api_url, 'POST', '/images', headers)['image']['id']
+
+
+def write_random_file(path, size):
+    """Write ``size`` incompressible bytes (a repeated 64 MiB random block)."""
+    block = os.urandom(64 * MIB)
+    with open(path, 'wb') as out:
+        written = 0
+        while written < size:
+            piece = block[:size - written]
+            out.write(piece)
+            written += len(piece)
+
+
+def rss_kib(pid):
+    """Resident set size of a process, in KiB."""
+    with open('/proc/%d/status' % pid) as status:
+        for line in status:
+            if line.startswith('VmRSS:'):
+                return int(line.split()[1])
+    raise RuntimeError('no VmRSS for %d' % pid)
+
+
+def peak_rss_during(pid, action):
+    """Run ``action()`` while sampling the RSS of ``pid`` every 20 ms.
+
+    :returns: ``(rss before in KiB, peak RSS in KiB, action's result)``.
+    """
+    before = rss_kib(pid)
+    peak = [before]
+    done = threading.Event()
+
+    def sample():
+        while not done.wait(0.02):
+            peak[0] = max(peak[0], rss_kib(pid))
+
+    sampler = threading.Thread(target=sample)
+    sampler.start()
+    try:
+        result = action()
+    finally:
+        done.set()
+        sampler.join()
+    return before, max(peak[0], rss_kib(pid)), result
+
+
+def sha256_of_zeros(size):
+    """The sha256 of ``size`` zero bytes (the content of a sparse file)."""
+    digest = hashlib.sha256()
+    block = bytes(16 * MIB)
+    for _ in range(size // len(block)):
+        digest.update(block)
+    digest.update(bytes(size % len(block)))
+    return digest.hexdigest()
+
+
+def swiftclient_speed(swift, names, size):
+    """GET the objects directly with python-swiftclient; return bytes per second."""
+    import swiftclient.client
+    conn = swiftclient.client.Connection(authurl=swift.auth_url, user=services.SWIFT_USER,
+                                         key=services.SWIFT_KEY, auth_version='1')
+    started = time.monotonic()
+    received = 0
+    for name in names:
+        _, body = conn.get_object(CONTAINER, name, resp_chunk_size=MIB)
+        for block in body:
+            received += len(block)
+    elapsed = time.monotonic() - started
+    if received != size:
+        raise RuntimeError('swiftclient got %d bytes, expected %d' % (received, size))
+    return received / elapsed
+
+
+def curl_swift_speed(swift, names, size):
+    """GET the objects directly with curl (one process per object)."""
+    import swiftclient.client
+    url, token = swiftclient.client.get_auth(swift.auth_url, services.SWIFT_USER,
+                                             services.SWIFT_KEY, auth_version='1')
+    started = time.monotonic()
+    for name in names:
+        curl_speed('%s/%s/%s' % (url, CONTAINER, name), ['X-Auth-Token: ' + token])
+    return size / (time.monotonic() - started)
+
+
+def check_space(folder, needed):
+    free = shutil.disk_usage(folder).free
+    if free < needed + 2 * GIB:
+        raise SystemExit('need %.1f GiB free in %s, have %.1f GiB'
+                         % ((needed + 2 * GIB) / GIB, folder, free / GIB))
+
+
+def run(args, work, started):
+    """Start the services, measure, and return the result rows."""
+    rows = []
+    size = args.size
+    datadir = os.path.join(work, 'images')
+    os.makedirs(datadir)
+    nginx = services.NginxService(os.path.join(work, 'nginx'))
+    started.append(nginx.start())
+    source = os.path.join(nginx.root, 'image.bin')
+    write_random_file(source, size)
+    registry = daemons.registry_daemon(os.path.join(work, 'registry'),
+                                       'sqlite:///%s/registry.db' % work)
+    started.append(registry.start())
+    swift = None
+    sections = {'store:file': {'filesystem_store_datadir': datadir}}
+    if not args.no_swift:
+        swift = services.SwiftService(os.path.join(work, 'swift'))
+        started.append(swift.start())
+        sections['store:swift'] = swift.swift_options(container=CONTAINER)
+    stores = 'file, http, swift' if swift else 'file, http'
+    api = daemons.api_daemon(os.path.join(work, 'api'), registry.url,
+                             sections=sections, enabled_stores=stores,
+                             default_store='file', store_chunk_size='256M',
+                             filesystem_store_datadir=datadir, log_level='WARNING')
+    started.append(api.start())
+
+    image, upload_speed = upload(api.url, source, 'bench-file')
+    rows.append(('upload 1 image through glance-api (file store, md5+sha256)',
+                 upload_speed, None))
+    headers = ['%s: %s' % item for item in ADMIN.items()]
+    nginx_speed = median_speed(args.runs, lambda: curl_speed(
+        nginx.url + '/image.bin', expected=size))
+    glance_speed = median_speed(args.runs, lambda: curl_speed(
+        api.url + '/images/' + image['id'], headers, expected=size))
+    chunk_paths = ['file://%s/%s-%05d' % (datadir, image['id'], n)
+                   for n in range(-(-size // (256 * MIB)))]
+    unverified = register(api.url, chunk_paths, 'bench-unverified')
+    unverified_speed = median_speed(args.runs, lambda: curl_speed(
+        api.url + '/images/' + unverified, headers, expected=size))
+    rows += [('nginx, same bytes (baseline)', nginx_speed, None),
+             ('glance-api file store, sha256 verified', glance_speed,
+              glance_speed / nginx_speed),
+             ('glance-api file store, no checksum recorded', unverified_speed,
+              unverified_speed / nginx_speed)]
+
+    if swift:
+        swift_api = daemons.api_daemon(
+            os.path.join(work, 'api-swift'), registry.url, sections=sections,
+            enabled_stores=stores, default_store='swift', store_chunk_size='256M',
+            filesystem_store_datadir=datadir, log_level='WARNING')
+        started.append(swift_api.start())
+        swift_image, swift_upload = upload(swift_api.url, source, 'bench-swift')
+        names = ['%s-%05d' % (swift_image['id'], n) for n in range(len(chunk_paths))]
+        direct = median_speed(args.runs, lambda: swiftclient_speed(swift, names, size))
+        direct_curl = median_speed(args.runs, lambda: curl_swift_speed(swift, names, size))
+        through = median_speed(args.runs, lambda: curl_speed(
+            swift_api.url + '/images/' + swift_image['id'], headers, expected=size))
+        rows += [('upload through glance-api (swift store)', swift_upload, None),
+                 ('python-swiftclient direct GET of the objects (baseline)', direct, None),
+                 ('curl direct GET of the objects', direct_curl, None),
+                 ('glance-api swift store, sha256 verified', through, through / direct)]
+
+    big_chunks = []
+    for number in range(4):
+        path = os.path.join(datadir, 'sparse-%d' % number)
+        with open(path, 'wb') as sparse:
+            sparse.truncate(GIB)
+        big_chunks.append('file://' + path)
+    big = register(api.url, big_chunks, 'bench-sparse', sha256_of_zeros(4 * GIB))
+    before, peak, speed = peak_rss_during(api.pid, lambda: curl_speed(
+        api.url + '/images/' + big, headers, expected=4 * GIB))
+    rows.append(('4 GiB download: RSS %.1f MiB before, %.1f MiB peak, growth %.1f MiB'
+                 % (before / 1024, peak / 1024, (peak - before) / 1024), speed, None))
+    return rows
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    parser.add_argument('--size', default='1G', help='image size (default 1G)')
+    parser.add_argument('--runs', type=int, default=3, help='downloads per figure')
+    parser.add_argument('--no-swift', action='store_true', help='skip the Swift part')
+    args = parser.parse_args(argv)
+    args.size = config.as_size(args.size)
+    tmp = tempfile.gettempdir()
+    check_space(tmp, 3 * args.size)
+    work = tempfile.mkdtemp(prefix='glance-api-bench-')
+    started = []
+    try:
+        rows = run(args, work, started)
+    finally:
+        for service in reversed(started):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    print('| measurement | MiB/s | ratio to baseline |')
+    print('| --- | ---: | ---: |')
+    for label, speed, ratio in rows:
+        print('| %s | %.0f | %s |' % (label, speed / MIB,
+                                      '' if ratio is None else '%.2f' % ratio))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

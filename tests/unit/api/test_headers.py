@@ -1,0 +1,73 @@
+"""Unit tests for the x-image-meta-* header mapping."""
+
+import pytest
+
+from glance.api import headers
+from glance.common import exception
+
+
+def _environ(**meta):
+    return {'HTTP_X_IMAGE_META_' + key.upper(): value for key, value in meta.items()}
+
+
+def test_fields_are_typed_and_properties_lower_cased():
+    meta = headers.parse_image_meta(dict(_environ(
+        name='cirros', is_public='true', size='42', disk_format='qcow2',
+        property_OS_TYPE='linux'), HTTP_HOST='x'))
+    assert meta.fields == {'name': 'cirros', 'is_public': True, 'size': 42,
+                           'disk_format': 'qcow2'}
+    assert meta.properties == {'os_type': 'linux'}
+    assert meta.registry_metadata()['properties'] == {'os_type': 'linux'}
+
+
+def test_locations_come_comma_separated_or_repeated():
+    meta = headers.parse_image_meta(_environ(location='swift://c/a, swift://c/b,'))
+    assert meta.locations == ['swift://c/a', 'swift://c/b']
+
+
+def test_utf8_values_survive_the_latin1_environ():
+    raw = 'café'.encode('utf-8').decode('latin-1')
+    assert headers.parse_image_meta(_environ(name=raw)).fields['name'] == 'café'
+
+
+@pytest.mark.parametrize('meta,reason', [
+    ({'status': 'active'}, 'read-only'),
+    ({'colour': 'red'}, 'unknown field'),
+    ({'size': '-1'}, 'x-image-meta-size'),
+    ({'size': 'big'}, 'x-image-meta-size'),
+    ({'is_public': 'maybe'}, 'x-image-meta-is_public'),
+    ({'checksum': 'abc'}, 'x-image-meta-checksum'),
+    ({'property_': 'x'}, 'empty property name'),
+])
+def test_bad_headers_are_invalid_with_a_reason(meta, reason):
+    with pytest.raises(exception.Invalid) as info:
+        headers.parse_image_meta(_environ(**meta))
+    assert reason in info.value.message
+
+
+IMAGE = {'id': 'i1', 'name': 'n', 'status': 'active', 'is_public': False, 'size': 3,
+         'owner': None, 'properties': {'b': '2', 'a': 'ü'},
+         'location': 'swift://c/i1-00000',
+         'chunks': [{'location': 'swift://c/i1-00000', 'size': 2, 'checksum': 'x'},
+                    {'location': 'swift://c/i1-00001', 'size': 1, 'checksum': 'y'}]}
+
+
+def test_response_headers_hide_locations_from_non_admins():
+    rendered = headers.image_meta_headers(IMAGE, show_locations=False)
+    names = [name for name, _ in rendered]
+    assert 'x-image-meta-location' not in names and 'x-image-meta-owner' not in names
+    assert ('x-image-meta-is_public', 'False') in rendered
+    assert ('x-image-meta-property-a', '%C3%BC') in rendered
+    assert names.index('x-image-meta-property-a') < names.index('x-image-meta-property-b')
+
+
+def test_admins_get_one_location_header_per_chunk():
+    rendered = headers.image_meta_headers(IMAGE, show_locations=True)
+    assert [value for name, value in rendered if name == 'x-image-meta-location'] == [
+        'swift://c/i1-00000', 'swift://c/i1-00001']
+
+
+def test_visible_record_drops_locations_and_chunks_for_non_admins():
+    assert 'chunks' not in headers.visible_record(IMAGE, False)
+    assert 'location' not in headers.visible_record(IMAGE, False)
+    assert headers.visible_record(IMAGE, True) is IMAGE
