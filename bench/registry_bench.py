@@ -50,6 +50,7 @@ from tests.functional.daemons import registry_daemon  # noqa: E402
 from tests.functional.databases import TestDatabase  # noqa: E402
 
 BATCH = 5000
+MAX_PARAMETERS = 30000
 PAGE = 25
 DEEP_PAGES = 5
 DISTROS = ('ubuntu', 'debian', 'fedora', 'centos', 'rocky', 'alpine', 'arch', 'suse',
@@ -104,6 +105,15 @@ def _image_rows(rng, start, stop, epoch):
     return images, properties
 
 
+def _insert(connection, table, rows):
+    # One multi-row INSERT per slice: drivers such as pg8000 run an executemany as one
+    # round trip per row. Slices stay under the 32767 bound parameters a statement
+    # may carry (PostgreSQL's protocol, SQLite >= 3.32).
+    per_statement = MAX_PARAMETERS // len(rows[0])
+    for start in range(0, len(rows), per_statement):
+        connection.execute(table.insert().values(rows[start:start + per_statement]))
+
+
 def seed(engine, count, seed_value=1):
     """Insert ``count`` images with 3 properties each in batches of :data:`BATCH`.
 
@@ -115,8 +125,8 @@ def seed(engine, count, seed_value=1):
     for start in range(0, count, BATCH):
         images, properties = _image_rows(rng, start, min(count, start + BATCH), epoch)
         with engine.begin() as connection:
-            connection.execute(models.Image.__table__.insert(), images)
-            connection.execute(models.ImageProperty.__table__.insert(), properties)
+            _insert(connection, models.Image.__table__, images)
+            _insert(connection, models.ImageProperty.__table__, properties)
     if engine.dialect.name != 'sqlite':
         with engine.begin() as connection:
             for table in ('images', 'image_properties'):

@@ -6,11 +6,13 @@ in-flight requests finish (up to ``graceful_shutdown_timeout`` seconds).
 """
 
 import logging
+import os
 import signal
 import socket
 import ssl
 
 import eventlet
+import eventlet.hubs
 import eventlet.wsgi
 
 from glance.common.config import Options
@@ -100,18 +102,24 @@ class Server:
 
     def serve_forever(self):
         """Serve until SIGTERM/SIGINT, then stop gracefully."""
-        stopping = eventlet.event.Event()
-
-        def on_signal(signum, frame):
+        # A Python signal handler that pokes eventlet can leave the hub asleep in
+        # epoll (the interrupted call is retried with its old timeout), so signals are
+        # delivered through a wakeup pipe that the hub watches like any socket.
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
+        previous_fd = signal.set_wakeup_fd(write_fd)
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(signum, lambda *args: None)
+        try:
+            self.start()
+            eventlet.hubs.trampoline(read_fd, read=True)
+            signum = os.read(read_fd, 1)[0]
             LOG.info('Received signal %d: finishing in-flight requests', signum)
-            if not stopping.ready():
-                stopping.send(signum)
-
-        signal.signal(signal.SIGTERM, on_signal)
-        signal.signal(signal.SIGINT, on_signal)
-        self.start()
-        stopping.wait()
-        self.stop()
+            self.stop()
+        finally:
+            signal.set_wakeup_fd(previous_fd)
+            os.close(read_fd)
+            os.close(write_fd)
         LOG.info('Server stopped')
 
 

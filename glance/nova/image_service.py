@@ -221,6 +221,10 @@ class GlanceImageService:
         """
         return cls(**cls.options_from_flags(installation.read_flags(flagfile)))
 
+    def close(self):
+        """Close the idle registry connections (call when done with the service)."""
+        self.registry.close()
+
     # -- helpers ---------------------------------------------------------------------
 
     def _registry(self, context):
@@ -250,7 +254,10 @@ class GlanceImageService:
             connection = http.client.HTTPConnection(parts.hostname, parts.port,
                                                     timeout=self.timeout,
                                                     blocksize=self.chunk_size)
-        all_headers = dict(request_context(context).to_headers())
+        # One connection per request, closed by the server after its answer: nothing
+        # is left open between calls that a stopping glance-api would wait for.
+        all_headers = {'Connection': 'close'}
+        all_headers.update(request_context(context).to_headers())
         all_headers.update(headers or {})
         length = None if body is None else _body_length(body)
         if length is not None:

@@ -41,26 +41,43 @@ def glance(request, make_registry, make_api, make_database):
     return types.SimpleNamespace(registry=registry.url, api=make_api(registry.url).url)
 
 
-def _nova(folder, registries, api_url=None, api_urls=None):
-    """A Nova installation: a flag file with a generated UUID, and its image service."""
-    folder.mkdir(parents=True, exist_ok=True)
-    flagfile = folder / 'nova.conf'
-    lines = ['--verbose', '--glance_registry_urls=%s' % ','.join(registries),
-             '--glance_timeout=20', '--glance_chunk_size=4096']
-    if api_url:
-        lines.append('--glance_api_url=%s' % api_url)
-    if api_urls:
-        lines.append('--glance_api_urls=%s' % ','.join(
-            '%s=%s' % pair for pair in api_urls.items()))
-    flagfile.write_text('\n'.join(lines) + '\n')
-    done = subprocess.run(
-        [sys.executable, os.path.join(daemons.REPO, 'bin', 'glance-nova-manage'),
-         'generate-installation-uuid', '--flagfile', str(flagfile)],
-        capture_output=True, text=True, timeout=60,
-        env=dict(os.environ, PYTHONPATH=daemons.REPO))
-    assert done.returncode == 0, done.stderr
-    assert installation.read_installation_uuid(str(flagfile)) == done.stdout.strip()
-    return image_service.InstanceAwareGlanceImageService.from_flagfile(str(flagfile))
+@pytest.fixture
+def make_nova(tmp_path):
+    """Factory fixture: ``make_nova(registries, api_url=None, api_urls=None)``.
+
+    Plays one Nova installation: writes a flag file, has the real
+    ``bin/glance-nova-manage`` generate its installation UUID, and returns the
+    instance-aware image service built from that file. Its registry connections are
+    closed before the daemons stop.
+    """
+    made = []
+
+    def make(registries, api_url=None, api_urls=None):
+        folder = tmp_path / ('nova-%d' % len(made))
+        folder.mkdir()
+        flagfile = folder / 'nova.conf'
+        lines = ['--verbose', '--glance_registry_urls=%s' % ','.join(registries),
+                 '--glance_timeout=20', '--glance_chunk_size=4096']
+        if api_url:
+            lines.append('--glance_api_url=%s' % api_url)
+        if api_urls:
+            lines.append('--glance_api_urls=%s' % ','.join(
+                '%s=%s' % pair for pair in api_urls.items()))
+        flagfile.write_text('\n'.join(lines) + '\n')
+        done = subprocess.run(
+            [sys.executable, os.path.join(daemons.REPO, 'bin', 'glance-nova-manage'),
+             'generate-installation-uuid', '--flagfile', str(flagfile)],
+            capture_output=True, text=True, timeout=60,
+            env=dict(os.environ, PYTHONPATH=daemons.REPO))
+        assert done.returncode == 0, done.stderr
+        assert installation.read_installation_uuid(str(flagfile)) == done.stdout.strip()
+        made.append(image_service.InstanceAwareGlanceImageService.from_flagfile(
+            str(flagfile)))
+        return made[-1]
+
+    yield make
+    for service in made:
+        service.close()
 
 
 def _blocks(data, size=1000):
@@ -72,9 +89,9 @@ def _ids(images):
     return sorted(image['id'] for image in images)
 
 
-def test_two_nova_installations_with_instance_123_stay_apart(glance, tmp_path):
-    nova_a = _nova(tmp_path / 'nova-a', [glance.registry], glance.api)
-    nova_b = _nova(tmp_path / 'nova-b', [glance.registry], glance.api)
+def test_two_nova_installations_with_instance_123_stay_apart(glance, make_nova):
+    nova_a = make_nova([glance.registry], glance.api)
+    nova_b = make_nova([glance.registry], glance.api)
     assert nova_a.installation_uuid != nova_b.installation_uuid
     from_a = nova_a.snapshot(ALICE, 123, {'name': 'a-123', 'disk_format': 'raw',
                                           'container_format': 'bare'}, data=b'a' * 5000)
@@ -84,8 +101,8 @@ def test_two_nova_installations_with_instance_123_stay_apart(glance, tmp_path):
     assert _ids(nova_a.index(ALICE)) == _ids([from_a, from_b])
 
 
-def test_backup_scheduler_finds_exactly_the_backups_of_instance_123(glance, tmp_path):
-    nova = _nova(tmp_path / 'nova', [glance.registry], glance.api)
+def test_backup_scheduler_finds_exactly_the_backups_of_instance_123(glance, make_nova):
+    nova = make_nova([glance.registry], glance.api)
     backups = [nova.backup(ALICE, 123, {'name': 'nightly-%d' % night},
                            data=b'%d' % night * 100, backup_type='daily')
                for night in range(3)]
@@ -111,8 +128,8 @@ def test_backup_scheduler_finds_exactly_the_backups_of_instance_123(glance, tmp_
         backups[-1]['id']]
 
 
-def test_alices_snapshot_is_in_her_list_and_not_in_bobs(glance, tmp_path):
-    nova = _nova(tmp_path / 'nova', [glance.registry], glance.api)
+def test_alices_snapshot_is_in_her_list_and_not_in_bobs(glance, make_nova):
+    nova = make_nova([glance.registry], glance.api)
     public = nova.create(ALICE, {'name': 'public base', 'is_public': True},
                          data=b'base' * 100)
     data = os.urandom(50000)
@@ -127,19 +144,19 @@ def test_alices_snapshot_is_in_her_list_and_not_in_bobs(glance, tmp_path):
     assert written.getvalue() == data
 
 
-def test_deleting_an_image_drops_it_from_instance_queries(glance, tmp_path):
-    nova = _nova(tmp_path / 'nova', [glance.registry], glance.api)
+def test_deleting_an_image_drops_it_from_instance_queries(glance, make_nova):
+    nova = make_nova([glance.registry], glance.api)
     keep = nova.snapshot(ALICE, 123, {'name': 'keep'}, data=b'k' * 10)
     doomed = nova.snapshot(ALICE, 123, {'name': 'doomed'}, data=b'd' * 10)
     nova.delete(ALICE, doomed['uri'])
     assert _ids(nova.images_for_instance(ALICE, 123)) == [keep['id']]
 
 
-def test_one_nova_against_two_glances(make_registry, make_api, make_database, tmp_path):
+def test_one_nova_against_two_glances(make_registry, make_api, make_database, make_nova):
     first = _registry(make_registry, make_database, 'sqlite')
     second = _registry(make_registry, make_database, 'postgresql')
     first_api, second_api = make_api(first.url), make_api(second.url)
-    nova = _nova(tmp_path / 'nova', [first.url, second.url],
+    nova = make_nova([first.url, second.url],
                  api_urls={first.url: first_api.url, second.url: second_api.url})
     on_first = nova.snapshot(ALICE, 123, {'name': 'on first'}, data=b'1' * 3000)
     on_second = nova.snapshot(ALICE, 123, {'name': 'on second'}, data=b'2' * 3000,
@@ -159,7 +176,7 @@ def test_one_nova_against_two_glances(make_registry, make_api, make_database, tm
         on_first['id']]
 
     # The other side of many-to-many: a second Nova uses the same first Glance.
-    other = _nova(tmp_path / 'other-nova', [first.url], first_api.url)
+    other = make_nova([first.url], first_api.url)
     theirs = other.snapshot(ALICE, 123, {'name': 'other nova'})
     assert _ids(other.images_for_instance(ALICE, 123)) == [theirs['id']]
     assert _ids(nova.images_for_instance(ALICE, 123)) == [on_first['id']]
