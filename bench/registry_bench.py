@@ -106,12 +106,21 @@ def _image_rows(rng, start, stop, epoch):
 
 
 def _insert(connection, table, rows):
-    # One multi-row INSERT per slice: drivers such as pg8000 run an executemany as one
-    # round trip per row. Slices stay under the 32767 bound parameters a statement
-    # may carry (PostgreSQL's protocol, SQLite >= 3.32).
-    per_statement = MAX_PARAMETERS // len(rows[0])
+    if connection.dialect.name == 'sqlite':
+        connection.execute(table.insert(), rows)
+        return
+    # pg8000 and PyMySQL run an executemany as one round trip per row, and compiling
+    # a many-row INSERT through SQLAlchemy is slow, so the VALUES list is written
+    # here, in slices under the 32767 parameters one statement may carry.
+    columns = list(rows[0])
+    row_sql = '(%s)' % ', '.join(['%s'] * len(columns))
+    per_statement = MAX_PARAMETERS // len(columns)
     for start in range(0, len(rows), per_statement):
-        connection.execute(table.insert().values(rows[start:start + per_statement]))
+        chunk = rows[start:start + per_statement]
+        connection.exec_driver_sql(
+            'INSERT INTO %s (%s) VALUES %s' % (table.name, ', '.join(columns),
+                                               ', '.join([row_sql] * len(chunk))),
+            tuple(row[column] for row in chunk for column in columns))
 
 
 def seed(engine, count, seed_value=1):

@@ -56,10 +56,12 @@ class Chunk:
         return self.offset + self.size
 
 
-def image_chunks(image):
+def image_chunks(image, check_size=True):
     """Build the ordered :class:`Chunk` list of a registry record.
 
     :param image: the full registry record (seen with the ``service`` role).
+    :param check_size: compare the chunk sizes with the image size (off when the
+        chunks are only going to be deleted).
     :returns: a list of :class:`Chunk`.
     :raises UpstreamError: when the record has no chunks for a non-empty image or
         their sizes do not add up to the image size.
@@ -71,7 +73,7 @@ def image_chunks(image):
         chunks.append(Chunk(index, record['location'], size,
                             store_base.normalize_etag(record.get('checksum')), offset))
         offset += size
-    if image.get('size') is not None and offset != image['size']:
+    if check_size and image.get('size') is not None and offset != image['size']:
         raise exception.UpstreamError(
             reason='image %s: the registry records %d bytes in %d chunk(s) for an image '
                    'of %d bytes' % (image['id'], offset, len(chunks), image['size']))

@@ -19,6 +19,7 @@ _META = 'HTTP_X_IMAGE_META_'
 _PROPERTY = _META + 'PROPERTY_'
 _HEX = re.compile(r'^[0-9a-f]+$')
 _PLAIN_VALUE = re.compile(r'^[\x20-\x7e]*$')
+_KEPT_AS_IS = ''.join(chr(c) for c in range(0x20, 0x7f) if chr(c) != '%')
 
 #: Fields a client may set, with their parsers.
 WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
@@ -127,8 +128,7 @@ def _header_value(value):
         return text
     # Header values must be latin-1 on the wire; anything beyond printable ASCII
     # is sent percent-encoded UTF-8 so no byte is lost or mangled.
-    return urllib.parse.quote(text, safe=''.join(chr(c) for c in range(0x20, 0x7f)
-                                                 if chr(c) != '%'))
+    return urllib.parse.quote(text, safe=_KEPT_AS_IS)
 
 
 def image_meta_headers(image, show_locations):

@@ -87,8 +87,8 @@ class ImagesController(wsgi.Controller):
                 'Image %s is not available: its status is %s'
                 % (image.get('id'), image.get('status')))
         chunks = download.image_chunks(image)
-        # The cache filter (a later issue) sits in front of this controller in the
-        # pipeline; everything from here on is the uncached path.
+        # An image cache belongs in front of this controller as a paste filter
+        # (see glance-api-paste.ini); everything from here on is the uncached path.
         download.verify_chunks(self.stores, image['id'], chunks)
         body = download.ChunkedImageIterable(
             self.stores, image['id'], chunks, self.options.read_block_size,
@@ -269,7 +269,7 @@ class ImagesController(wsgi.Controller):
             raise exception.Forbidden('You may not delete image %s' % image['id'])
         if image.get('status') == 'active':
             client.update_image(image['id'], {'status': 'pending_delete'})
-        chunks = download.image_chunks(dict(image, size=None))
+        chunks = download.image_chunks(image, check_size=False)
         for chunk in chunks:
             self._delete_chunk(image['id'], chunk, len(chunks))
         client.delete_image(image['id'])

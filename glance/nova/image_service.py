@@ -240,8 +240,8 @@ class GlanceImageService:
     def _api_request(self, context, api, method, path, headers=None, body=None):
         """Send one request to glance-api over ``http.client``; return the response.
 
-        httplib2 (the registry client's transport) reads whole bodies into memory, so
-        image bytes go through ``http.client``, which streams in bounded blocks.
+        Request bodies (image data) are sent in ``chunk_size`` blocks; the caller
+        reads the response.
 
         :raises GlanceException: mapped from the status, or ServiceUnavailable.
         """
@@ -456,6 +456,8 @@ class GlanceImageService:
         api = self._api_for(base)
         # By URI, so that any glance-api that allow-lists the registry can serve it.
         query = urllib.parse.urlencode({'uri': '%s/images/%s' % (base, image_id)})
+        # http.client, not httplib2: httplib2 reads a whole response body into memory,
+        # while an image must stream through in chunk_size blocks.
         response = self._api_request(context, api, 'GET', '/images?' + query)
         expected = response.getheader('Content-Length')
         checksum = response.getheader('x-image-meta-checksum')
@@ -586,8 +588,8 @@ class InstanceAwareGlanceImageService(GlanceImageService):
         """
         if rotation < 0:
             raise exception.Invalid(reason='rotation must be 0 or more')
-        backups = [image for image in self.images_for_instance(context, instance_id,
-                                                                'backup')
+        backups = [image for image in
+                   self.images_for_instance(context, instance_id, 'backup')
                    if backup_type is None
                    or image['properties'].get('backup_type') == backup_type]
         backups.sort(key=lambda image: (image['created_at'], image['id']), reverse=True)

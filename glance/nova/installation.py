@@ -21,7 +21,8 @@ from glance.common import exception
 
 FLAG_NAME = 'nova_installation_uuid'
 _FLAG_LINE = re.compile(r'^\s*--?(?P<name>[A-Za-z0-9_]+)(?:=(?P<value>.*))?\s*$')
-_CANONICAL_UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$')
+_CANONICAL_UUID = re.compile(r'^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-'
+                             r'[0-9a-f]{12}$')
 
 
 class InstallationUUIDError(exception.GlanceException):

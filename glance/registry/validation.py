@@ -22,14 +22,14 @@ READ_ONLY_FIELDS = ('uri', 'created_at', 'updated_at', 'deleted_at', 'deleted')
 LIST_PARAMS = ('sort_key', 'sort_dir', 'limit', 'marker')
 PROPERTY_FILTER_PREFIX = 'property-'
 
-_UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-                   r'[0-9a-fA-F]{12}$')
-UUID_PATTERN = _UUID.pattern[1:-1]
+UUID_PATTERN = ('[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
+                '[0-9a-fA-F]{12}')
+_UUID = re.compile(UUID_PATTERN)
 # C0 and C1 control characters, DEL, and lone surrogates (JSON "\ud800" decodes to one;
 # it cannot be encoded for the database).
 _CONTROL = re.compile('[\x00-\x1f\x7f-\x9f\ud800-\udfff]')
-_DIGITS = re.compile(r'^[0-9]{1,19}$')
-_HEX = re.compile(r'^[0-9a-fA-F]*$')
+_DIGITS = re.compile('[0-9]{1,19}')
+_HEX = re.compile('[0-9a-fA-F]*')
 
 
 def _invalid(reason, *args):
@@ -67,7 +67,7 @@ def image_id(value, field='id'):
 
     :raises Invalid: for anything else.
     """
-    if not isinstance(value, str) or not _UUID.match(value):
+    if not isinstance(value, str) or not _UUID.fullmatch(value):
         raise _invalid('%s must be a UUID such as 0f9d6a3c-1b7e-4c51-9a38-2f6d1c0b8e47',
                        field)
     return value.lower()
@@ -97,7 +97,7 @@ def _hex_digest(length):
     def parse(value, field):
         if value is None:
             return None
-        if not isinstance(value, str) or len(value) != length or not _HEX.match(value):
+        if not isinstance(value, str) or len(value) != length or not _HEX.fullmatch(value):
             raise _invalid('%s must be %d hexadecimal digits or null', field, length)
         return value.lower()
     return parse
@@ -250,7 +250,7 @@ def flag(value, field):
 
 
 def _count(value, field):
-    if not _DIGITS.match(value) or int(value) > MAX_BIGINT:
+    if not _DIGITS.fullmatch(value) or int(value) > MAX_BIGINT:
         raise _invalid('%s must be a non-negative integer', field)
     return int(value)
 

@@ -18,7 +18,6 @@ import pytest
 import swiftclient.client
 
 from tests.functional import daemons, services
-from tests.functional.services import nginx_service, swift_service  # noqa: F401
 from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
                                               random_bytes, registry,  # noqa: F401
                                               wait_for_status)
@@ -87,7 +86,7 @@ def start_api(folder, registry_url, service, default_store, chunk_size=CHUNK):
 
 
 @pytest.fixture(scope='module', params=['swift', 's3'])
-def writable(request, tmp_path_factory, registry, swift_service):  # noqa: F811
+def writable(request, tmp_path_factory, registry, swift_service):
     """(Api, objects accessor) for each writable remote store."""
     daemon = start_api(tmp_path_factory.mktemp('api-' + request.param), registry.url,
                        swift_service, request.param)
@@ -214,7 +213,7 @@ def register_http(api, nginx, parts, prefix):
 PARTS = [DATA[:CHUNK], DATA[CHUNK:2 * CHUNK + 7], DATA[2 * CHUNK + 7:]]
 
 
-def test_http_registration_download_and_ranges(http_api, nginx_service):  # noqa: F811
+def test_http_registration_download_and_ranges(http_api, nginx_service):
     image = register_http(http_api, nginx_service, PARTS, 'reg-%s' % os.urandom(4).hex())
     assert image['status'] == 'active' and image['size'] == len(DATA)
     assert 'chunks' not in image
@@ -225,7 +224,7 @@ def test_http_registration_download_and_ranges(http_api, nginx_service):  # noqa
     assert resp.status == 206 and resp.body == DATA[CHUNK - 1:2 * CHUNK + 9]
 
 
-def test_http_chunk_changed_or_gone_is_502(http_api, nginx_service):  # noqa: F811
+def test_http_chunk_changed_or_gone_is_502(http_api, nginx_service):
     prefix = 'chg-%s' % os.urandom(4).hex()
     image = register_http(http_api, nginx_service, PARTS, prefix)
     with open(os.path.join(nginx_service.root, prefix + '-1'), 'ab') as out:
@@ -238,7 +237,7 @@ def test_http_chunk_changed_or_gone_is_502(http_api, nginx_service):  # noqa: F8
     assert resp.status == 502 and 'chunk 2 of 3 is missing' in resp.json()['error']['message']
 
 
-def test_http_delete_only_unregisters(http_api, nginx_service):  # noqa: F811
+def test_http_delete_only_unregisters(http_api, nginx_service):
     prefix = 'del-%s' % os.urandom(4).hex()
     image = register_http(http_api, nginx_service, PARTS, prefix)
     assert http_api.request('DELETE', '/images/' + image['id'], USER).status == 204
@@ -261,7 +260,7 @@ def test_nginx_dying_mid_stream_gives_a_short_read(tmp_path, http_api):
         nginx.stop()
 
 
-def test_image_uri_query_works_for_http_images(http_api, nginx_service):  # noqa: F811
+def test_image_uri_query_works_for_http_images(http_api, nginx_service):
     image = register_http(http_api, nginx_service, PARTS[:1], 'uri-%s' % os.urandom(4).hex())
     path = '/images?uri=' + urllib.parse.quote(image['uri'], safe='')
     assert http_api.request('GET', path, USER).body == DATA[:CHUNK]

@@ -157,7 +157,7 @@ def test_one_nova_against_two_glances(make_registry, make_api, make_database, ma
     second = _registry(make_registry, make_database, 'postgresql')
     first_api, second_api = make_api(first.url), make_api(second.url)
     nova = make_nova([first.url, second.url],
-                 api_urls={first.url: first_api.url, second.url: second_api.url})
+                     api_urls={first.url: first_api.url, second.url: second_api.url})
     on_first = nova.snapshot(ALICE, 123, {'name': 'on first'}, data=b'1' * 3000)
     on_second = nova.snapshot(ALICE, 123, {'name': 'on second'}, data=b'2' * 3000,
                               registry=second.url)

@@ -37,16 +37,16 @@ found by querying, and image records look the same with or without this filter.
 Everything else passes through untouched: bodies without the tuple keys (malformed
 JSON included, which the registry then rejects) and every other request.
 
-================== ======================= ===========================================
-option             default                 meaning
-================== ======================= ===========================================
-sql_connection     (the registry's)        database of the relations table; must be
-                                           the registry's own (queries join images)
-db_auto_create     true                    create/upgrade the relations table at
-                                           start-up (its own alembic history)
-api_limit_max      1000                    as for the registry: largest page
-limit_param_default 25                     as for the registry: default page size
-================== ======================= ===========================================
+=================== ================ =================================================
+option              default          meaning
+=================== ================ =================================================
+sql_connection      (the registry's) database of the relations table; must be the
+                                     registry's own (queries read its images table)
+db_auto_create      true             create/upgrade the relations table at start-up
+                                     (its own alembic history)
+api_limit_max       1000             as for the registry: the largest page
+limit_param_default 25               as for the registry: the default page size
+=================== ================ =================================================
 
 The ``sql_pool_*`` options apply as documented in :mod:`glance.registry.db.session`.
 Options come from glance-registry.conf and may be overridden in
@@ -291,8 +291,8 @@ class InstanceAwareFilter:
             self._subrequest(environ, 'DELETE', '/images/' + image_id)
             return wsgi.json_error(503, 'The image was not created: %s' % exc.message)
         return wsgi.json_error(503, 'Image %s was updated but its relation was not '
-                               'recorded (%s); repeat the request' % (image_id,
-                                                                     exc.message))
+                               'recorded (%s); repeat the request'
+                               % (image_id, exc.message))
 
     def _forget(self, image_id):
         try:
@@ -324,10 +324,10 @@ class InstanceAwareFilter:
             params = validation.query_params(req, lambda name: True)
             unknown = sorted(set(params) - set(_QUERY_PARAMS))
             if unknown:
-                raise exception.Invalid(reason='query parameter %r cannot be combined with '
-                                        '%s and %s; only relation, sort_key, sort_dir, '
-                                        'limit and marker can' % ((unknown[0][:64],)
-                                                                  + _TUPLE_KEYS))
+                raise exception.Invalid(
+                    reason='query parameter %r cannot be combined with %s and %s; only '
+                    'relation, sort_key, sort_dir, limit and marker can'
+                    % ((unknown[0][:64],) + _TUPLE_KEYS))
             if set(_TUPLE_KEYS) - set(params):
                 raise exception.Invalid(reason='query parameters %s and %s must be given '
                                         'together' % _TUPLE_KEYS)

@@ -31,6 +31,7 @@ DEFAULT_CONNECTION = 'sqlite:///glance.sqlite'
 _DRIVERS = {'sqlite': ('', 'pysqlite'), 'mysql': ('pymysql',), 'mariadb': ('pymysql',),
             'postgresql': ('pg8000',)}
 _ADVICE = {
+    'sqlite': 'use sqlite:///path (the standard library driver)',
     'mysql': 'use mysql+pymysql://user:password@host/dbname (PyMySQL is pure Python, '
              'so queries do not block the eventlet hub)',
     'postgresql': 'use postgresql+pg8000://user:password@host/dbname (pg8000 is pure '
@@ -40,8 +41,20 @@ _ADVICE['mariadb'] = _ADVICE['mysql']
 _ADVICE['postgres'] = _ADVICE['postgresql']
 
 # Errors meaning "the database cannot be used right now" (server gone, connection
-# refused, pool exhausted, SQLite file locked): answered with 503, never 500.
+# refused, pool exhausted, SQLite file locked): answered with 503, never 500. See
+# also is_unavailable().
 UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+
+
+def is_unavailable(err):
+    """True when a SQLAlchemy error means the database cannot be used right now.
+
+    That is one of :data:`UNAVAILABLE_ERRORS`, or any driver error that broke the
+    connection or happened while opening one (e.g. pg8000 reports a dropped database
+    as a ProgrammingError at connect time).
+    """
+    return (isinstance(err, UNAVAILABLE_ERRORS)
+            or bool(getattr(err, 'connection_invalidated', False)))
 
 
 def parse_url(conf):
@@ -75,6 +88,14 @@ def parse_url(conf):
     return url
 
 
+def _connect_errors_are_disconnects(context):
+    # Failing to open a connection (server gone, database dropped, login refused)
+    # leaves no usable connection whatever error class the driver chose: mark it so
+    # that is_unavailable() sees it.
+    if context.connection is None:
+        context.is_disconnect = True
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
     cursor = dbapi_connection.cursor()
     cursor.execute('PRAGMA foreign_keys=ON')
@@ -105,13 +126,15 @@ def create_engine(conf):
             engine = sa.create_engine(url, poolclass=pool.QueuePool, pool_size=1,
                                       max_overflow=0, pool_timeout=timeout)
         event.listen(engine, 'connect', _enable_sqlite_foreign_keys)
-        return engine
-    return sa.create_engine(
-        url, pool_pre_ping=True,
-        pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
-        max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
-        pool_timeout=timeout,
-        pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
+    else:
+        engine = sa.create_engine(
+            url, pool_pre_ping=True,
+            pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
+            max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
+            pool_timeout=timeout,
+            pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
+    event.listen(engine, 'handle_error', _connect_errors_are_disconnects)
+    return engine
 
 
 def describe_error(err, detail=False):
@@ -154,7 +177,9 @@ class Database:
         try:
             with self._sessions.begin() as session:
                 yield session
-        except UNAVAILABLE_ERRORS as err:
+        except exc.SQLAlchemyError as err:
+            if not is_unavailable(err):
+                raise
             raise exception.ServiceUnavailable(
                 reason='database unavailable (%s)' % describe_error(err)) from None
 

@@ -43,7 +43,8 @@ def test_force_replaces_in_place_and_drops_duplicates(tmp_path):
     flagfile.write_text('--a=1\n--nova_installation_uuid=%s\n--b=2\n'
                         '--nova_installation_uuid=%s\n' % (uuid.uuid4(), uuid.uuid4()))
     new_uuid = installation.generate_installation_uuid(str(flagfile), force=True)
-    assert flagfile.read_text() == '--a=1\n--nova_installation_uuid=%s\n--b=2\n' % new_uuid
+    expected = '--a=1\n--nova_installation_uuid=%s\n--b=2\n' % new_uuid
+    assert flagfile.read_text() == expected
 
 
 def test_read_flags_last_one_wins_and_bare_flags_are_true(tmp_path):

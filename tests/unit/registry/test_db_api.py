@@ -1,0 +1,115 @@
+"""Query functions of the registry database, on in-memory SQLite."""
+
+import itertools
+
+import pytest
+import sqlalchemy as sa
+
+from glance.common import context, exception
+from glance.registry import validation
+from glance.registry.db import api as db_api
+from glance.registry.db.models import Image
+
+ALICE = context.RequestContext(tenant='alice')
+ADMIN = context.RequestContext(tenant='ops', roles=['admin'])
+
+
+def _query(**params):
+    return validation.list_query(params, 25, 1000)
+
+
+def _create(database, **values):
+    values.setdefault('owner', 'alice')
+    return db_api.image_create(database, values)
+
+
+def test_create_and_get_round_trip_with_children(database):
+    created = _create(database, name='n', properties={'a': '1'},
+                      chunks=[{'location': 'file:///0', 'size': 1, 'checksum': 'c'},
+                              {'location': 'file:///1', 'size': 2, 'checksum': None}])
+    image = db_api.image_get(database, ALICE, created.id)
+    assert image.name == 'n'
+    assert [(c.position, c.location) for c in image.chunks] == [(0, 'file:///0'),
+                                                                (1, 'file:///1')]
+    assert {name: prop.value for name, prop in image.properties.items()} == {'a': '1'}
+
+
+def test_update_purges_properties_only_when_asked(database):
+    image = _create(database, properties={'a': '1', 'b': '2'})
+    merged = db_api.image_update(database, ALICE, image.id, {'properties': {'c': '3'}})
+    assert set(merged.properties) == {'a', 'b', 'c'}
+    purged = db_api.image_update(database, ALICE, image.id, {'properties': {'c': '4'}},
+                                 purge_props=True)
+    assert {k: p.value for k, p in purged.properties.items()} == {'c': '4'}
+
+
+def test_replacing_chunks_never_collides_on_position(database):
+    image = _create(database, chunks=[{'location': str(i), 'size': i, 'checksum': None}
+                                      for i in range(3)])
+    chunks = [{'location': 'new-%d' % i, 'size': None, 'checksum': None}
+              for i in range(4)]
+    updated = db_api.image_update(database, ALICE, image.id, {'chunks': chunks})
+    assert [c.location for c in updated.chunks] == ['new-0', 'new-1', 'new-2', 'new-3']
+    shorter = db_api.image_update(database, ALICE, image.id, {'chunks': chunks[3:]})
+    assert [(c.position, c.location) for c in shorter.chunks] == [(0, 'new-3')]
+    with database.session() as db_session:
+        assert db_session.scalar(sa.text('SELECT count(*) FROM image_chunks')) == 1
+
+
+def test_destroy_keeps_the_rows(database):
+    image = _create(database, properties={'a': '1'}, chunks=[
+        {'location': 'x', 'size': None, 'checksum': None}])
+    db_api.image_destroy(database, ALICE, image.id)
+    with pytest.raises(exception.ImageNotFound):
+        db_api.image_get(database, ALICE, image.id)
+    kept = db_api.image_get(database, ADMIN, image.id)
+    assert kept.deleted and kept.status == 'deleted' and kept.chunks and kept.properties
+
+
+def test_list_reports_whether_more_pages_exist(database):
+    for _ in range(3):
+        _create(database)
+    images, more = db_api.image_list(database, ALICE, _query(limit='2'))
+    assert (len(images), more) == (2, True)
+    images, more = db_api.image_list(database, ALICE, _query(limit='3'))
+    assert (len(images), more) == (3, False)
+
+
+def test_detail_list_loads_children_in_a_fixed_number_of_queries(database):
+    for index in range(10):
+        _create(database, properties={'k': str(index), 'j': 'x'},
+                chunks=[{'location': str(index), 'size': None, 'checksum': None}])
+    statements = []
+    sa.event.listen(database.engine, 'before_cursor_execute',
+                    lambda *args: statements.append(args[2]))
+    images, _ = db_api.image_list(database, ALICE, _query(), detail=True)
+    assert len(statements) == 3  # the page, its chunks, its properties
+    assert all(len(image.chunks) == 1 and len(image.properties) == 2 for image in images)
+
+
+# The marker condition must agree with the database's own NULL placement. SQLite puts
+# NULLs first; "NULLS LAST" (which SQLite also understands) emulates PostgreSQL, so both
+# branches are checked here against every possible marker.
+@pytest.mark.parametrize('nulls_high', [False, True])
+@pytest.mark.parametrize('descending', [False, True])
+@pytest.mark.parametrize('sort_key', ['name', 'size', 'status', 'id'])
+def test_after_marker_returns_exactly_the_rows_that_follow(database, nulls_high,
+                                                           descending, sort_key):
+    names, sizes = [None, 'a', 'b', None, 'a', 'c'], [None, 1, 2, None, 1, 3]
+    for name, size in itertools.product(names[:4], sizes[2:]):
+        _create(database, name=name, size=size)
+    column = getattr(Image, sort_key)
+    order = [column, Image.id] if sort_key != 'id' else [Image.id]
+    if descending:
+        order = [item.desc() for item in order]
+    first = (lambda item: item.nulls_last()) if nulls_high != descending else (
+        lambda item: item.nulls_first())
+    order = [first(order[0])] + order[1:]
+    with database.session() as db_session:
+        rows = list(db_session.scalars(sa.select(Image).order_by(*order)))
+        for index, marker in enumerate(rows):
+            condition = db_api._after_marker(sort_key, getattr(marker, sort_key),
+                                             marker.id, descending, nulls_high)
+            after = db_session.scalars(sa.select(Image.id).where(condition)
+                                       .order_by(*order))
+            assert list(after) == [row.id for row in rows[index + 1:]]

@@ -1,0 +1,103 @@
+"""Database URLs and engines: only drivers that keep eventlet responsive."""
+
+import os
+
+import pytest
+import sqlalchemy as sa
+from sqlalchemy import pool
+
+from glance.common import exception
+from glance.registry.db import session
+
+
+@pytest.mark.parametrize('url, advice', [
+    ('mysql://glance:pw@db/glance', 'mysql+pymysql://'),
+    ('mysql+mysqldb://glance:pw@db/glance', 'mysql+pymysql://'),
+    ('mariadb+mariadbconnector://db/glance', 'mysql+pymysql://'),
+    ('postgresql://glance:pw@db/glance', 'postgresql+pg8000://'),
+    ('postgres://db/glance', 'postgresql+pg8000://'),
+    ('postgresql+psycopg://db/glance', 'postgresql+pg8000://'),
+    ('postgresql+psycopg2://db/glance', 'postgresql+pg8000://'),
+    ('postgresql+asyncpg://db/glance', 'postgresql+pg8000://'),
+    ('sqlite+aiosqlite:///x.db', 'sqlite'),
+    ('oracle://db/glance', 'sqlite:///'),
+    ('not a url', 'URL'),
+])
+def test_blocking_or_unknown_drivers_stop_startup_with_advice(url, advice):
+    with pytest.raises(exception.ConfigError) as info:
+        session.parse_url({'sql_connection': url})
+    assert info.value.option == 'sql_connection'
+    assert advice in info.value.message
+    assert 'pw' not in info.value.message
+
+
+@pytest.mark.parametrize('url', ['sqlite://', 'sqlite:///:memory:', 'sqlite:////tmp/g.db',
+                                 'sqlite+pysqlite:////tmp/g.db',
+                                 'mysql+pymysql://u:p@h/d', 'mariadb+pymysql://h/d',
+                                 'postgresql+pg8000://u@h:5432/d'])
+def test_pure_python_drivers_are_accepted(url):
+    assert session.parse_url({'sql_connection': url}).drivername == url.split(':')[0]
+
+
+def test_relative_sqlite_path_is_taken_from_the_conf_folder(tmp_path):
+    conf = {'sql_connection': 'sqlite:///state/g.sqlite',
+            'config_file': str(tmp_path / 'etc' / 'glance-registry.conf')}
+    url = session.parse_url(conf)
+    assert url.database == str(tmp_path / 'etc' / 'state' / 'g.sqlite')
+
+
+def test_default_is_a_sqlite_file_beside_the_conf(tmp_path):
+    url = session.parse_url({'config_file': str(tmp_path / 'glance-registry.conf')})
+    assert url.database == os.path.join(str(tmp_path), 'glance.sqlite')
+
+
+def test_sqlite_file_gets_a_single_connection_pool(tmp_path):
+    engine = session.create_engine({'sql_connection': 'sqlite:///%s' % (tmp_path / 'g')})
+    assert isinstance(engine.pool, pool.QueuePool)
+    assert engine.pool.size() == 1 and engine.pool._max_overflow == 0
+    with engine.connect() as connection:
+        assert connection.execute(sa.text('PRAGMA foreign_keys')).scalar() == 1
+
+
+def test_in_memory_sqlite_is_one_shared_connection():
+    engine = session.create_engine({'sql_connection': 'sqlite://'})
+    assert isinstance(engine.pool, pool.StaticPool)
+
+
+def test_server_databases_get_a_pre_pinged_pool_from_the_options():
+    engine = session.create_engine({
+        'sql_connection': 'postgresql+pg8000://glance@127.0.0.1/glance',
+        'sql_pool_size': '3', 'sql_max_overflow': '0', 'sql_pool_timeout': '2',
+        'sql_pool_recycle': '60'})
+    assert engine.pool._pre_ping is True
+    assert (engine.pool.size(), engine.pool._max_overflow, engine.pool._timeout,
+            engine.pool._recycle) == (3, 0, 2.0, 60)
+
+
+@pytest.mark.parametrize('option, value', [('sql_pool_size', '0'),
+                                           ('sql_max_overflow', 'many'),
+                                           ('sql_pool_timeout', '-1')])
+def test_bad_pool_options_name_the_option(option, value):
+    with pytest.raises(exception.ConfigError) as info:
+        session.create_engine({'sql_connection': 'mysql+pymysql://h/d', option: value})
+    assert info.value.option == option
+
+
+def test_unavailable_database_becomes_service_unavailable():
+    database = session.Database.from_conf(
+        {'sql_connection': 'postgresql+pg8000://glance:hunter2@127.0.0.1:1/glance'})
+    with pytest.raises(exception.ServiceUnavailable) as info:
+        with database.session() as db_session:
+            db_session.execute(sa.text('SELECT 1'))
+    assert 'hunter2' not in info.value.message
+    assert 'database unavailable' in info.value.message
+
+
+def test_describe_error_never_shows_sql_or_parameters():
+    engine = session.create_engine({'sql_connection': 'sqlite://'})
+    with pytest.raises(sa.exc.OperationalError) as info:
+        with engine.connect() as connection:
+            connection.execute(sa.text("SELECT * FROM missing WHERE x = 'secret'"))
+    assert session.describe_error(info.value) == 'OperationalError'
+    detailed = session.describe_error(info.value, detail=True)
+    assert 'missing' in detailed and 'secret' not in detailed
