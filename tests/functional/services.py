@@ -19,10 +19,8 @@ cannot start skips its tests, or fails them when ``CI`` is set. Example::
 """
 
 import base64
-import datetime
 import getpass
 import http.client
-import ipaddress
 import os
 import shutil
 import signal
@@ -34,10 +32,7 @@ import time
 import pytest
 
 from tests.functional.availability import service_unavailable
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from tests.tls import write_self_signed_certificate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 SWIFT_VENV = os.environ.get('GLANCE_TEST_SWIFT_VENV') or os.path.join(
@@ -316,29 +311,6 @@ class SwiftService:
             _stop(self.processes.get(server))
 
 
-def write_self_signed_certificate(cert_path, key_path):
-    """Write a one-day self-signed certificate for 127.0.0.1 and localhost (PEM)."""
-    now = datetime.datetime.now(datetime.timezone.utc)
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, 'glance-test')])
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(hours=1))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName([
-                x509.IPAddress(ipaddress.ip_address('127.0.0.1')),
-                x509.DNSName('localhost')]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None),
-                           critical=True)
-            .sign(key, hashes.SHA256()))
-    with open(cert_path, 'wb') as handle:
-        handle.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, 'wb') as handle:
-        handle.write(key.private_bytes(serialization.Encoding.PEM,
-                                       serialization.PrivateFormat.PKCS8,
-                                       serialization.NoEncryption()))
-
-
 class NginxService:
     """nginx serving :attr:`root` on two free loopback ports, plain and TLS.
 
@@ -376,7 +348,7 @@ class NginxService:
         os.makedirs(self.root)
         os.makedirs(os.path.join(self.base, 'tmp'))
         self.port, self.tls_port = free_ports(2)
-        write_self_signed_certificate(self.ca_file, os.path.join(self.base, 'tls.key'))
+        write_self_signed_certificate(self.base, 'tls')
         conf_path = os.path.join(self.base, 'nginx.conf')
         with open(conf_path, 'w') as conf:
             conf.write(_NGINX_CONF.format(base=self.base, root=self.root, port=self.port,

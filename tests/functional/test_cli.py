@@ -22,6 +22,7 @@ import uuid
 import pytest
 
 from tests.functional import daemons
+from tests.tls import write_self_signed_certificate
 
 REPO = daemons.REPO
 GLANCE = os.path.join(REPO, 'bin', 'glance')
@@ -526,11 +527,7 @@ def test_progress_is_drawn_on_a_terminal_and_not_on_a_pipe(services, tmp_path):
 
 def test_tls_api_needs_its_ca_or_insecure(tmp_path_factory, tmp_path):
     folder = tmp_path_factory.mktemp('tls')
-    cert, key = str(folder / 'cert.pem'), str(folder / 'key.pem')
-    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt',
-                    'ec_paramgen_curve:prime256v1', '-nodes', '-keyout', key, '-out', cert,
-                    '-days', '1', '-subj', '/CN=127.0.0.1', '-addext',
-                    'subjectAltName=IP:127.0.0.1'], check=True, capture_output=True)
+    cert, key = write_self_signed_certificate(folder)
     registry, api = start_services(folder, cert_file=cert, key_file=key)
     try:
         services = Services(registry.url, api.url, folder)
