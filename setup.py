@@ -10,8 +10,6 @@ setuptools.setup(
     long_description_content_type='text/x-rst',
     python_requires='>=3.11',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
-    package_data={'glance': ['registry/db/migrations/*.ini', 'registry/db/migrations/*.mako',
-                             'middleware/migrations/*.ini']},
     include_package_data=True,
     install_requires=[
         'eventlet>=0.35',

@@ -136,10 +136,12 @@ def seed(engine, count, seed_value=1):
         with engine.begin() as connection:
             _insert(connection, models.Image.__table__, images)
             _insert(connection, models.ImageProperty.__table__, properties)
-    if engine.dialect.name != 'sqlite':
+    analyze = {'postgresql': 'ANALYZE %s', 'mysql': 'ANALYZE TABLE %s'}.get(
+        engine.dialect.name)
+    if analyze:
         with engine.begin() as connection:
             for table in ('images', 'image_properties'):
-                connection.execute(sa.text('ANALYZE %s' % table))
+                connection.exec_driver_sql(analyze % table)
     return time.perf_counter() - started
 
 

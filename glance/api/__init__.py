@@ -1,1 +1,1 @@
-"""api package."""
+"""Teller, the streaming image proxy served by glance-api (see router.py)."""

@@ -27,6 +27,21 @@ class _AccessLogSilencer:
         pass
 
 
+class HttpProtocol(eventlet.wsgi.HttpProtocol):
+    """eventlet's protocol, keeping ``x-image-meta-*`` headers written with underscores.
+
+    eventlet drops every header whose name holds ``_``, because ``a_b`` and ``a-b``
+    would share one environ key. Glance clients send ``x-image-meta-disk_format`` and
+    ``x-image-meta-property-<key_with_underscores>``; for that prefix both spellings
+    mean the same field, so they are kept (as WSGI servers that do not drop them do).
+    """
+
+    def formalize_key_naming(self, k):
+        if k.lower().startswith('x-image-meta-'):
+            k = k.replace('_', '-')
+        return super().formalize_key_naming(k)
+
+
 class Server:
     """An eventlet WSGI server for one app on one socket.
 
@@ -81,7 +96,7 @@ class Server:
             self.bind()
         self._server_thread = eventlet.spawn(
             eventlet.wsgi.server, self.socket, self.app,
-            custom_pool=self.pool, log=_AccessLogSilencer(),
+            custom_pool=self.pool, log=_AccessLogSilencer(), protocol=HttpProtocol,
             keepalive=self.keepalive, socket_timeout=self.client_socket_timeout,
             debug=False)
         return self._server_thread

@@ -5,7 +5,8 @@ reads from a real nginx. Each store gets: upload (or registration, for the read-
 HTTP store) split over several chunks, byte-exact downloads and ranges across chunk
 boundaries, a chunk changed or deleted behind the registry's back (5xx, no body), an
 interrupted upload (image killed, no orphan objects), and the store dying mid-stream
-(the client sees a short read).
+(the client sees a short read). S3 chunks written as multipart uploads keep their
+opaque ``md5-N`` ETags.
 """
 
 import hashlib
@@ -264,3 +265,29 @@ def test_image_uri_query_works_for_http_images(http_api, nginx_service):
     image = register_http(http_api, nginx_service, PARTS[:1], 'uri-%s' % os.urandom(4).hex())
     path = '/images?uri=' + urllib.parse.quote(image['uri'], safe='')
     assert http_api.request('GET', path, USER).body == DATA[:CHUNK]
+
+
+def test_s3_multipart_chunks_keep_their_opaque_etags(tmp_path, registry,  # noqa: F811
+                                                    swift_service):
+    daemon = daemons.api_daemon(
+        tmp_path / 'api', registry.url, enabled_stores='file, s3', default_store='s3',
+        store_chunk_size='6M',
+        sections={'store:s3': swift_service.s3_options(bucket=CONTAINER,
+                                                       multipart_part_size='5M')})
+    daemon.start()
+    try:
+        api = Api(daemon.url)
+        data = random_bytes(13 * 1024 * 1024, seed=15)
+        resp = api.upload(data)
+        assert resp.status == 201, resp.body
+        image_id = resp.json()['image']['id']
+        chunks = Api(registry.url).request('GET', '/images/' + image_id,
+                                           ADMIN).json()['image']['chunks']
+        assert [c['checksum'].endswith('-2') for c in chunks] == [True, True, False]
+        assert api.request('GET', '/images/' + image_id, USER).body == data
+        first, last = 6 * 1024 * 1024 - 5, 12 * 1024 * 1024 + 5
+        resp = api.request('GET', '/images/' + image_id,
+                           dict(USER, Range='bytes=%d-%d' % (first, last)))
+        assert resp.status == 206 and resp.body == data[first:last + 1]
+    finally:
+        daemon.stop()

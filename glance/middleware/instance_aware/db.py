@@ -14,8 +14,9 @@ registry's tables and history in the same database without either touching the o
 The registry never reads this table. Queries read the registry's ``images`` table
 (through :mod:`glance.registry.db.models`, read-only) to order related images as the
 registry orders its lists; that is why the table must live in the registry's own
-database. No foreign key ties the two: a relation row outlives nothing important, as
-the filter removes it when its image is deleted and queries skip deleted images.
+database. No foreign key ties the two, so the registry's schema and deletes stay
+exactly as they are without the filter: the filter removes a row when its image is
+deleted, and queries skip deleted images should a row be left over.
 """
 
 import contextlib
@@ -154,7 +155,3 @@ class RelationStore:
                     found[row.id] = ImageRow(row.id, row.owner, bool(row.is_public),
                                              bool(row.deleted), bool(row.related))
         return list(found.values())
-
-    def dispose(self):
-        """Close every pooled connection."""
-        self.engine.dispose()

@@ -26,13 +26,16 @@ _EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_pu
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
 
 
+# Booleans are compared with "=", never "IS": MySQL and PostgreSQL can seek an index
+# on "deleted = false" but only filter row by row on "deleted IS false".
+
 def _visible(context):
     """SQL condition of the images ``context`` may see (None: all of them)."""
     if context.is_admin:
         return None
     if context.tenant is None:
-        return Image.is_public.is_(True)
-    return sa.or_(Image.is_public.is_(True), Image.owner == context.tenant)
+        return Image.is_public == sa.true()
+    return sa.or_(Image.is_public == sa.true(), Image.owner == context.tenant)
 
 
 def _load(session, context, image_id, lock=False):
@@ -80,21 +83,28 @@ def _after_marker(sort_key, value, marker_id, descending, nulls_high):
     return condition
 
 
-def _property_match(name, value):
+def _property_match(name, value, dialect_name):
     """Images having property ``name`` equal to ``value``.
 
-    The prefix condition lets PostgreSQL and SQLite use the expression index on
-    ``substr(value, 1, PROPERTY_VALUE_PREFIX)``; the full comparison decides.
+    MySQL seeks its prefix index on ``value = :v`` directly. PostgreSQL and SQLite
+    seek their expression index only on the very expression it holds (integers
+    written into the SQL, not bound), and for a value shorter than the prefix that
+    comparison alone decides; only longer values need the full comparison as well.
+    (One condition instead of two also keeps PostgreSQL's row estimate honest.)
     """
     prefix = models.PROPERTY_VALUE_PREFIX
-    return Image.id.in_(
-        sa.select(ImageProperty.image_id).where(
-            ImageProperty.name == name,
-            sa.func.substr(ImageProperty.value, 1, prefix) == value[:prefix],
-            ImageProperty.value == value))
+    if dialect_name in ('mysql', 'mariadb'):
+        matches = [ImageProperty.value == value]
+    else:
+        matches = [sa.func.substr(ImageProperty.value, sa.literal_column('1'),
+                                  sa.literal_column(str(prefix))) == value[:prefix]]
+        if len(value) >= prefix:
+            matches.append(ImageProperty.value == value)
+    return Image.id.in_(sa.select(ImageProperty.image_id).where(
+        ImageProperty.name == name, *matches))
 
 
-def _filtered(statement, query):
+def _filtered(statement, query, dialect_name):
     filters = query.filters
     for name in _EQUALITY_FILTERS:
         if name in filters:
@@ -106,7 +116,7 @@ def _filtered(statement, query):
     if 'changes-since' in filters:
         statement = statement.where(Image.updated_at >= filters['changes-since'])
     for name, value in query.properties.items():
-        statement = statement.where(_property_match(name, value))
+        statement = statement.where(_property_match(name, value, dialect_name))
     return statement
 
 
@@ -124,7 +134,9 @@ def image_list(database, context, query, detail=False):
     :raises Invalid: when the marker is not an image the caller can see.
     """
     descending = query.sort_dir == 'desc'
-    statement = _filtered(sa.select(Image).where(Image.deleted.is_(False)), query)
+    dialect_name = database.engine.dialect.name
+    statement = sa.select(Image).where(Image.deleted == sa.false())
+    statement = _filtered(statement, query, dialect_name)
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
@@ -134,10 +146,9 @@ def image_list(database, context, query, detail=False):
             if marker is None or not context.can_see(marker.owner, marker.is_public):
                 raise exception.Invalid(reason='marker %s is not a known image'
                                         % query.marker)
-            nulls_high = session.get_bind().dialect.name == 'postgresql'
             statement = statement.where(_after_marker(
                 query.sort_key, getattr(marker, query.sort_key), marker.id,
-                descending, nulls_high))
+                descending, nulls_high=dialect_name == 'postgresql'))
         order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
         if descending:
             order = [column.desc() for column in order]

@@ -27,6 +27,12 @@ LOCATION_MAX = 2048
 FORMAT_MAX = 64
 PROPERTY_VALUE_INDEX = 'ix_image_properties_name_value'
 
+# Every list is "deleted = false ORDER BY <key>, id LIMIT n": one (deleted, key, id)
+# index per sort key (id itself is the primary key) lets the database read a page in
+# order and stop, however many images there are.
+SORTED_COLUMNS = ('created_at', 'updated_at', 'name', 'status', 'disk_format',
+                  'container_format', 'size')
+
 STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete')
 # Allowed status changes; setting the current status again is always a no-op.
 TRANSITIONS = {
@@ -60,12 +66,10 @@ class Image(Base):
     """One image record. ``deleted`` rows are kept (soft delete) with ``deleted_at`` set."""
 
     __tablename__ = 'images'
-    __table_args__ = (
-        sa.Index('ix_images_deleted_created_at_id', 'deleted', 'created_at', 'id'),
-        sa.Index('ix_images_deleted_updated_at_id', 'deleted', 'updated_at', 'id'),
-        sa.Index('ix_images_deleted_is_public_owner', 'deleted', 'is_public', 'owner'),
-        sa.Index('ix_images_name_id', 'name', 'id'),
-        sa.Index('ix_images_status', 'status'),
+    __table_args__ = tuple(
+        sa.Index('ix_images_deleted_%s_id' % key, 'deleted', key, 'id')
+        for key in SORTED_COLUMNS) + (
+        sa.Index('ix_images_owner', 'owner'),
         MYSQL_TABLE_ARGS,
     )
 

@@ -46,8 +46,10 @@ def glance(tmp_path):
 
 @pytest.fixture
 def service(glance):
-    return image_service.InstanceAwareGlanceImageService(
+    service = image_service.InstanceAwareGlanceImageService(
         NOVA, [glance.registry], api_url=glance.api, chunk_size=1000)
+    yield service
+    service.close()
 
 
 def _names(images):
@@ -314,3 +316,29 @@ def test_unreachable_api_is_service_unavailable():
                                                api_url='http://127.0.0.1:9', timeout=2)
     with pytest.raises(exception.ServiceUnavailable):
         service.download(ALICE, str(uuid.uuid4()), io.BytesIO())
+
+
+# -- header form and a registry without the filter --------------------------------------
+
+def test_image_headers_use_hyphens_and_leave_out_fields_glance_sets():
+    headers = image_service.image_headers({
+        'name': 'n', 'disk_format': 'raw', 'is_public': True, 'size': None,
+        'id': 'x', 'status': 'active', 'uri': 'u',
+        'properties': {'instance_id': '123', 'kernel_id': None}})
+    assert headers == {'x-image-meta-name': 'n', 'x-image-meta-disk-format': 'raw',
+                       'x-image-meta-is-public': 'true',
+                       'x-image-meta-property-instance-id': '123'}
+
+
+def test_a_registry_without_the_filter_knows_nothing_of_nova(tmp_path):
+    registry = glance_services.serve_registry(tmp_path / 'plain',
+                                              instance_aware_filter=False)
+    try:
+        service = image_service.InstanceAwareGlanceImageService(NOVA, [registry.url])
+        assert service.create(ALICE, {'name': 'plain'})['status'] == 'queued'
+        with pytest.raises(exception.Invalid) as raised:
+            service.images_for_instance(ALICE, 123)
+        assert 'nova_installation_uuid' in str(raised.value)
+        service.close()
+    finally:
+        registry.stop()

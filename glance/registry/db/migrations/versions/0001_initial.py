@@ -42,14 +42,11 @@ def upgrade():
         sa.Column('deleted_at', TIMESTAMP, nullable=True),
         sa.Column('deleted', sa.Boolean(), nullable=False),
         **MYSQL_TABLE)
-    op.create_index('ix_images_deleted_created_at_id', 'images',
-                    ['deleted', 'created_at', 'id'])
-    op.create_index('ix_images_deleted_updated_at_id', 'images',
-                    ['deleted', 'updated_at', 'id'])
-    op.create_index('ix_images_deleted_is_public_owner', 'images',
-                    ['deleted', 'is_public', 'owner'])
-    op.create_index('ix_images_name_id', 'images', ['name', 'id'])
-    op.create_index('ix_images_status', 'images', ['status'])
+    # Lists read "deleted = false ORDER BY <sort key>, id": one index per sort key.
+    for key in ('created_at', 'updated_at', 'name', 'status', 'disk_format',
+                'container_format', 'size'):
+        op.create_index('ix_images_deleted_%s_id' % key, 'images', ['deleted', key, 'id'])
+    op.create_index('ix_images_owner', 'images', ['owner'])
 
     op.create_table(
         'image_chunks',
