@@ -10,7 +10,7 @@ setuptools.setup(
     long_description_content_type='text/x-rst',
     python_requires='>=3.11',
     packages=setuptools.find_packages(exclude=['tests', 'tests.*']),
-    include_package_data=True,
+    package_data={'glance.registry.db.migrations': ['alembic.ini', 'script.py.mako']},
     install_requires=[
         'eventlet>=0.35',
         'WebOb>=1.8',

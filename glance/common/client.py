@@ -110,7 +110,7 @@ class JSONResponse:
 
 
 class HttpPool:
-    """Idle :class:`httplib2.Http` objects shared by clients with the same transport options.
+    """Idle :class:`httplib2.Http` objects for clients that share transport options.
 
     An ``Http`` object holds open connections and is not safe to use from two green
     threads at once, so each request checks one out for itself and puts it back when
@@ -138,11 +138,12 @@ class HttpPool:
     def _new_http(self):
         # proxy_info=None: service-to-service calls never go through an environment
         # proxy, which would see the identity headers.
-        http = httplib2.Http(timeout=self.timeout, proxy_info=None, ca_certs=self.ca_file,
-                             disable_ssl_certificate_validation=self.insecure)
+        transport = httplib2.Http(timeout=self.timeout, proxy_info=None,
+                                  ca_certs=self.ca_file,
+                                  disable_ssl_certificate_validation=self.insecure)
         # A redirect could send the identity headers to a host nobody allow-listed.
-        http.follow_redirects = False
-        return http
+        transport.follow_redirects = False
+        return transport
 
     @contextlib.contextmanager
     def connection(self):
@@ -152,18 +153,18 @@ class HttpPool:
         level; after an error its connections are closed, as their state is unknown.
         """
         try:
-            http = self._idle.pop()
+            transport = self._idle.pop()
         except IndexError:
-            http = self._new_http()
+            transport = self._new_http()
         reusable = False
         try:
-            yield http
+            yield transport
             reusable = True
         finally:
             if reusable and len(self._idle) < self.max_idle:
-                self._idle.append(http)
+                self._idle.append(transport)
             else:
-                http.close()
+                transport.close()
 
     def close(self):
         """Close every idle connection."""
@@ -231,17 +232,18 @@ class BaseJSONClient:
             url += '?' + encode_query(query)
         payload = None if body is None else json.dumps(body).encode('utf-8')
         try:
-            with self.pool.connection() as http:
-                response, content = http.request(url, method, body=payload,
-                                                 headers=self._headers(body, headers))
+            with self.pool.connection() as transport:
+                response, content = transport.request(
+                    url, method, body=payload, headers=self._headers(body, headers))
         except TimeoutError:
             raise self._fail('did not answer within %s s' % self.pool.timeout)
         except ssl.SSLCertVerificationError as err:
-            raise self._fail('presented a TLS certificate that could not be verified (%s); '
-                             'trust its CA with the ca_file option'
+            raise self._fail('presented a TLS certificate that could not be verified '
+                             '(%s); trust its CA with the ca_file option'
                              % (err.verify_message or 'verification failed'))
         except ssl.SSLError as err:
-            raise self._fail('TLS handshake failed (%s)' % (err.reason or type(err).__name__))
+            raise self._fail('TLS handshake failed (%s)'
+                             % (err.reason or type(err).__name__))
         except httplib2.ServerNotFoundError:
             raise self._fail('has a host name that does not resolve')
         except ConnectionRefusedError:
@@ -249,7 +251,8 @@ class BaseJSONClient:
         except (http.client.HTTPException, httplib2.HttpLib2Error) as err:
             raise self._fail('sent a malformed HTTP response (%s)' % type(err).__name__)
         except OSError as err:
-            raise self._fail('cannot be reached (%s)' % (err.strerror or type(err).__name__))
+            raise self._fail('cannot be reached (%s)'
+                             % (err.strerror or type(err).__name__))
         LOG.debug('%s %s%s -> %s', method, self.base_url, path, response.status)
         if 200 <= response.status < 300:
             return JSONResponse(response.status, dict(response), self._decode(content))
@@ -266,7 +269,8 @@ class BaseJSONClient:
     def _error(self, status, content, not_found):
         message = server_message(content)
         if status >= 500 or status < 400:
-            return self._fail('answered %d%s' % (status, ': ' + message if message else ''))
+            return self._fail('answered %d%s'
+                              % (status, ': ' + message if message else ''))
         message = message or 'HTTP %d from %s' % (status, self.base_url)
         if status == 404 and not_found is not None:
             return not_found(message)

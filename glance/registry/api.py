@@ -198,14 +198,15 @@ class ImagesController(wsgi.Controller):
         ``purge_props`` (query or ``X-Glance-Registry-Purge-Props`` header) is true.
         """
         params = validation.query_params(req, ('purge_props',))
-        purge = (validation.flag(params.get('purge_props'), 'purge_props')
-                 or validation.flag(req.headers.get(PURGE_PROPS_HEADER),
-                                    PURGE_PROPS_HEADER))
+        by_query = validation.flag(params.get('purge_props'), 'purge_props')
+        by_header = validation.flag(req.headers.get(PURGE_PROPS_HEADER),
+                                    PURGE_PROPS_HEADER)
         ctx = context.from_environ(req.environ)
         image_id = image_id.lower()
         values = validation.image_body(wsgi.parse_json_body(req), current_id=image_id)
         self._authorize(ctx, values)
-        image = db_api.image_update(self.database, ctx, image_id, values, purge)
+        image = db_api.image_update(self.database, ctx, image_id, values,
+                                    purge_props=by_query or by_header)
         return {'image': self._full(image, self._base_url(req), ctx)}
 
     def delete(self, req, image_id):

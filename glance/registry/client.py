@@ -84,7 +84,8 @@ class RegistryClient:
         """
         opts = config.Options(conf, section)
         urls = opts.get_list('registry_urls', [DEFAULT_REGISTRY_URL])
-        timeout = opts.get_float('registry_timeout', client.DEFAULT_TIMEOUT, minimum=0.001)
+        timeout = opts.get_float('registry_timeout', client.DEFAULT_TIMEOUT,
+                                 minimum=0.001)
         ca_file = opts.get_path('registry_ca_file', None)
         insecure = opts.get_bool('registry_insecure', False)
         if not urls:
@@ -111,7 +112,10 @@ class RegistryClient:
         return next(iter(self._clients))
 
     def with_context(self, context):
-        """Return a client with the same registries and connections acting as ``context``."""
+        """Return a client with the same registries and connections acting as someone.
+
+        :param context: a :class:`~glance.common.context.RequestContext`, or None.
+        """
         clone = copy.copy(self)
         clone._clients = {base: json_client.with_context(context)
                           for base, json_client in self._clients.items()}
@@ -241,8 +245,8 @@ class RegistryClient:
         """
         json_client = self._client_for(registry)
         path = '/images/detail' if detail else '/images'
-        return self._list_page(json_client, path,
-                               self._list_query(filters, sort_key, sort_dir, limit, marker))
+        query = self._list_query(filters, sort_key, sort_dir, limit, marker)
+        return self._list_page(json_client, path, query)
 
     def iter_images(self, detail=True, filters=None, sort_key=None, sort_dir=None,
                     page_size=None, registry=None):

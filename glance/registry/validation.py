@@ -15,8 +15,7 @@ from glance.registry.db import models
 
 MAX_CHUNKS = 10000
 MAX_BIGINT = 2 ** 63 - 1
-SORT_KEYS = ('name', 'status', 'container_format', 'disk_format', 'size', 'id',
-             'created_at', 'updated_at')
+SORT_KEYS = models.SORTED_COLUMNS + ('id',)
 SORT_DIRS = ('asc', 'desc')
 READ_ONLY_FIELDS = ('uri', 'created_at', 'updated_at', 'deleted_at', 'deleted')
 LIST_PARAMS = ('sort_key', 'sort_dir', 'limit', 'marker')

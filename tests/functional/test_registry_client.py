@@ -13,7 +13,7 @@ import pytest
 from glance.common import exception
 from glance.common.context import RequestContext
 from glance.registry.client import RegistryClient
-from tests.unit.common.test_client import make_self_signed_cert
+from tests.tls import write_self_signed_certificate
 
 ALICE = RequestContext(tenant='alice', user='alice-user', roles=['member'])
 BOB = RequestContext(tenant='bob', user='bob-user', roles=['member'])
@@ -153,7 +153,8 @@ def test_iter_images_follows_next_links_across_pages(registry, client):
              alice.iter_images(sort_key='name', sort_dir='asc', page_size=2)]
     assert found == names
     desc = [image['name'] for image in
-            alice.iter_images(detail=False, sort_key='name', sort_dir='desc', page_size=3)]
+            alice.iter_images(detail=False, sort_key='name', sort_dir='desc',
+                              page_size=3)]
     assert desc == names[::-1]
 
 
@@ -180,8 +181,9 @@ def test_purge_props_by_argument_or_extra_header(client):
     assert merged['properties'] == {'a': '1', 'b': '2', 'c': '3'}
     purged = alice.update_image(image['id'], {'properties': {'d': '4'}}, purge_props=True)
     assert purged['properties'] == {'d': '4'}
-    by_header = alice.update_image(image['id'], {'properties': {'e': '5'}},
-                                   extra_headers={'X-Glance-Registry-Purge-Props': 'true'})
+    by_header = alice.update_image(
+        image['id'], {'properties': {'e': '5'}},
+        extra_headers={'X-Glance-Registry-Purge-Props': 'true'})
     assert by_header['properties'] == {'e': '5'}
 
 
@@ -203,8 +205,8 @@ def test_a_stopped_registry_is_registry_unavailable(registry, client):
 
 @pytest.fixture
 def tls_registry(make_registry, tmp_path):
-    cert, key = make_self_signed_cert(tmp_path, 'registry')
-    other_ca, _ = make_self_signed_cert(tmp_path, 'other')
+    cert, key = write_self_signed_certificate(tmp_path, 'registry')
+    other_ca, _ = write_self_signed_certificate(tmp_path, 'other')
     registry = make_registry(cert_file=cert, key_file=key)
     assert registry.url.startswith('https://')
     return registry, cert, other_ca

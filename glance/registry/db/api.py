@@ -20,7 +20,6 @@ from glance.common import exception
 from glance.registry.db import models
 from glance.registry.db.models import Image, ImageChunk, ImageProperty
 
-_NULLABLE_SORT_KEYS = frozenset(('name', 'container_format', 'disk_format', 'size'))
 _EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
                      'owner')
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
@@ -72,13 +71,14 @@ def _after_marker(sort_key, value, marker_id, descending, nulls_high):
     if sort_key == 'id':
         return tie
     column = getattr(Image, sort_key)
-    if sort_key in _NULLABLE_SORT_KEYS and value is None:
+    nullable = Image.__table__.c[sort_key].nullable
+    if nullable and value is None:
         null_ties = sa.and_(column.is_(None), tie)
         if nulls_high != descending:
             return null_ties
         return sa.or_(null_ties, column.is_not(None))
     condition = sa.or_(later(column, value), sa.and_(column == value, tie))
-    if sort_key in _NULLABLE_SORT_KEYS and nulls_high != descending:
+    if nullable and nulls_high != descending:
         return sa.or_(condition, column.is_(None))
     return condition
 

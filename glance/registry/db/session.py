@@ -6,16 +6,17 @@ process. SQLite calls are short operations on a local file, run without yielding
 C drivers (mysqlclient, psycopg) would block every green thread for the length of each
 query, so their URLs stop startup with a :class:`ConfigError` that names the URL to use.
 
-============== ========================= ==============================================
-option         default                   meaning
-============== ========================= ==============================================
-sql_connection sqlite:///glance.sqlite   SQLAlchemy URL; a relative SQLite path is
+================ ======================= ==========================================
+option           default                 meaning
+================ ======================= ==========================================
+sql_connection   sqlite:///glance.sqlite SQLAlchemy URL; a relative SQLite path is
                                          taken from the conf file's folder
-sql_pool_size  5                         connections kept open (MySQL/PostgreSQL)
+sql_pool_size    5                       connections kept open (MySQL/PostgreSQL)
 sql_max_overflow 10                      extra connections opened under load
 sql_pool_timeout 30                      seconds to wait for a free connection
-sql_pool_recycle 3600                    seconds after which a connection is renewed
-============== ========================= ==============================================
+sql_pool_recycle 3600                    seconds after which a connection is
+                                         renewed (-1: never)
+================ ======================= ==========================================
 """
 
 import contextlib

@@ -6,8 +6,6 @@ registry client's unit tests.
 """
 
 import contextlib
-import datetime
-import ipaddress
 import json
 import os
 import socket
@@ -25,6 +23,7 @@ import pytest
 
 from glance.common import client, exception
 from glance.common.context import RequestContext
+from tests.tls import write_self_signed_certificate
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
     os.path.abspath(__file__)))))
@@ -310,6 +309,31 @@ def test_refused_connection_is_service_unavailable():
     assert info.value.message.endswith('refused the connection')
 
 
+class _GarbageHandler(socketserver.BaseRequestHandler):
+    def handle(self):
+        self.request.recv(65536)
+        self.request.sendall(b'this is not HTTP\r\n\r\n')
+
+
+def test_a_response_that_is_not_http_is_service_unavailable():
+    server = socketserver.ThreadingTCPServer(('127.0.0.1', 0), _GarbageHandler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={'poll_interval': 0.05},
+                              daemon=True)
+    thread.start()
+    try:
+        url = 'http://127.0.0.1:%d' % server.server_address[1]
+        json_client = client.BaseJSONClient(url, client.HttpPool(timeout=5))
+        with pytest.raises(exception.ServiceUnavailable) as info:
+            json_client.request('GET', '/')
+        assert 'sent a malformed HTTP response' in info.value.message
+        assert len(json_client.pool._idle) == 0
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(5)
+
+
 def test_slow_server_times_out(echo_url):
     slow = client.BaseJSONClient(echo_url, client.HttpPool(timeout=0.3))
     started = time.monotonic()
@@ -406,43 +430,11 @@ def test_green_threads_sharing_one_client_under_eventlet():
     assert int(result.stdout.split()[2]) <= client.HttpPool().max_idle
 
 
-def make_self_signed_cert(folder, name, host='127.0.0.1'):
-    """Write a self-signed certificate for the IP address ``host`` and its key.
-
-    :returns: ``(cert_path, key_path)``, named ``<name>.crt`` and ``<name>.key``.
-    """
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.datetime.now(datetime.timezone.utc)
-    cert = (x509.CertificateBuilder().subject_name(subject).issuer_name(subject)
-            .public_key(key.public_key()).serial_number(x509.random_serial_number())
-            .not_valid_before(now - datetime.timedelta(minutes=5))
-            .not_valid_after(now + datetime.timedelta(days=1))
-            .add_extension(x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address(host))]), critical=False)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-            .sign(key, hashes.SHA256()))
-    cert_path = os.path.join(str(folder), name + '.crt')
-    key_path = os.path.join(str(folder), name + '.key')
-    with open(cert_path, 'wb') as out:
-        out.write(cert.public_bytes(serialization.Encoding.PEM))
-    with open(key_path, 'wb') as out:
-        out.write(key.private_bytes(serialization.Encoding.PEM,
-                                    serialization.PrivateFormat.PKCS8,
-                                    serialization.NoEncryption()))
-    return cert_path, key_path
-
-
 @pytest.fixture(scope='module')
 def tls_server(tmp_path_factory):
     folder = tmp_path_factory.mktemp('tls')
-    cert, key = make_self_signed_cert(folder, 'server')
-    other_ca, _ = make_self_signed_cert(folder, 'other')
+    cert, key = write_self_signed_certificate(folder, 'server')
+    other_ca, _ = write_self_signed_certificate(folder, 'other')
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
     with serve_wsgi(echo_app, context) as url:

@@ -42,7 +42,8 @@ class FakeRegistry:
     def _error(self, status, message):
         response = webob.Response(status=status, content_type='application/json',
                                   charset='UTF-8')
-        response.body = json.dumps({'error': {'code': status, 'message': message}}).encode()
+        body = {'error': {'code': status, 'message': message}}
+        response.body = json.dumps(body).encode()
         return response
 
     def _list(self, req, detail):
@@ -174,7 +175,8 @@ def test_resolve_rejects_malformed_references(ref):
 def test_constructor_normalises_and_deduplicates_the_allow_list():
     registry_client = RegistryClient(['http://127.0.0.1:9191/', 'HTTP://127.0.0.1:9191',
                                       'http://127.0.0.1:9292'])
-    assert registry_client.registries == ['http://127.0.0.1:9191', 'http://127.0.0.1:9292']
+    assert registry_client.registries == ['http://127.0.0.1:9191',
+                                          'http://127.0.0.1:9292']
     assert registry_client.default_registry == 'http://127.0.0.1:9191'
     assert RegistryClient('http://h').registries == ['http://h:80']
 
@@ -202,7 +204,8 @@ def test_from_conf_reads_every_option(tmp_path):
     assert registry_client.registries == ['http://127.0.0.1:1', 'https://127.0.0.1:2/r']
     pool = registry_client._clients['http://127.0.0.1:1'].pool
     assert (pool.timeout, pool.ca_file, pool.insecure) == (2.5, str(ca_file), True)
-    assert all(json_client.pool is pool for json_client in registry_client._clients.values())
+    assert all(json_client.pool is pool
+               for json_client in registry_client._clients.values())
 
 
 @pytest.mark.parametrize('conf, option', [
@@ -380,7 +383,8 @@ def test_images_of_several_registries_are_reached_by_uri(registry, second_regist
         for image_id in app.images:
             uri = '%s/images/%s' % (app.url, image_id)
             assert registry_client.get_image(uri) == app.images[image_id]
-    created = registry_client.create_image({'name': 'x'}, registry=second_registry.url + '/')
+    created = registry_client.create_image({'name': 'x'},
+                                           registry=second_registry.url + '/')
     assert created['uri'].startswith(second_registry.url)
     assert IMAGE_ID in second_registry.images and IMAGE_ID not in registry.images
     names = [image['name'] for image in
