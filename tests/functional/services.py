@@ -375,7 +375,7 @@ class NginxService:
         _stop(self.process)
 
 
-def _start_or_give_up(service):
+def start_or_give_up(service):
     """Start a service; skip the test when it cannot start, or fail under CI."""
     try:
         return service.start()
@@ -387,7 +387,7 @@ def _start_or_give_up(service):
 def swift_service(tmp_path_factory):
     """A running :class:`SwiftService` shared by the session (stopped at its end)."""
     service = SwiftService(tmp_path_factory.mktemp('swift'))
-    yield _start_or_give_up(service)
+    yield start_or_give_up(service)
     service.stop()
 
 
@@ -395,5 +395,5 @@ def swift_service(tmp_path_factory):
 def nginx_service(tmp_path_factory):
     """A running :class:`NginxService`; tests put files under its ``root``."""
     service = NginxService(tmp_path_factory.mktemp('nginx'))
-    yield _start_or_give_up(service)
+    yield start_or_give_up(service)
     service.stop()

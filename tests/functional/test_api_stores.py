@@ -11,6 +11,8 @@ opaque ``md5-N`` ETags.
 
 import hashlib
 import os
+import shutil
+import types
 import urllib.parse
 
 import boto3
@@ -165,7 +167,7 @@ def test_delete_removes_the_objects(uploaded):
 
 def test_swift_dying_mid_stream_gives_a_short_read(tmp_path, registry):  # noqa: F811
     swift = services.SwiftService(tmp_path / 'swift')
-    services._start_or_give_up(swift)
+    services.start_or_give_up(swift)
     try:
         daemon = start_api(tmp_path / 'api', registry.url, swift, 'swift',
                            chunk_size=16 * 1024 * 1024)
@@ -196,6 +198,19 @@ def http_api(tmp_path_factory, registry):  # noqa: F811
     daemon.stop()
 
 
+@pytest.fixture
+def nginx_folder(nginx_service):
+    """A private folder under nginx's root, removed after the test.
+
+    The HTTP store suite shares the session's nginx and checks that its root is empty.
+    """
+    name = 'api-%s' % os.urandom(4).hex()
+    path = os.path.join(nginx_service.root, name)
+    os.mkdir(path)
+    yield types.SimpleNamespace(root=path, url='%s/%s' % (nginx_service.url, name))
+    shutil.rmtree(path)
+
+
 def register_http(api, nginx, parts, prefix):
     """Put ``parts`` under nginx's root and register them as one image's chunks."""
     locations = []
@@ -214,8 +229,8 @@ def register_http(api, nginx, parts, prefix):
 PARTS = [DATA[:CHUNK], DATA[CHUNK:2 * CHUNK + 7], DATA[2 * CHUNK + 7:]]
 
 
-def test_http_registration_download_and_ranges(http_api, nginx_service):
-    image = register_http(http_api, nginx_service, PARTS, 'reg-%s' % os.urandom(4).hex())
+def test_http_registration_download_and_ranges(http_api, nginx_folder):
+    image = register_http(http_api, nginx_folder, PARTS, 'reg-%s' % os.urandom(4).hex())
     assert image['status'] == 'active' and image['size'] == len(DATA)
     assert 'chunks' not in image
     resp = http_api.request('GET', '/images/' + image['id'], USER)
@@ -225,29 +240,29 @@ def test_http_registration_download_and_ranges(http_api, nginx_service):
     assert resp.status == 206 and resp.body == DATA[CHUNK - 1:2 * CHUNK + 9]
 
 
-def test_http_chunk_changed_or_gone_is_502(http_api, nginx_service):
+def test_http_chunk_changed_or_gone_is_502(http_api, nginx_folder):
     prefix = 'chg-%s' % os.urandom(4).hex()
-    image = register_http(http_api, nginx_service, PARTS, prefix)
-    with open(os.path.join(nginx_service.root, prefix + '-1'), 'ab') as out:
+    image = register_http(http_api, nginx_folder, PARTS, prefix)
+    with open(os.path.join(nginx_folder.root, prefix + '-1'), 'ab') as out:
         out.write(b'appended')
     resp = http_api.request('GET', '/images/' + image['id'], USER)
     assert resp.status == 502 and 'chunk 2 of 3 changed' in resp.json()['error']['message']
-    os.unlink(os.path.join(nginx_service.root, prefix + '-2'))
-    os.unlink(os.path.join(nginx_service.root, prefix + '-1'))
+    os.unlink(os.path.join(nginx_folder.root, prefix + '-2'))
+    os.unlink(os.path.join(nginx_folder.root, prefix + '-1'))
     resp = http_api.request('GET', '/images/' + image['id'], USER)
     assert resp.status == 502 and 'chunk 2 of 3 is missing' in resp.json()['error']['message']
 
 
-def test_http_delete_only_unregisters(http_api, nginx_service):
+def test_http_delete_only_unregisters(http_api, nginx_folder):
     prefix = 'del-%s' % os.urandom(4).hex()
-    image = register_http(http_api, nginx_service, PARTS, prefix)
+    image = register_http(http_api, nginx_folder, PARTS, prefix)
     assert http_api.request('DELETE', '/images/' + image['id'], USER).status == 204
-    assert os.path.exists(os.path.join(nginx_service.root, prefix + '-0'))
+    assert os.path.exists(os.path.join(nginx_folder.root, prefix + '-0'))
 
 
 def test_nginx_dying_mid_stream_gives_a_short_read(tmp_path, http_api):
     nginx = services.NginxService(tmp_path / 'nginx')
-    services._start_or_give_up(nginx)
+    services.start_or_give_up(nginx)
     try:
         data = random_bytes(48 * 1024 * 1024, seed=14)
         parts = [data[:16 * 1024 * 1024], data[16 * 1024 * 1024:]]
@@ -261,8 +276,8 @@ def test_nginx_dying_mid_stream_gives_a_short_read(tmp_path, http_api):
         nginx.stop()
 
 
-def test_image_uri_query_works_for_http_images(http_api, nginx_service):
-    image = register_http(http_api, nginx_service, PARTS[:1], 'uri-%s' % os.urandom(4).hex())
+def test_image_uri_query_works_for_http_images(http_api, nginx_folder):
+    image = register_http(http_api, nginx_folder, PARTS[:1], 'uri-%s' % os.urandom(4).hex())
     path = '/images?uri=' + urllib.parse.quote(image['uri'], safe='')
     assert http_api.request('GET', path, USER).body == DATA[:CHUNK]
 

@@ -1,0 +1,1 @@
+"""Revisions of the registry schema, oldest first (alembic reads them by revision id)."""
