@@ -12,18 +12,6 @@ from glance.common import config, exception, log, server, wsgi
 LOG = logging.getLogger(__name__)
 
 
-def _find_file(name, explicit=None):
-    if explicit:
-        return explicit
-    here = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-    for folder in ('.', os.path.join(here, 'etc'), os.path.join(sys.prefix, 'etc', 'glance'),
-                   '/etc/glance'):
-        path = os.path.join(folder, name)
-        if os.path.isfile(path):
-            return os.path.abspath(path)
-    return name
-
-
 def parse_args(prog, argv):
     """Parse the daemon command line."""
     parser = argparse.ArgumentParser(prog=prog, description='Run the %s daemon.' % prog)
@@ -49,7 +37,7 @@ def run(prog, default_port, argv=None):
     eventlet.monkey_patch()
     args = parse_args(prog, argv)
     try:
-        conf_path = _find_file(prog + '.conf', args.config_file)
+        conf_path = args.config_file or config.find_config_file(prog + '.conf')
         conf = config.load_config_file(conf_path)
         if args.bind_host:
             conf['bind_host'] = args.bind_host

@@ -38,19 +38,12 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
-def _default_config_file():
-    # Imported only here: the daemon module pulls in eventlet, which a database
-    # command has no use for.
-    from glance.cmd import daemon
-    return daemon._find_file('glance-registry.conf')
-
-
 def main(argv=None):
     """Run one glance-manage command; returns the exit code."""
     args = parse_args(argv)
     history = migration.REGISTRY
     try:
-        conf = config.load_config_file(args.config_file or _default_config_file())
+        conf = config.load_config_file(args.config_file or config.find_config_file('glance-registry.conf'))
         engine = session.create_engine(conf)
         if args.action == 'sync':
             history.upgrade(engine, args.version)

@@ -10,6 +10,7 @@ option and section.
 
 import configparser
 import os
+import sys
 
 from glance.common.exception import ConfigError
 
@@ -34,6 +35,23 @@ def _parser(path):
         raise ConfigError('config_file', 'DEFAULT',
                           'cannot parse %s: %s' % (path, type(err).__name__))
     return parser
+
+
+def find_config_file(name):
+    """Find a conf file by name when none is given on the command line.
+
+    Looks in the current directory, the source tree's ``etc/``, ``<prefix>/etc/glance``
+    and ``/etc/glance``, in that order.
+
+    :returns: the first existing path, else ``name`` itself (so the error names it).
+    """
+    source_tree = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    for folder in ('.', os.path.join(source_tree, 'etc'),
+                   os.path.join(sys.prefix, 'etc', 'glance'), '/etc/glance'):
+        path = os.path.join(folder, name)
+        if os.path.isfile(path):
+            return os.path.abspath(path)
+    return name
 
 
 def load_config_file(path):

@@ -7,9 +7,11 @@ import sys
 
 from glance.common.config import Options
 
+# Names whose values are secrets; \b keeps look-alikes such as sort_key unmasked.
 _SECRET_PATTERN = re.compile(
-    r'(?i)((?:x-auth-token|x-storage-token|x-amz-security-token|authorization|'
-    r'[a-z_]*(?:password|secret|_key|token))["\']?\s*[:=]\s*["\']?)([^\s"\',&;]+)')
+    r'(?i)(\b(?:x-auth-token|x-storage-token|x-amz-security-token|authorization|key|'
+    r'secret|[a-z_]*password|[a-z_]*passwd|[a-z_]*secret_key|access_key|api_key|auth_key|'
+    r'private_key|[a-z_]*token)\b["\']?\s*[:=]\s*["\']?)([^\s"\',&;]+)')
 LOG_FORMAT = '%(asctime)s %(process)d %(levelname)s %(name)s %(message)s'
 
 

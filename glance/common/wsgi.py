@@ -101,6 +101,8 @@ def parse_json_body(req, max_bytes=1024 * 1024):
         data = json.loads(text)
     except ValueError as err:
         raise exception.Invalid(reason='malformed JSON: %s' % err.msg)
+    except RecursionError:
+        raise exception.Invalid(reason='malformed JSON: nested too deeply')
     if not isinstance(data, dict):
         raise exception.Invalid(reason='request body must be a JSON object')
     return data
@@ -133,7 +135,8 @@ class Router:
         self.mapper = mapper
 
     def _not_routed(self, req):
-        path = req.path_info
+        path = req.environ.get('PATH_INFO', '').encode('latin-1').decode(
+            'utf-8', 'replace')
         # Matching without an environ skips method conditions (routes' routematch),
         # which tells a wrong method (405) apart from an unknown path (404).
         if self.mapper.routematch(path) is None:

@@ -257,11 +257,11 @@ def _count(value, field):
 def _timestamp(value, field):
     try:
         moment = datetime.datetime.fromisoformat(value)
-    except ValueError:
+        if moment.tzinfo is not None:
+            moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+    except (ValueError, OverflowError):
         raise _invalid('%s must be an ISO 8601 timestamp such as '
                        '2026-11-25T20:37:12Z', field) from None
-    if moment.tzinfo is not None:
-        moment = moment.astimezone(datetime.timezone.utc).replace(tzinfo=None)
     return moment
 
 

@@ -6,6 +6,7 @@ do not see each other's images. Requests are raw ``http.client`` calls, so what 
 checked is exactly what goes over the wire.
 """
 
+import concurrent.futures
 import http.client
 import json
 import urllib.parse
@@ -224,6 +225,9 @@ def test_filters(registry, tenants):
     since = urllib.parse.quote(registry.call('GET', '/images/' + first['id'],
                                              tenant=alice).json['image']['updated_at'])
     assert names(owners + '&changes-since=' + since) == ['a']
+    assert names(owners + '&changes-since=0001-01-01T00:00:00') == ['a', 'b', 'c']
+    assert names(owners + '&changes-since=9999-12-31T23:59:59.999999Z') == []
+    assert names(owners + '&size_max=9223372036854775807') == ['a', 'b']
 
 
 @pytest.mark.parametrize('sort_key', ['name', 'status', 'container_format',
@@ -363,3 +367,21 @@ def test_unknown_routes_are_404_and_wrong_methods_405(registry, tenants):
     assert registry.call('GET', '/healthcheck').body == b'OK\n'
     versions = registry.call('GET', '/versions').json['versions']
     assert versions[0]['status'] == 'CURRENT'
+
+
+def test_concurrent_writes_and_reads_all_succeed(registry, tenants):
+    alice, _ = tenants
+
+    def work(index):
+        created = registry.call('POST', '/images', {'image': {
+            'name': 'c%02d' % index, 'properties': {'n': str(index)}}}, tenant=alice)
+        updated = registry.call('PUT', '/images/' + created.json['image']['id'],
+                                {'image': {'status': 'active'}}, tenant=alice)
+        listed = registry.call('GET', '/images/detail?owner=' + alice, tenant=alice)
+        return created.status, updated.status, listed.status
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(work, range(40)))
+    assert set(results) == {(201, 200, 200)}
+    walked, _ = registry.walk('/images?limit=7&owner=' + alice, alice)
+    assert len({image['id'] for image in walked}) == len(walked) == 40

@@ -66,3 +66,10 @@ def test_relative_paths_resolve_against_conf_folder(tmp_path):
     opts = config.Options({'log_file': 'glance.log',
                            'config_file': str(tmp_path / 'a.conf')})
     assert opts.get_path('log_file') == str(tmp_path / 'glance.log')
+
+
+def test_find_config_file_falls_back_to_the_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert config.find_config_file('nothing-here.conf') == 'nothing-here.conf'
+    (tmp_path / 'mine.conf').write_text('[DEFAULT]\n')
+    assert config.find_config_file('mine.conf') == str(tmp_path / 'mine.conf')
