@@ -83,3 +83,16 @@ def test_half_tls_configuration_is_refused_at_startup(tmp_path):
                     pipeline='slow')
     with pytest.raises(RuntimeError, match='cert_file and key_file'):
         daemon.start(timeout=15)
+
+
+def test_shipped_pipelines_answer_healthcheck_and_metrics(make_registry, make_api):
+    registry = make_registry()
+    api = make_api(registry.url)
+    for daemon in (registry, api):
+        conn = http.client.HTTPConnection('127.0.0.1', _port(daemon), timeout=10)
+        conn.request('GET', '/healthcheck')
+        assert conn.getresponse().read() == b'OK\n'
+        conn.request('GET', '/metrics')
+        text = conn.getresponse().read().decode()
+        assert 'glance_requests_total{method="GET",status="200"} 1' in text
+        assert 'glance_requests_in_flight 0' in text
