@@ -92,7 +92,9 @@ def test_shipped_pipelines_answer_healthcheck_and_metrics(make_registry, make_ap
         conn = http.client.HTTPConnection('127.0.0.1', _port(daemon), timeout=10)
         conn.request('GET', '/healthcheck')
         assert conn.getresponse().read() == b'OK\n'
+        conn.request('GET', '/no-such-path')
+        assert conn.getresponse().read()
         conn.request('GET', '/metrics')
         text = conn.getresponse().read().decode()
-        assert 'glance_requests_total{method="GET",status="200"} 1' in text
+        assert 'glance_requests_total{method="GET",status="404"} 1' in text
         assert 'glance_requests_in_flight 0' in text
