@@ -176,11 +176,11 @@ class ImagesController(wsgi.Controller):
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
             writer.write(req.body_file, req.content_length)
-            self._check_declared(image, metadata, writer.size, writer.checksum,
-                                 writer.sha256)
-            return client.update_image(image_id, {
-                'status': 'active', 'size': writer.size, 'checksum': writer.checksum,
-                'sha256': writer.sha256, 'chunks': writer.chunks})
+            measured = {'size': writer.size, 'checksum': writer.checksum,
+                        'sha256': writer.sha256, 'xxh3': writer.xxh3}
+            self._check_declared(image, metadata, measured)
+            return client.update_image(image_id, dict(measured, status='active',
+                                                      chunks=writer.chunks))
         # Deliberate cleanup on every failure, client disconnects included; re-raised.
         except BaseException:
             writer.discard()
@@ -188,13 +188,15 @@ class ImagesController(wsgi.Controller):
             raise
 
     @staticmethod
-    def _check_declared(image, metadata, size, checksum, sha256):
-        """Compare the data with the size and checksums the client declared.
+    def _check_declared(image, metadata, measured):
+        """Compare the data with the size and digests the client declared.
 
+        :param image: the record before the upload (fields set at creation).
+        :param metadata: the fields sent with the data.
+        :param measured: ``{field: value}`` of the data: size, checksum, sha256, xxh3.
         :raises Invalid: on a difference.
         """
-        for field, actual in (('size', size), ('checksum', checksum),
-                              ('sha256', sha256)):
+        for field, actual in measured.items():
             declared = metadata.get(field, image.get(field))
             if declared is not None and declared != actual:
                 raise exception.Invalid(reason='x-image-meta-%s is %s but the data has %s'

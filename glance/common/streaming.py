@@ -3,17 +3,27 @@
 * :class:`LimitedReader` reads a request body and refuses to go past a size cap.
 * :func:`iter_blocks` turns any ``read(n)`` source into an iterator of bounded blocks.
 * :func:`coalesce` joins small store chunks into blocks of a useful size for sending.
-* :class:`ThreadedHasher` computes a digest in a dedicated OS thread, so hashing runs
-  on another core while the eventlet hub sends the bytes.
-* :class:`HashingIterator` passes blocks through a :class:`ThreadedHasher` and holds
-  the last block back until the whole stream matches its expected digest.
+* :func:`new_hasher` returns the hasher for a digest algorithm: a :class:`Hasher`
+  that hashes inline for ``xxh3``, a :class:`ThreadedHasher` (same interface) that
+  hashes in a dedicated OS thread for ``sha256`` and ``md5``.
+* :class:`HashingIterator` passes blocks through a hasher and holds the last block
+  back until the whole stream matches its expected digest.
 
-Why an OS thread per hasher: ``hashlib`` releases the GIL while it hashes a buffer
-larger than 2 KiB, so a real thread runs in parallel with the hub. Measured on the
-2-core reference machine streaming 1 GiB in 1 MiB blocks (see doc/readme/api.rst):
-sha256 inline in the hub ~0.95 GB/s, in ``eventlet.tpool`` ~0.7 GB/s (a pool round
-trip per block, and consecutive blocks land on different threads), in one dedicated
-thread fed through a queue ~1.4 GB/s, which is sha256's own single-core speed.
+Why two kinds of hasher, measured on the 2-core reference machine with 1 MiB blocks
+(see bench/README-api.md): on one core xxh3_128 hashes ~20-27 GB/s, sha256
+~1.1-1.4 GB/s (SHA-NI) and md5 ~0.5-0.6 GB/s, while nginx sends a 1 GiB file from
+the page cache at ~2.5 GB/s.
+
+* ``xxh3`` (XXH3 128-bit, what the registry's ``xxh3`` field records) costs ~50 µs
+  per 1 MiB block, a few percent of what sending the block costs, so it runs inline
+  in the eventlet hub: no thread, no pipe, no queue.
+* ``sha256`` and ``md5`` are slower than the network path they verify. ``hashlib``
+  releases the GIL while it hashes a buffer larger than 2 KiB, so a real thread runs
+  in parallel with the hub: streaming 1 GiB, sha256 inline in the hub reached
+  ~0.95 GB/s, in ``eventlet.tpool`` ~0.7 GB/s (a pool round trip per block, and
+  consecutive blocks land on different threads), in one dedicated thread fed
+  through a queue ~1.4 GB/s, sha256's own single-core speed. They are used only for
+  images recorded without an xxh3, and for the md5 and sha256 that uploads record.
 """
 
 import hashlib
@@ -21,6 +31,7 @@ import os
 
 import eventlet.hubs
 import eventlet.patcher
+import xxhash
 
 from glance.common import exception
 
@@ -31,6 +42,11 @@ _os_queue = eventlet.patcher.original('queue')
 
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
 HASH_QUEUE_DEPTH = 4
+
+#: Digest constructors by algorithm name; ``xxh3`` is XXH3 128-bit.
+ALGORITHMS = {'md5': hashlib.md5, 'sha256': hashlib.sha256, 'xxh3': xxhash.xxh3_128}
+#: Algorithms fast enough to hash inline in the hub (see the module docstring).
+INLINE_ALGORITHMS = frozenset(('xxh3',))
 
 
 class LimitedReader:
@@ -117,25 +133,74 @@ def coalesce(chunks, block_size):
         yield b''.join(pending)
 
 
-class ThreadedHasher:
-    """One ``hashlib`` digest computed in a dedicated OS thread.
+def new_hasher(algorithm):
+    """Return the hasher for ``algorithm``: inline when it is cheap, threaded if not.
+
+    Both kinds have one interface: ``algorithm``, ``update(block)``, ``hexdigest()``
+    and ``close()``. Always call ``close()``; ``hexdigest()`` may come before it.
+
+    :param algorithm: a key of :data:`ALGORITHMS`.
+    :returns: a :class:`Hasher` for :data:`INLINE_ALGORITHMS`, else a
+        :class:`ThreadedHasher`.
+    :raises ValueError: for an unknown algorithm.
+    """
+    if algorithm in INLINE_ALGORITHMS:
+        return Hasher(algorithm)
+    return ThreadedHasher(algorithm)
+
+
+class Hasher:
+    """A digest computed inline, in the caller's thread (the hub's, in a server).
+
+    :param algorithm: a key of :data:`ALGORITHMS`.
+    :raises ValueError: for an unknown algorithm.
+    """
+
+    def __init__(self, algorithm):
+        if algorithm not in ALGORITHMS:
+            raise ValueError('unknown digest algorithm %r' % algorithm)
+        self.algorithm = algorithm
+        self._digest = ALGORITHMS[algorithm]()
+        self._closed = False
+
+    def _check_open(self):
+        if self._closed:
+            raise ValueError('update() on a closed hasher')
+
+    def update(self, block):
+        """Hash a block.
+
+        :param block: bytes.
+        :raises ValueError: after :meth:`close`.
+        """
+        self._check_open()
+        self._digest.update(block)
+
+    def hexdigest(self):
+        """Return the hex digest of every block given so far."""
+        return self._digest.hexdigest()
+
+    def close(self):
+        """Refuse further blocks (idempotent)."""
+        self._closed = True
+
+
+class ThreadedHasher(Hasher):
+    """A :class:`Hasher` whose hashing runs in a dedicated OS thread.
 
     :meth:`update` hands a block to the thread and returns at once unless
     :data:`HASH_QUEUE_DEPTH` blocks are already waiting; then it waits cooperatively
     (the hub keeps serving other requests). The thread reports each finished block by
     writing one byte to a pipe, which the caller waits on through the eventlet hub.
-    Memory held is at most ``depth`` blocks.
+    Memory held is at most ``depth`` blocks. :meth:`close` ends the thread.
 
-    Always call :meth:`close` (it ends the thread); :meth:`hexdigest` may be called
-    before it.
-
-    :param algorithm: a ``hashlib`` name, e.g. ``sha256`` or ``md5``.
+    :param algorithm: a key of :data:`ALGORITHMS`, e.g. ``sha256`` or ``md5``.
     :param depth: the most blocks queued to the thread.
+    :raises ValueError: for an unknown algorithm.
     """
 
     def __init__(self, algorithm, depth=HASH_QUEUE_DEPTH):
-        self.algorithm = algorithm
-        self._digest = hashlib.new(algorithm)
+        super().__init__(algorithm)
         self._depth = depth
         self._credits = depth
         self._queue = _os_queue.SimpleQueue()
@@ -173,9 +238,9 @@ class ThreadedHasher:
         """Queue a block for hashing.
 
         :param block: bytes; the caller must not mutate it afterwards.
+        :raises ValueError: after :meth:`close`.
         """
-        if self._rfd is None:
-            raise ValueError('update() on a closed hasher')
+        self._check_open()
         while self._credits == 0:
             self._wait_for_thread()
         self._credits -= 1
@@ -185,15 +250,15 @@ class ThreadedHasher:
         """Wait until every queued block is hashed and return the hex digest."""
         while self._credits < self._depth:
             self._wait_for_thread()
-        return self._digest.hexdigest()
+        return super().hexdigest()
 
     def close(self):
         """End the thread (idempotent); it drops any blocks still queued."""
-        if self._rfd is None:
+        if self._closed:
             return
+        super().close()
         self._queue.put(None)
         os.close(self._rfd)
-        self._rfd = None
 
 
 class HashingIterator:
@@ -202,10 +267,12 @@ class HashingIterator:
     The final block is held back until every byte has been hashed; on a mismatch it
     raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
     so the response ends short of its ``Content-Length`` and a client can never
-    receive a complete-looking corrupt body.
+    receive a complete-looking corrupt body. The hasher comes from
+    :func:`new_hasher`: ``xxh3`` is hashed inline, ``sha256`` and ``md5`` in a
+    thread.
 
     :param blocks: an iterable of bytes (closed by :meth:`close` if it has ``close``).
-    :param algorithm: the ``hashlib`` name of ``expected``.
+    :param algorithm: the algorithm of ``expected``, a key of :data:`ALGORITHMS`.
     :param expected: the expected hex digest (compared case-insensitively).
     :param image_id: names the image in the mismatch message and the log line.
     """
@@ -223,7 +290,7 @@ class HashingIterator:
         return self._iterator
 
     def _verified(self):
-        hasher = ThreadedHasher(self._algorithm)
+        hasher = new_hasher(self._algorithm)
         try:
             held = None
             for block in self._blocks:

@@ -125,8 +125,8 @@ class RegistryClient:
     def close(self):
         """Close the idle connections of this client and of its ``with_context`` copies.
 
-        The client stays usable and reconnects on its next request. Call it before
-        stopping a registry, which waits for open keep-alive connections to end.
+        The client stays usable and reconnects on its next request; call it when a
+        long-lived client is done, so no idle socket is left to the garbage collector.
         """
         self._pool.close()
 

@@ -22,6 +22,8 @@ import time
 
 import pytest
 
+from glance.registry.client import RegistryClient
+
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ETC = os.path.join(REPO, 'etc')
 _LISTENING = re.compile(r'listening on (https?://\S+)')
@@ -191,3 +193,21 @@ def make_api(tmp_path):
     yield make
     for daemon in started:
         daemon.stop()
+
+
+@pytest.fixture
+def make_client():
+    """Factory fixture: ``make_client(urls, **options)`` returns a RegistryClient.
+
+    Every client made is closed at the end of the test, before the registries stop.
+    """
+    made = []
+
+    def make(urls, **options):
+        options.setdefault('timeout', 10)
+        made.append(RegistryClient(urls, **options))
+        return made[-1]
+
+    yield make
+    for registry_client in made:
+        registry_client.close()

@@ -18,12 +18,12 @@ what it creates, and a failed ``add`` must leave nothing behind.
 """
 
 import hashlib
-import random
 import uuid
 
 import pytest
 
 from glance.store.base import ObjectNotFound, StoreIOError, StoreReadOnly
+from tests.data import random_bytes as payload
 
 CHUNK = 7
 SIZES = (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 2)
@@ -36,11 +36,6 @@ class ClientGone(Exception):
 
 class ClientReset(ConnectionResetError):
     """Like :class:`ClientGone`, but an OSError, which HTTP client libraries wrap."""
-
-
-def payload(size, seed=0):
-    """Return ``size`` reproducible pseudo-random bytes."""
-    return random.Random(seed).randbytes(size)
 
 
 def pieces(data, size):

@@ -17,22 +17,13 @@ import urllib.parse
 
 import pytest
 
+from tests.data import random_bytes
 from tests.functional import daemons
 
 USER = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'user1', 'X-Roles': 'member'}
 OTHER = {'X-Tenant-Id': 'tenant2', 'X-User-Id': 'user2', 'X-Roles': 'member'}
 ADMIN = {'X-Tenant-Id': 'ops', 'X-User-Id': 'root', 'X-Roles': 'admin'}
 CHUNK = 64 * 1024
-
-
-def random_bytes(size, seed=0):
-    """Deterministic incompressible bytes (sha256 counter stream)."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(b'%d-%d' % (seed, counter)).digest() * 64
-        counter += 1
-    return bytes(out[:size])
 
 
 class Response:

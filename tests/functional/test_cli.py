@@ -21,6 +21,7 @@ import uuid
 
 import pytest
 
+from tests.data import random_bytes
 from tests.functional import daemons
 from tests.tls import write_self_signed_certificate
 
@@ -31,16 +32,6 @@ TENANT2 = {'GLANCE_TENANT': 'tenant2', 'GLANCE_USER': 'user2', 'GLANCE_ROLES': '
 ADMIN = {'GLANCE_TENANT': 'ops', 'GLANCE_USER': 'root', 'GLANCE_ROLES': 'admin'}
 #: glance-api's store objects are this big, so test images span several of them.
 STORE_CHUNK = 256 * 1024
-
-
-def random_bytes(size, seed=0):
-    """Deterministic incompressible bytes."""
-    out = bytearray()
-    counter = 0
-    while len(out) < size:
-        out += hashlib.sha256(b'%d-%d' % (seed, counter)).digest() * 64
-        counter += 1
-    return bytes(out[:size])
 
 
 class Services:

@@ -11,7 +11,6 @@ import pytest
 
 from glance.common import exception
 from glance.common.context import RequestContext
-from tests.functional.test_registry_client import make_client  # noqa: F401 (fixture)
 
 ALICE = RequestContext(tenant='alice', user='alice-user', roles=['member'])
 

@@ -27,25 +27,6 @@ def _image(**fields):
 
 
 @pytest.fixture
-def make_client(make_registry):
-    """Factory fixture: ``make_client(urls, **options)`` returns a RegistryClient.
-
-    Its idle connections are closed before the registries stop, since a daemon waits
-    for open keep-alive connections when it stops.
-    """
-    made = []
-
-    def make(urls, **options):
-        options.setdefault('timeout', 10)
-        made.append(RegistryClient(urls, **options))
-        return made[-1]
-
-    yield make
-    for registry_client in made:
-        registry_client.close()
-
-
-@pytest.fixture
 def registry(make_registry):
     """A registry daemon on a fresh SQLite database."""
     return make_registry()

@@ -7,9 +7,10 @@ iteration, and bodies are re-blocked to 4 bytes, so every boundary is exercised.
 import hashlib
 
 import pytest
+import xxhash
 
 from glance.api import download
-from glance.common import exception
+from glance.common import exception, streaming
 from tests.unit.api.memory_store import memory_stores
 
 SOURCE = bytes(range(256)) * 2 + b'tail!'          # 517 bytes
@@ -32,7 +33,8 @@ def _image(stores, sizes=SIZES, data=SOURCE):
         offset += size
     return {'id': 'img', 'size': offset, 'status': 'active', 'chunks': chunks,
             'checksum': hashlib.md5(data).hexdigest(),
-            'sha256': hashlib.sha256(data).hexdigest()}
+            'sha256': hashlib.sha256(data).hexdigest(),
+            'xxh3': xxhash.xxh3_128(data).hexdigest()}
 
 
 def _body(stores, image, block_size=4):
@@ -57,8 +59,10 @@ def test_image_chunks_rejects_sizes_that_do_not_add_up():
     assert 'image i' in info.value.message
 
 
-def test_expected_digest_prefers_sha256_then_md5_then_none():
-    assert download.expected_digest({'sha256': 'aa', 'checksum': 'bb'}) == ('sha256', 'aa')
+def test_expected_digest_prefers_xxh3_then_sha256_then_md5_then_none():
+    image = {'xxh3': 'cc', 'sha256': 'aa', 'checksum': 'bb'}
+    assert download.expected_digest(image) == ('xxh3', 'cc')
+    assert download.expected_digest(dict(image, xxh3=None)) == ('sha256', 'aa')
     assert download.expected_digest({'sha256': None, 'checksum': 'bb'}) == ('md5', 'bb')
     assert download.expected_digest({}) is None
 
@@ -168,9 +172,14 @@ def test_every_single_range_of_a_small_image_is_exact(stores):
             assert b''.join(body.app_iter_range(start, stop)) == data[start:stop]
 
 
-def test_checksum_mismatch_stops_before_the_last_block(stores):
+@pytest.mark.parametrize('field,unrecorded,digest', [
+    ('xxh3', (), lambda data: xxhash.xxh3_128(data).hexdigest()),
+    ('sha256', ('xxh3',), lambda data: hashlib.sha256(data).hexdigest()),
+    ('checksum', ('xxh3', 'sha256'), lambda data: hashlib.md5(data).hexdigest())])
+def test_checksum_mismatch_stops_before_the_last_block(stores, field, unrecorded,
+                                                       digest):
     image = _image(stores)
-    image['sha256'] = hashlib.sha256(b'not the data').hexdigest()
+    image.update(dict.fromkeys(unrecorded), **{field: digest(b'not the data')})
     received = bytearray()
     with pytest.raises(exception.ChecksumMismatch):
         for block in _body(stores, image, block_size=64):
@@ -179,12 +188,18 @@ def test_checksum_mismatch_stops_before_the_last_block(stores):
     assert SOURCE.startswith(bytes(received))
 
 
-def test_md5_is_verified_when_the_registry_has_no_sha256(stores):
+def test_only_xxh3_is_checked_when_it_is_recorded(stores):
     image = _image(stores)
-    image['sha256'] = None
-    image['checksum'] = hashlib.md5(b'other').hexdigest()
-    with pytest.raises(exception.ChecksumMismatch):
-        b''.join(_body(stores, image))
+    image['sha256'] = hashlib.sha256(b'not the data').hexdigest()
+    assert b''.join(_body(stores, image)) == SOURCE
+
+
+def test_the_xxh3_check_runs_inline_without_a_hashing_thread(stores, monkeypatch):
+    def no_thread(algorithm, depth=None):
+        raise AssertionError('a hashing thread was started for %s' % algorithm)
+
+    monkeypatch.setattr(streaming, 'ThreadedHasher', no_thread)
+    assert b''.join(_body(stores, _image(stores))) == SOURCE
 
 
 def test_store_failure_mid_stream_raises_after_a_short_body(stores, caplog):

@@ -20,6 +20,12 @@ def test_fields_are_typed_and_properties_lower_cased():
     assert meta.registry_metadata()['properties'] == {'os_type': 'linux'}
 
 
+def test_digests_are_lower_cased_hex_of_their_length():
+    meta = headers.parse_image_meta(_environ(checksum='A' * 32, sha256='B' * 64,
+                                             xxh3='C' * 32))
+    assert meta.fields == {'checksum': 'a' * 32, 'sha256': 'b' * 64, 'xxh3': 'c' * 32}
+
+
 def test_locations_come_comma_separated_or_repeated():
     meta = headers.parse_image_meta(_environ(location='swift://c/a, swift://c/b,'))
     assert meta.locations == ['swift://c/a', 'swift://c/b']
@@ -37,6 +43,9 @@ def test_utf8_values_survive_the_latin1_environ():
     ({'size': 'big'}, 'x-image-meta-size'),
     ({'is_public': 'maybe'}, 'x-image-meta-is_public'),
     ({'checksum': 'abc'}, 'x-image-meta-checksum'),
+    ({'xxh3': 'a' * 31}, 'x-image-meta-xxh3'),
+    ({'xxh3': 'a' * 64}, 'x-image-meta-xxh3'),
+    ({'xxh3': 'z' * 32}, 'x-image-meta-xxh3'),
     ({'property_': 'x'}, 'empty property name'),
 ])
 def test_bad_headers_are_invalid_with_a_reason(meta, reason):
@@ -59,6 +68,15 @@ def test_response_headers_hide_locations_from_non_admins():
     assert ('x-image-meta-is_public', 'False') in rendered
     assert ('x-image-meta-property-a', '%C3%BC') in rendered
     assert names.index('x-image-meta-property-a') < names.index('x-image-meta-property-b')
+
+
+def test_response_headers_carry_the_digests():
+    rendered = headers.image_meta_headers(dict(IMAGE, checksum='1' * 32,
+                                               sha256='2' * 64, xxh3='3' * 32), False)
+    assert [item for item in rendered if item[0] in (
+        'x-image-meta-checksum', 'x-image-meta-sha256', 'x-image-meta-xxh3')] == [
+        ('x-image-meta-checksum', '1' * 32), ('x-image-meta-sha256', '2' * 64),
+        ('x-image-meta-xxh3', '3' * 32)]
 
 
 def test_admins_get_one_location_header_per_chunk():

@@ -4,6 +4,7 @@ import hashlib
 import io
 
 import pytest
+import xxhash
 
 from glance.common import exception, streaming
 
@@ -75,6 +76,12 @@ def test_coalesce_of_nothing_yields_nothing():
     assert list(streaming.coalesce([], 4)) == []
 
 
+def _reference(algorithm, data):
+    if algorithm == 'xxh3':
+        return xxhash.xxh3_128(data).hexdigest()
+    return hashlib.new(algorithm, data).hexdigest()
+
+
 @pytest.mark.parametrize('algorithm', ['md5', 'sha256'])
 def test_threaded_hasher_matches_hashlib_over_many_blocks(algorithm):
     blocks = [bytes([n]) * (5000 + n) for n in range(40)]
@@ -82,13 +89,39 @@ def test_threaded_hasher_matches_hashlib_over_many_blocks(algorithm):
     try:
         for block in blocks:
             hasher.update(block)
-        assert hasher.hexdigest() == hashlib.new(algorithm, b''.join(blocks)).hexdigest()
+        assert hasher.hexdigest() == _reference(algorithm, b''.join(blocks))
     finally:
         hasher.close()
 
 
-def test_threaded_hasher_close_is_idempotent_and_final():
-    hasher = streaming.ThreadedHasher('sha256')
+@pytest.mark.parametrize('algorithm,kind', [('xxh3', streaming.Hasher),
+                                            ('sha256', streaming.ThreadedHasher),
+                                            ('md5', streaming.ThreadedHasher)])
+def test_new_hasher_is_inline_for_xxh3_only_and_matches_the_reference(algorithm,
+                                                                      kind):
+    blocks = [bytes([n]) * (3000 + n) for n in range(20)]
+    hasher = streaming.new_hasher(algorithm)
+    try:
+        assert type(hasher) is kind and hasher.algorithm == algorithm
+        for block in blocks:
+            hasher.update(block)
+        assert hasher.hexdigest() == _reference(algorithm, b''.join(blocks))
+    finally:
+        hasher.close()
+
+
+def test_xxh3_is_the_128_bit_digest():
+    assert len(streaming.new_hasher('xxh3').hexdigest()) == 32
+
+
+def test_new_hasher_refuses_an_unknown_algorithm():
+    with pytest.raises(ValueError, match='sha1'):
+        streaming.new_hasher('sha1')
+
+
+@pytest.mark.parametrize('algorithm', ['xxh3', 'sha256'])
+def test_hasher_close_is_idempotent_and_final(algorithm):
+    hasher = streaming.new_hasher(algorithm)
     hasher.close()
     hasher.close()
     with pytest.raises(ValueError):
@@ -114,6 +147,22 @@ def test_hashing_iterator_withholds_the_last_block_on_mismatch():
             received.append(block)
     assert received == [b'one', b'two']
     assert 'img' in info.value.message
+
+
+@pytest.mark.parametrize('algorithm', ['xxh3', 'sha256', 'md5'])
+def test_hashing_iterator_verifies_each_algorithm(algorithm):
+    blocks = [b'first', b'second', b'third']
+    good = streaming.HashingIterator(blocks, algorithm,
+                                     _reference(algorithm, b''.join(blocks)), 'img')
+    assert list(good) == blocks
+    bad = streaming.HashingIterator(blocks, algorithm, _reference(algorithm, b'x'),
+                                    'img')
+    received = []
+    with pytest.raises(exception.ChecksumMismatch) as info:
+        for block in bad:
+            received.append(block)
+    assert received == blocks[:-1]
+    assert '%s of the streamed data' % algorithm in info.value.message
 
 
 def test_hashing_iterator_compares_case_insensitively():

@@ -11,7 +11,7 @@ from tests.unit.registry.conftest import ENDPOINT, Caller
 
 IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
 FULL_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
-               'container_format', 'size', 'checksum', 'sha256', 'properties',
+               'container_format', 'size', 'checksum', 'sha256', 'xxh3', 'properties',
                'created_at', 'updated_at', 'deleted_at', 'deleted'}
 BRIEF_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'disk_format',
                 'container_format', 'size', 'checksum'}
@@ -489,6 +489,7 @@ def test_malformed_bodies_are_400(alice, raw):
     {'owner': ['a']}, {'owner': 'x' * 256},
     {'disk_format': 'x' * 65}, {'container_format': 7},
     {'checksum': 'abc'}, {'checksum': 'g' * 32}, {'sha256': 'a' * 63},
+    {'xxh3': 'a' * 31}, {'xxh3': 'a' * 33}, {'xxh3': 'g' * 32}, {'xxh3': 7},
     {'id': 'not-a-uuid'}, {'id': 'a' * 32}, {'id': 7},
     {'properties': []}, {'properties': {'k': 5}}, {'properties': {'': 'v'}},
     {'properties': {'k' * 256: 'v'}}, {'properties': {'k': 'v' * 65536}},

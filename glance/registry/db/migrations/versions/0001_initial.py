@@ -37,6 +37,7 @@ def upgrade():
         sa.Column('size', sa.BigInteger(), nullable=True),
         sa.Column('checksum', sa.String(32), nullable=True),
         sa.Column('sha256', sa.String(64), nullable=True),
+        sa.Column('xxh3', sa.String(32), nullable=True),
         sa.Column('created_at', TIMESTAMP, nullable=False),
         sa.Column('updated_at', TIMESTAMP, nullable=False),
         sa.Column('deleted_at', TIMESTAMP, nullable=True),
