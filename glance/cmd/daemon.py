@@ -4,8 +4,12 @@ import argparse
 import logging
 import os
 import sys
+import warnings
 
-import eventlet
+with warnings.catch_warnings():
+    # eventlet warns about its own maintenance mode on import; operators can't act on it.
+    warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
+    import eventlet
 
 from glance.common import config, exception, log, server, wsgi
 

@@ -1,8 +1,10 @@
 """Queries of the registry: get, list, create, update and soft-delete images.
 
-Every function takes a :class:`glance.registry.db.session.Database`, runs in one
-transaction and returns detached :class:`~glance.registry.db.models.Image` objects
-whose chunks and properties are already loaded. Visibility and ownership rules of the
+Every function takes a :class:`glance.registry.db.session.Database` and runs in one
+transaction. Single images come back as detached
+:class:`~glance.registry.db.models.Image` objects whose chunks and properties are
+already loaded; pages of a list come back as lighter records read with SQLAlchemy Core
+(see :func:`image_list`), which skips the ORM's per-object bookkeeping. Visibility and ownership rules of the
 caller's :class:`~glance.common.context.RequestContext` are applied here, inside the
 transaction that reads (and, for updates, locks) the row. Values arrive checked and
 normalised by :mod:`glance.registry.validation`.
@@ -11,6 +13,7 @@ Lists use keyset pagination: the page after a marker is "rows ordered after the
 marker's (sort key, id)", a range the indexes answer directly, however deep the page.
 """
 
+import types
 import uuid
 
 import sqlalchemy as sa
@@ -23,6 +26,9 @@ from glance.registry.db.models import Image, ImageChunk, ImageProperty
 _EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
                      'owner')
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
+# Columns of a brief record (GET /images); a detail page reads every column.
+_BRIEF_COLUMNS = ('id', 'name', 'status', 'is_public', 'disk_format', 'container_format',
+                  'size', 'checksum')
 
 
 # Booleans are compared with "=", never "IS": MySQL and PostgreSQL can seek an index
@@ -120,43 +126,88 @@ def _filtered(statement, query, dialect_name):
     return statement
 
 
+def _marker_row(connection, context, query):
+    """The marker's sort value and id; one small Core query, no ORM object."""
+    row = connection.execute(
+        sa.select(getattr(Image, query.sort_key), Image.owner, Image.is_public)
+        .where(Image.id == query.marker)).first()
+    if row is None or not context.can_see(row.owner, row.is_public):
+        raise exception.Invalid(reason='marker %s is not a known image' % query.marker)
+    return row[0]
+
+
+def _children(connection, ids, with_chunks):
+    """Properties (and chunks) of the images ``ids``: one query per kind.
+
+    :returns: ``({image id: {name: row with .value}}, {image id: [chunk rows]})``.
+    """
+    properties = {image_id: {} for image_id in ids}
+    for row in connection.execute(
+            sa.select(ImageProperty.image_id, ImageProperty.name, ImageProperty.value)
+            .where(ImageProperty.image_id.in_(ids))):
+        properties[row.image_id][row.name] = row
+    chunks = {image_id: [] for image_id in ids}
+    if with_chunks:
+        for row in connection.execute(
+                sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
+                          ImageChunk.checksum)
+                .where(ImageChunk.image_id.in_(ids))
+                .order_by(ImageChunk.image_id, ImageChunk.position)):
+            chunks[row.image_id].append(row)
+    return properties, chunks
+
+
 def image_list(database, context, query, detail=False):
     """Return one page of the images visible to ``context`` that match ``query``.
 
     Deleted images are never listed. A deleted marker still works, so a walk through
     the pages survives the deletion of the image it last saw.
 
+    The page is read with SQLAlchemy Core as plain records (attributes named like
+    the :class:`~glance.registry.db.models.Image` columns). A brief page reads only
+    the brief columns in one query. A detail page reads every column, plus one query
+    for the page's properties (``properties``: ``{name: row}``, each row having a
+    ``value``) and, only for callers that may see locations
+    (:attr:`~glance.common.context.RequestContext.can_see_locations`), one for its
+    chunks (``chunks``: rows with ``location``, ``size`` and ``checksum``, in order;
+    None for other callers). A marker costs one more small query.
+
     :param database: the registry database.
     :param context: the caller's request context.
     :param query: a :class:`glance.registry.validation.ListQuery`.
-    :param detail: load chunks and properties too (two extra queries per page).
+    :param detail: read full records rather than brief ones.
     :returns: ``(images, more)``; ``more`` is True when another page exists.
     :raises Invalid: when the marker is not an image the caller can see.
     """
     descending = query.sort_dir == 'desc'
     dialect_name = database.engine.dialect.name
-    statement = sa.select(Image).where(Image.deleted == sa.false())
+    table = Image.__table__
+    columns = table.c if detail else [table.c[name] for name in _BRIEF_COLUMNS]
+    statement = sa.select(*columns).where(Image.deleted == sa.false())
     statement = _filtered(statement, query, dialect_name)
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
-    with database.session() as session:
+    order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
+    if descending:
+        order = [column.desc() for column in order]
+    statement = statement.order_by(*order).limit(query.limit + 1)
+    with database.connection() as connection:
         if query.marker is not None:
-            marker = session.get(Image, query.marker)
-            if marker is None or not context.can_see(marker.owner, marker.is_public):
-                raise exception.Invalid(reason='marker %s is not a known image'
-                                        % query.marker)
             statement = statement.where(_after_marker(
-                query.sort_key, getattr(marker, query.sort_key), marker.id,
+                query.sort_key, _marker_row(connection, context, query), query.marker,
                 descending, nulls_high=dialect_name == 'postgresql'))
-        order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
-        if descending:
-            order = [column.desc() for column in order]
-        statement = statement.order_by(*order).limit(query.limit + 1)
-        if detail:
-            statement = statement.options(*_WITH_CHILDREN)
-        images = list(session.scalars(statement))
-    return images[:query.limit], len(images) > query.limit
+        rows = connection.execute(statement).all()
+        more = len(rows) > query.limit
+        del rows[query.limit:]
+        if not detail or not rows:
+            return [types.SimpleNamespace(**row._mapping) for row in rows], more
+        with_chunks = context.can_see_locations
+        properties, chunks = _children(connection, [row.id for row in rows],
+                                       with_chunks)
+    return [types.SimpleNamespace(
+        **row._mapping, properties=properties[row.id],
+        chunks=chunks[row.id] if with_chunks else None) for row in rows], more
 
 
 def _set_chunks(image, chunks):

@@ -170,19 +170,32 @@ class Database:
         return cls(create_engine(conf))
 
     @contextlib.contextmanager
-    def session(self):
-        """A session in one transaction: committed on success, rolled back on error.
-
-        :raises ServiceUnavailable: when the database cannot be reached or is locked.
-        """
+    def _unavailable_as_503(self):
         try:
-            with self._sessions.begin() as session:
-                yield session
+            yield
         except exc.SQLAlchemyError as err:
             if not is_unavailable(err):
                 raise
             raise exception.ServiceUnavailable(
                 reason='database unavailable (%s)' % describe_error(err)) from None
+
+    @contextlib.contextmanager
+    def session(self):
+        """A session in one transaction: committed on success, rolled back on error.
+
+        :raises ServiceUnavailable: when the database cannot be reached or is locked.
+        """
+        with self._unavailable_as_503(), self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def connection(self):
+        """A Core connection in one transaction, for reads that need no ORM objects.
+
+        :raises ServiceUnavailable: when the database cannot be reached or is locked.
+        """
+        with self._unavailable_as_503(), self.engine.begin() as connection:
+            yield connection
 
     def dispose(self):
         """Close every pooled connection."""

@@ -81,6 +81,18 @@ def test_update_changes_fields_and_merges_properties(alice):
     assert updated['created_at'] == image['created_at']
 
 
+def test_digests_are_stored_lower_case_and_cleared_with_null(alice):
+    image = alice.create(checksum='A' * 32, sha256='B' * 64, xxh3='C' * 32)
+    assert (image['checksum'], image['sha256'], image['xxh3']) == (
+        'a' * 32, 'b' * 64, 'c' * 32)
+    assert alice('GET', '/images/' + image['id']).json['image']['xxh3'] == 'c' * 32
+    [brief] = alice('GET', '/images').json['images']
+    assert set(brief) == BRIEF_FIELDS
+    updated = alice('PUT', '/images/' + image['id'],
+                    {'image': {'xxh3': None}}).json['image']
+    assert (updated['sha256'], updated['xxh3']) == ('b' * 64, None)
+
+
 def test_null_property_value_removes_the_property(alice):
     image = alice.create(properties={'a': '1', 'b': '2'})
     updated = alice('PUT', '/images/' + image['id'],

@@ -75,16 +75,40 @@ def test_list_reports_whether_more_pages_exist(database):
     assert (len(images), more) == (3, False)
 
 
-def test_detail_list_loads_children_in_a_fixed_number_of_queries(database):
+@pytest.mark.parametrize('caller, queries', [(ALICE, 2), (ADMIN, 3)])
+def test_detail_list_loads_children_in_a_fixed_number_of_queries(database, caller,
+                                                                  queries):
     for index in range(10):
         _create(database, properties={'k': str(index), 'j': 'x'},
                 chunks=[{'location': str(index), 'size': None, 'checksum': None}])
     statements = []
     sa.event.listen(database.engine, 'before_cursor_execute',
                     lambda *args: statements.append(args[2]))
-    images, _ = db_api.image_list(database, ALICE, _query(), detail=True)
-    assert len(statements) == 3  # the page, its chunks, its properties
-    assert all(len(image.chunks) == 1 and len(image.properties) == 2 for image in images)
+    images, _ = db_api.image_list(database, caller, _query(), detail=True)
+    # The page and its properties; chunks only for callers who may see them.
+    assert len(statements) == queries
+    assert not any('image_chunks' in statement for statement in statements[:2])
+    assert all(len(image.properties) == 2 for image in images)
+    assert {image.properties['k'].value for image in images} == set(map(str, range(10)))
+    if caller.can_see_locations:
+        assert all([chunk.location for chunk in image.chunks]
+                   == [image.properties['k'].value] for image in images)
+    else:
+        assert all(image.chunks is None for image in images)
+
+
+def test_brief_list_reads_one_query_and_marker_one_more(database):
+    ids = [_create(database, name='n%d' % index).id for index in range(4)]
+    statements = []
+    sa.event.listen(database.engine, 'before_cursor_execute',
+                    lambda *args: statements.append(args[2]))
+    images, more = db_api.image_list(database, ALICE, _query(
+        sort_key='name', sort_dir='asc', limit='2', marker=ids[0]))
+    assert ([image.id for image in images], more) == (ids[1:3], True)
+    assert len(statements) == 2
+    private = _create(database, owner='ops').id
+    with pytest.raises(exception.Invalid):
+        db_api.image_list(database, ALICE, _query(marker=private))
 
 
 # The marker condition must agree with the database's own NULL placement. SQLite puts
