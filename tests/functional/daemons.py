@@ -154,6 +154,24 @@ def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
     return Daemon('glance-api', folder, options, sections, pipeline)
 
 
+def _started_daemons(build):
+    """Yield a factory that starts the daemons ``build(index, ...)`` makes; stop them after.
+
+    :param build: returns an unstarted :class:`Daemon`; ``index`` counts the daemons
+        made so far, for private folder names.
+    """
+    started = []
+
+    def make(*args, **kwargs):
+        daemon = build(len(started), *args, **kwargs)
+        started.append(daemon)
+        return daemon.start()
+
+    yield make
+    for daemon in started:
+        daemon.stop()
+
+
 @pytest.fixture
 def make_registry(tmp_path, make_database):
     """Factory fixture: ``make_registry(sql_connection=None, **options)`` → started Daemon.
@@ -161,19 +179,11 @@ def make_registry(tmp_path, make_database):
     Without ``sql_connection`` a fresh SQLite database is used. Extra keyword arguments
     become conf options; ``pipeline=`` picks the paste pipeline.
     """
-    started = []
-
-    def make(sql_connection=None, pipeline=None, sections=None, **options):
-        if sql_connection is None:
-            sql_connection = make_database('sqlite').url
-        folder = tmp_path / ('registry-%d' % len(started))
-        daemon = registry_daemon(folder, sql_connection, pipeline, sections, **options)
-        started.append(daemon)
-        return daemon.start()
-
-    yield make
-    for daemon in started:
-        daemon.stop()
+    def build(index, sql_connection=None, pipeline=None, sections=None, **options):
+        return registry_daemon(tmp_path / ('registry-%d' % index),
+                               sql_connection or make_database('sqlite').url,
+                               pipeline, sections, **options)
+    yield from _started_daemons(build)
 
 
 @pytest.fixture
@@ -182,17 +192,10 @@ def make_api(tmp_path):
 
     The file store goes to a private folder (``filesystem_store_datadir``) unless given.
     """
-    started = []
-
-    def make(registry_urls, sections=None, pipeline=None, **options):
-        folder = tmp_path / ('api-%d' % len(started))
-        daemon = api_daemon(folder, registry_urls, sections, pipeline, **options)
-        started.append(daemon)
-        return daemon.start()
-
-    yield make
-    for daemon in started:
-        daemon.stop()
+    def build(index, registry_urls, sections=None, pipeline=None, **options):
+        return api_daemon(tmp_path / ('api-%d' % index), registry_urls, sections, pipeline,
+                          **options)
+    yield from _started_daemons(build)
 
 
 @pytest.fixture

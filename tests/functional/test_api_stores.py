@@ -19,6 +19,7 @@ import boto3
 import botocore.config
 import pytest
 import swiftclient.client
+import xxhash
 
 from tests.functional import daemons, services
 from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
@@ -111,6 +112,7 @@ def test_upload_writes_one_object_per_chunk(uploaded, registry):  # noqa: F811
     api, objects, image = uploaded
     assert image['status'] == 'active' and image['size'] == len(DATA)
     assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
+    assert image['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
     assert len(objects.names(image['id'])) == 4
     resp = Api(registry.url).request('GET', '/images/' + image['id'], ADMIN)
     chunks = resp.json()['image']['chunks']
