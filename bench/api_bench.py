@@ -3,16 +3,23 @@
 One run measures, on loopback only:
 
 1. a 1 GiB image uploaded through glance-api into the file store (256 MiB chunks),
-   downloaded through glance-api (checksum verified while streaming), against nginx
-   serving the same bytes from one file; plus the same chunks registered without a
-   checksum, which shows what the streaming verification costs;
+   downloaded through glance-api (xxh3 verified while streaming, the path of every
+   uploaded image), against nginx serving the same bytes from one file; plus the same
+   chunks registered with only a sha256 (the threaded fallback) and without any
+   digest, which shows what the streaming verification costs;
 2. the same image uploaded into the Swift store, downloaded through glance-api,
-   against python-swiftclient (and curl) GETting the same objects directly;
+   against python-swiftclient (and curl) GETting the same objects directly, with the
+   same three kinds of record;
 3. the peak RSS of glance-api while it streams a 4 GiB image made of four sparse
-   1 GiB files (no disk space used), against its RSS before the download.
+   1 GiB files (no disk space used), xxh3 verified and sha256 verified, against its
+   RSS before the download.
 
 Downloads through HTTP use curl writing to /dev/null, so client cost is the same on
-both sides. Each figure is the median of ``--runs`` downloads. Every process is
+both sides. nginx runs twice: as the functional tests configure it (``sendfile``
+off, nginx's default) and with ``sendfile on``, the usual production setting and the
+stronger baseline. Each figure is the median of ``--runs`` downloads; a baseline and
+the glance-api downloads compared with it are measured in interleaved rounds (after
+one warm-up round), so that load changes on a shared machine hit them alike. Every process is
 started here and stopped by PID; the work folder is deleted at the end.
 
 Usage: ``.venv/bin/python bench/api_bench.py [--size 1G] [--runs 3] [--no-swift]``
@@ -20,7 +27,6 @@ Usage: ``.venv/bin/python bench/api_bench.py [--size 1G] [--runs 3] [--no-swift]
 """
 
 import argparse
-import hashlib
 import http.client
 import json
 import os
@@ -36,7 +42,7 @@ import urllib.parse
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from glance.common import config  # noqa: E402
+from glance.common import config, streaming  # noqa: E402
 from tests.functional import daemons, services  # noqa: E402
 
 MIB = 1024 * 1024
@@ -58,10 +64,21 @@ def curl_speed(url, headers=(), expected=None):
     return float(out[0])
 
 
-def median_speed(runs, measure):
-    """Run ``measure()`` ``runs`` times (after one warm-up); return the median B/s."""
-    measure()
-    return statistics.median(measure() for _ in range(runs))
+def median_speeds(runs, measures):
+    """Run every measure once per round, one warm-up round then ``runs`` rounds.
+
+    Interleaving makes a change of load on a shared machine hit the baseline and the
+    candidates alike, so their ratios stay meaningful.
+
+    :returns: the median B/s of each measure, in order.
+    """
+    for measure in measures:
+        measure()
+    speeds = [[] for _ in measures]
+    for _ in range(runs):
+        for speed, measure in zip(speeds, measures):
+            speed.append(measure())
+    return [statistics.median(speed) for speed in speeds]
 
 
 def request(url, method, path, headers=None, body=None):
@@ -90,12 +107,15 @@ def upload(api_url, path, name):
     return image, os.path.getsize(path) / (time.monotonic() - started)
 
 
-def register(api_url, locations, name, sha256=None):
-    """Register existing chunk locations as an image (admin); return its id."""
+def register(api_url, locations, name, digests=None):
+    """Register existing chunk locations as an image (admin); return its id.
+
+    :param digests: ``{field: hexdigest}`` to record, e.g. ``{'sha256': ...}``.
+    """
     headers = dict(ADMIN, **{'x-image-meta-name': name,
                              'x-image-meta-location': ', '.join(locations)})
-    if sha256:
-        headers['x-image-meta-sha256'] = sha256
+    for field, value in (digests or {}).items():
+        headers['x-image-meta-' + field] = value
     return request(api_url, 'POST', '/images', headers)['image']['id']
 
 
@@ -142,9 +162,9 @@ def peak_rss_during(pid, action):
     return before, max(peak[0], rss_kib(pid)), result
 
 
-def sha256_of_zeros(size):
-    """The sha256 of ``size`` zero bytes (the content of a sparse file)."""
-    digest = hashlib.sha256()
+def digest_of_zeros(algorithm, size):
+    """The digest of ``size`` zero bytes (the content of a sparse file)."""
+    digest = streaming.ALGORITHMS[algorithm]()
     block = bytes(16 * MIB)
     for _ in range(size // len(block)):
         digest.update(block)
@@ -195,8 +215,12 @@ def run(args, work, started):
     os.makedirs(datadir)
     nginx = services.NginxService(os.path.join(work, 'nginx'))
     started.append(nginx.start())
+    nginx_sendfile = services.NginxService(os.path.join(work, 'nginx-sendfile'),
+                                           directives=('sendfile on', 'tcp_nopush on'))
+    started.append(nginx_sendfile.start())
     source = os.path.join(nginx.root, 'image.bin')
     write_random_file(source, size)
+    os.link(source, os.path.join(nginx_sendfile.root, 'image.bin'))
     registry = daemons.registry_daemon(os.path.join(work, 'registry'),
                                        'sqlite:///%s/registry.db' % work)
     started.append(registry.start())
@@ -214,23 +238,30 @@ def run(args, work, started):
     started.append(api.start())
 
     image, upload_speed = upload(api.url, source, 'bench-file')
-    rows.append(('upload through glance-api (file store, md5+sha256, fsync)',
+    rows.append(('upload through glance-api (file store, md5+sha256+xxh3, fsync)',
                  upload_speed, None))
     headers = ['%s: %s' % item for item in ADMIN.items()]
-    nginx_speed = median_speed(args.runs, lambda: curl_speed(
-        nginx.url + '/image.bin', expected=size))
-    glance_speed = median_speed(args.runs, lambda: curl_speed(
-        api.url + '/images/' + image['id'], headers, expected=size))
+
+    def download(url, image_id):
+        return lambda: curl_speed(url + '/images/' + image_id, headers, expected=size)
+
     chunk_paths = ['file://%s/%s-%05d' % (datadir, image['id'], n)
                    for n in range(-(-size // (256 * MIB)))]
-    unverified = register(api.url, chunk_paths, 'bench-unverified')
-    unverified_speed = median_speed(args.runs, lambda: curl_speed(
-        api.url + '/images/' + unverified, headers, expected=size))
-    rows += [('nginx, same bytes (baseline)', nginx_speed, None),
-             ('glance-api file store, sha256 verified', glance_speed,
-              glance_speed / nginx_speed),
-             ('glance-api file store, no checksum recorded', unverified_speed,
-              unverified_speed / nginx_speed)]
+    images = [('xxh3 verified', image['id']),
+              ('sha256 verified (only sha256 recorded)',
+               register(api.url, chunk_paths, 'bench-sha256', {'sha256': image['sha256']})),
+              ('no checksum recorded', register(api.url, chunk_paths, 'bench-unverified'))]
+    nginx_speed, sendfile_speed, *speeds = median_speeds(args.runs, [
+        lambda: curl_speed(nginx.url + '/image.bin', expected=size),
+        lambda: curl_speed(nginx_sendfile.url + '/image.bin', expected=size)] + [
+        download(api.url, image_id) for _, image_id in images])
+    rows += [('nginx, same bytes, as the tests configure it (sendfile off; baseline)',
+              nginx_speed, None),
+             ('nginx, same bytes, sendfile on', sendfile_speed,
+              sendfile_speed / nginx_speed)]
+    for (label, _), speed in zip(images, speeds):
+        rows.append(('glance-api file store, %s (ratio to sendfile nginx %.2f)'
+                     % (label, speed / sendfile_speed), speed, speed / nginx_speed))
 
     if swift:
         swift_api = daemons.api_daemon(
@@ -240,21 +271,23 @@ def run(args, work, started):
         started.append(swift_api.start())
         swift_image, swift_upload = upload(swift_api.url, source, 'bench-swift')
         names = ['%s-%05d' % (swift_image['id'], n) for n in range(len(chunk_paths))]
-        direct = median_speed(args.runs, lambda: swiftclient_speed(swift, names, size))
-        direct_curl = median_speed(args.runs, lambda: curl_swift_speed(swift, names, size))
-        through = median_speed(args.runs, lambda: curl_speed(
-            swift_api.url + '/images/' + swift_image['id'], headers, expected=size))
-        swift_unverified = register(swift_api.url, ['swift://%s/%s' % (CONTAINER, name)
-                                                    for name in names],
-                                    'bench-swift-unverified')
-        through_unverified = median_speed(args.runs, lambda: curl_speed(
-            swift_api.url + '/images/' + swift_unverified, headers, expected=size))
+        locations = ['swift://%s/%s' % (CONTAINER, name) for name in names]
+        swift_images = [
+            ('xxh3 verified', swift_image['id']),
+            ('sha256 verified (only sha256 recorded)',
+             register(swift_api.url, locations, 'bench-swift-sha256',
+                      {'sha256': swift_image['sha256']})),
+            ('no checksum recorded',
+             register(swift_api.url, locations, 'bench-swift-unverified'))]
+        direct, direct_curl, *speeds = median_speeds(args.runs, [
+            lambda: swiftclient_speed(swift, names, size),
+            lambda: curl_swift_speed(swift, names, size)] + [
+            download(swift_api.url, image_id) for _, image_id in swift_images])
         rows += [('upload through glance-api (swift store)', swift_upload, None),
                  ('python-swiftclient direct GET of the objects (baseline)', direct, None),
-                 ('curl direct GET of the objects', direct_curl, None),
-                 ('glance-api swift store, sha256 verified', through, through / direct),
-                 ('glance-api swift store, no checksum recorded', through_unverified,
-                  through_unverified / direct)]
+                 ('curl direct GET of the objects', direct_curl, None)]
+        for (label, _), speed in zip(swift_images, speeds):
+            rows.append(('glance-api swift store, ' + label, speed, speed / direct))
 
     big_chunks = []
     for number in range(4):
@@ -262,11 +295,19 @@ def run(args, work, started):
         with open(path, 'wb') as sparse:
             sparse.truncate(GIB)
         big_chunks.append('file://' + path)
-    big = register(api.url, big_chunks, 'bench-sparse', sha256_of_zeros(4 * GIB))
-    before, peak, speed = peak_rss_during(api.pid, lambda: curl_speed(
-        api.url + '/images/' + big, headers, expected=4 * GIB))
-    rows.append(('4 GiB download: RSS %.1f MiB before, %.1f MiB peak, growth %.1f MiB'
-                 % (before / 1024, peak / 1024, (peak - before) / 1024), speed, None))
+        # Reading a hole the first time costs more than reading it again; warm the
+        # page cache here so that neither digest's row pays for it.
+        with open(path, 'rb') as sparse:
+            while sparse.read(16 * MIB):
+                pass
+    for field in ('xxh3', 'sha256'):
+        big = register(api.url, big_chunks, 'bench-sparse-' + field,
+                       {field: digest_of_zeros(field, 4 * GIB)})
+        before, peak, speed = peak_rss_during(api.pid, lambda: curl_speed(
+            api.url + '/images/' + big, headers, expected=4 * GIB))
+        rows.append(('4 GiB download, %s verified: RSS %.1f MiB before, %.1f MiB peak, '
+                     'growth %.1f MiB' % (field, before / 1024, peak / 1024,
+                                          (peak - before) / 1024), speed, None))
     return rows
 
 

@@ -117,7 +117,7 @@ error_log {base}/error.log info;
 events {{ worker_connections 256; }}
 http {{
     access_log off;
-    client_body_temp_path {base}/tmp/body;
+{directives}    client_body_temp_path {base}/tmp/body;
     proxy_temp_path {base}/tmp/proxy;
     fastcgi_temp_path {base}/tmp/fastcgi;
     uwsgi_temp_path {base}/tmp/uwsgi;
@@ -318,11 +318,13 @@ class NginxService:
 
     :param base: a fresh folder for the config, logs and temp files.
     :param binary: the nginx executable (default: found on PATH or /usr/sbin).
+    :param directives: extra ``http``-level directives, e.g. ``('sendfile on',)``.
     """
 
-    def __init__(self, base, binary=None):
+    def __init__(self, base, binary=None, directives=()):
         self.base = str(base)
         self.binary = binary or shutil.which('nginx') or '/usr/sbin/nginx'
+        self.directives = tuple(directives)
         self.root = os.path.join(self.base, 'root')
         self.ca_file = os.path.join(self.base, 'tls.crt')
         self.port = self.tls_port = None
@@ -351,8 +353,9 @@ class NginxService:
         write_self_signed_certificate(self.base, 'tls')
         conf_path = os.path.join(self.base, 'nginx.conf')
         with open(conf_path, 'w') as conf:
-            conf.write(_NGINX_CONF.format(base=self.base, root=self.root, port=self.port,
-                                          tls_port=self.tls_port))
+            conf.write(_NGINX_CONF.format(
+                base=self.base, root=self.root, port=self.port, tls_port=self.tls_port,
+                directives=''.join('    %s;\n' % line for line in self.directives)))
         error_log = os.path.join(self.base, 'error.log')
         stderr_path = os.path.join(self.base, 'stderr.log')
         with open(stderr_path, 'wb') as stderr:

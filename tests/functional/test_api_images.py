@@ -16,6 +16,7 @@ import time
 import urllib.parse
 
 import pytest
+import xxhash
 
 from tests.data import random_bytes
 from tests.functional import daemons
@@ -157,15 +158,20 @@ def datadir(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def api(tmp_path_factory, registry, datadir):
+def api_daemon(tmp_path_factory, registry, datadir):
     daemon = daemons.api_daemon(
         tmp_path_factory.mktemp('api'), registry.url,
         filesystem_store_datadir=datadir,
         sections={'store:file': {'filesystem_store_datadir': datadir,
                                  'chunk_size': '16K'}},
         store_chunk_size=CHUNK, image_size_cap=1024 * 1024, read_block_size='32K')
-    yield Api(daemon.start().url)
+    yield daemon.start()
     daemon.stop()
+
+
+@pytest.fixture(scope='module')
+def api(api_daemon):
+    return Api(api_daemon.url)
 
 
 def find_images(registry, name):
@@ -189,6 +195,7 @@ def test_upload_splits_into_chunks_and_records_checksums(api, image, datadir, re
     assert image['size'] == len(DATA)
     assert image['checksum'] == hashlib.md5(DATA).hexdigest()
     assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
+    assert image['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
     assert 'chunks' not in image and 'location' not in image
     assert len(image_files(datadir, image['id'])) == 6
     chunks = registry_get(registry, image['id'])['chunks']
@@ -211,6 +218,7 @@ def test_download_concatenates_the_chunks_with_all_headers(api, image):
     assert headers['x-image-meta-size'] == str(len(DATA))
     assert headers['x-image-meta-is_public'] == 'False'
     assert headers['x-image-meta-sha256'] == hashlib.sha256(DATA).hexdigest()
+    assert headers['x-image-meta-xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
     assert headers['x-image-meta-property-os_type'] == 'linux'
     assert 'x-image-meta-location' not in headers
 
@@ -333,6 +341,28 @@ def test_declared_size_mismatch_is_400_and_killed(api, registry, datadir):
     assert image_files(datadir, image['id']) == []
 
 
+@pytest.mark.parametrize('field,length', [('checksum', 32), ('sha256', 64),
+                                          ('xxh3', 32)])
+def test_declared_digest_mismatch_is_400_and_killed(api, registry, datadir, field,
+                                                    length):
+    name = 'wrong-' + field
+    resp = api.upload(DATA, name=name, extra={'x-image-meta-' + field: '0' * length})
+    assert resp.status == 400
+    assert 'x-image-meta-' + field in resp.json()['error']['message']
+    [image] = find_images(registry, name)
+    assert image['status'] == 'killed'
+    assert image_files(datadir, image['id']) == []
+
+
+def test_declared_digests_that_match_are_accepted(api):
+    resp = api.upload(DATA, name='declared', extra={
+        'x-image-meta-checksum': hashlib.md5(DATA).hexdigest(),
+        'x-image-meta-sha256': hashlib.sha256(DATA).hexdigest().upper(),
+        'x-image-meta-xxh3': xxhash.xxh3_128(DATA).hexdigest().upper()})
+    assert resp.status == 201, resp.body
+    assert resp.json()['image']['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
+
+
 def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadir):
     path = os.path.join(datadir, image_files(datadir, image['id'])[2])
     with open(path, 'r+b') as chunk:
@@ -352,21 +382,66 @@ def test_chunk_deleted_is_502_naming_the_chunk(api, image, datadir):
     assert 'chunk 6 of 6 is missing' in message
 
 
-def test_silent_corruption_is_a_short_read(api, image, datadir):
-    # Bit rot: same size and mtime, so the chunk's ETag still matches; only the
-    # whole-image checksum computed while streaming can catch it.
-    path = os.path.join(datadir, image_files(datadir, image['id'])[4])
+def rot_silently(path, offset=10):
+    """Flip one byte of a file but keep its size and mtime (bit rot).
+
+    The file store's ETag still matches, so only the whole-image digest computed
+    while streaming can catch it.
+    """
     before = os.stat(path)
     with open(path, 'r+b') as chunk:
-        chunk.seek(10)
+        chunk.seek(offset)
         byte = chunk.read(1)
-        chunk.seek(10)
+        chunk.seek(offset)
         chunk.write(bytes([byte[0] ^ 0xff]))
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
+
+
+def stop_reason(daemon, image_id, timeout=5):
+    """The reason glance-api logged for stopping a download of ``image_id``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = [line for line in daemon.read_log().splitlines()
+                 if 'Download of image %s ' % image_id in line]
+        if lines or time.monotonic() > deadline:
+            assert len(lines) == 1, lines
+            return lines[0]
+        time.sleep(0.1)
+
+
+def test_silent_corruption_is_a_short_read_caught_by_xxh3(api, api_daemon, image,
+                                                          datadir):
+    assert image['xxh3'] and image['sha256']
+    rot_silently(os.path.join(datadir, image_files(datadir, image['id'])[4]))
     status, received, error = api.read_streaming('/images/' + image['id'])
     assert status == 200
     assert error is not None
     assert len(received) < len(DATA)
+    assert 'xxh3 of the streamed data' in stop_reason(api_daemon, image['id'])
+
+
+def test_image_recorded_with_sha256_only_is_verified_with_sha256(api, api_daemon,
+                                                                datadir):
+    data = random_bytes(3 * CHUNK + 99, seed=9)
+    paths = [os.path.join(datadir, 'sha256-only-%d' % n) for n in range(2)]
+    for path, part in zip(paths, (data[:2 * CHUNK], data[2 * CHUNK:])):
+        with open(path, 'wb') as out:
+            out.write(part)
+    sha256 = hashlib.sha256(data).hexdigest()
+    resp = api.request('POST', '/images', dict(ADMIN, **{
+        'x-image-meta-name': 'sha256-only', 'x-image-meta-sha256': sha256,
+        'x-image-meta-location': ', '.join('file://' + path for path in paths)}))
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['sha256'], image['xxh3'], image['checksum']) == (sha256, None, None)
+    path = '/images/' + image['id']
+    assert api.request('GET', path, ADMIN).body == data
+    rot_silently(paths[0], offset=CHUNK)
+    status, received, error = api.read_streaming(path, identity=ADMIN)
+    assert status == 200
+    assert error is not None
+    assert len(received) < len(data)
+    assert 'sha256 of the streamed data' in stop_reason(api_daemon, image['id'])
 
 
 def test_put_data_into_a_queued_image(api):

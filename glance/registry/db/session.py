@@ -107,7 +107,10 @@ def create_engine(conf):
     """Build the engine described by the ``sql_*`` options.
 
     Server databases get a pre-pinged pool, so a connection broken by a database
-    restart is replaced at checkout instead of failing a request. A SQLite file gets a
+    restart is replaced at checkout instead of failing a request. The ping is one
+    ``SELECT 1`` per checkout (one per request, whatever its number of statements);
+    with pg8000 it also opens the transaction that the request's first statement
+    would otherwise open, so it costs a single loopback round trip. A SQLite file gets a
     pool of one connection: green threads then queue for it (a green wait) instead of
     blocking the whole hub in SQLite's busy-wait on a locked file. An in-memory SQLite
     database is one shared connection.
