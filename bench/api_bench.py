@@ -19,8 +19,8 @@ both sides. nginx runs twice: as the functional tests configure it (``sendfile``
 off, nginx's default) and with ``sendfile on``, the usual production setting and the
 stronger baseline. Each figure is the median of ``--runs`` downloads; a baseline and
 the glance-api downloads compared with it are measured in interleaved rounds (after
-one warm-up round), so that load changes on a shared machine hit them alike. Every process is
-started here and stopped by PID; the work folder is deleted at the end.
+one warm-up round), so that load changes on a shared machine hit them alike. Every
+process is started here and stopped by PID; the work folder is deleted at the end.
 
 Usage: ``.venv/bin/python bench/api_bench.py [--size 1G] [--runs 3] [--no-swift]``
 (Swift comes from ``tools/test-setup.sh``). The summary is printed as Markdown.
@@ -260,8 +260,8 @@ def run(args, work, started):
              ('nginx, same bytes, sendfile on', sendfile_speed,
               sendfile_speed / nginx_speed)]
     for (label, _), speed in zip(images, speeds):
-        rows.append(('glance-api file store, %s (ratio to sendfile nginx %.2f)'
-                     % (label, speed / sendfile_speed), speed, speed / nginx_speed))
+        rows.append(('glance-api file store, ' + label, speed, speed / nginx_speed,
+                     speed / sendfile_speed))
 
     if swift:
         swift_api = daemons.api_daemon(
@@ -331,11 +331,12 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
     print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
     print()
-    print('| measurement | MiB/s | ratio to baseline |')
-    print('| --- | ---: | ---: |')
-    for label, speed, ratio in rows:
-        print('| %s | %.0f | %s |' % (label, speed / MIB,
-                                      '' if ratio is None else '%.2f' % ratio))
+    print('| measurement | MiB/s | ratio to baseline | ratio to nginx with sendfile |')
+    print('| --- | ---: | ---: | ---: |')
+    for label, speed, *ratios in rows:
+        cells = ['' if ratio is None else '%.2f' % ratio
+                 for ratio in (ratios + [None, None])[:2]]
+        print('| %s | %.0f | %s | %s |' % (label, speed / MIB, *cells))
     return 0
 
 

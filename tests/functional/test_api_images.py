@@ -420,8 +420,8 @@ def test_silent_corruption_is_a_short_read_caught_by_xxh3(api, api_daemon, image
     assert 'xxh3 of the streamed data' in stop_reason(api_daemon, image['id'])
 
 
-def test_image_recorded_with_sha256_only_is_verified_with_sha256(api, api_daemon,
-                                                                datadir):
+def test_image_recorded_with_sha256_only_is_verified_with_sha256(
+        api, api_daemon, datadir):
     data = random_bytes(3 * CHUNK + 99, seed=9)
     paths = [os.path.join(datadir, 'sha256-only-%d' % n) for n in range(2)]
     for path, part in zip(paths, (data[:2 * CHUNK], data[2 * CHUNK:])):

@@ -4,10 +4,10 @@ Every function takes a :class:`glance.registry.db.session.Database` and runs in 
 transaction. Single images come back as detached
 :class:`~glance.registry.db.models.Image` objects whose chunks and properties are
 already loaded; pages of a list come back as lighter records read with SQLAlchemy Core
-(see :func:`image_list`), which skips the ORM's per-object bookkeeping. Visibility and ownership rules of the
-caller's :class:`~glance.common.context.RequestContext` are applied here, inside the
-transaction that reads (and, for updates, locks) the row. Values arrive checked and
-normalised by :mod:`glance.registry.validation`.
+(see :func:`image_list`), which skips the ORM's per-object bookkeeping. Visibility and
+ownership rules of the caller's :class:`~glance.common.context.RequestContext` are
+applied here, inside the transaction that reads (and, for updates, locks) the row.
+Values arrive checked and normalised by :mod:`glance.registry.validation`.
 
 Lists use keyset pagination: the page after a marker is "rows ordered after the
 marker's (sort key, id)", a range the indexes answer directly, however deep the page.

@@ -76,8 +76,8 @@ def test_list_reports_whether_more_pages_exist(database):
 
 
 @pytest.mark.parametrize('caller, queries', [(ALICE, 2), (ADMIN, 3)])
-def test_detail_list_loads_children_in_a_fixed_number_of_queries(database, caller,
-                                                                  queries):
+def test_detail_list_loads_children_in_a_fixed_number_of_queries(
+        database, caller, queries):
     for index in range(10):
         _create(database, properties={'k': str(index), 'j': 'x'},
                 chunks=[{'location': str(index), 'size': None, 'checksum': None}])
