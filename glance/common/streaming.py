@@ -10,7 +10,7 @@
   back until the whole stream matches its expected digest.
 
 Why two kinds of hasher, measured on the 2-core reference machine with 1 MiB blocks
-(see bench/README-api.md): on one core xxh3_128 hashes ~20-27 GB/s, sha256
+(see bench/README.md): on one core xxh3_128 hashes ~20-27 GB/s, sha256
 ~1.1-1.4 GB/s (SHA-NI) and md5 ~0.5-0.6 GB/s, while the hub reads and sends an
 unverified 1 GiB image from the page cache at up to ~2,300 MiB/s, about what nginx
 with sendfile does on the same machine.

@@ -240,7 +240,7 @@ class InstanceAwareFilter:
         """
         try:
             image = json.loads(raw.decode('utf-8'))['image']
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
+        except (UnicodeDecodeError, ValueError, KeyError, TypeError, RecursionError):
             return None, None
         if not isinstance(image, dict):
             return None, None
