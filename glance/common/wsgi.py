@@ -79,12 +79,27 @@ def json_response(data, status=200, headers=None):
     return response
 
 
-def parse_json_body(req, max_bytes=1024 * 1024):
+def _json_depth(data):
+    """Nesting depth of a decoded JSON value (a scalar is 0), without recursion."""
+    deepest, pending = 0, [(data, 0)]
+    while pending:
+        value, depth = pending.pop()
+        if isinstance(value, dict):
+            value = list(value.values())
+        if isinstance(value, list):
+            deepest = max(deepest, depth + 1)
+            pending.extend((item, depth + 1) for item in value)
+    return deepest
+
+
+def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
     """Decode a small JSON request body into a dict.
 
-    :raises Invalid: on a missing, over-long, non-UTF-8 or malformed body, or a body
-        whose top level is not an object.
-    :raises RequestTooLarge: when the declared body exceeds ``max_bytes``.
+    :param max_bytes: largest body accepted.
+    :param max_depth: deepest nesting of objects and arrays accepted.
+    :raises Invalid: on a missing, non-UTF-8 or malformed body, a body nested deeper
+        than ``max_depth``, or a body whose top level is not an object.
+    :raises RequestTooLarge: when the body exceeds ``max_bytes``.
     """
     if req.content_length is not None and req.content_length > max_bytes:
         raise exception.RequestTooLarge(reason='JSON body over %d bytes' % max_bytes)
@@ -105,6 +120,9 @@ def parse_json_body(req, max_bytes=1024 * 1024):
         raise exception.Invalid(reason='malformed JSON: nested too deeply')
     if not isinstance(data, dict):
         raise exception.Invalid(reason='request body must be a JSON object')
+    if _json_depth(data) > max_depth:
+        raise exception.Invalid(reason='JSON body nested deeper than %d levels'
+                                % max_depth)
     return data
 
 
@@ -200,8 +218,17 @@ class CountingBody:
             self._on_close(self)
 
 
+# Option names paste.deploy reads from the ini sections themselves. A conf-file option
+# of the same name (the daemon's `pipeline` option) would reach paste as a default
+# that every section inherits, and paste then ignores the sections' own values.
+_PASTE_SECTION_KEYS = ('pipeline', 'use', 'next', 'filter-with')
+
+
 def load_paste_app(ini_path, name, global_conf=None):
     """Load an app or pipeline from a paste.deploy ini file.
+
+    Options that paste reads from the ini sections (``pipeline``, ``use``...) are not
+    handed down as defaults: the daemon has used them already to find ``name``.
 
     :param ini_path: path of the ``*-paste.ini`` file.
     :param name: the app or pipeline name in that file.
@@ -211,8 +238,10 @@ def load_paste_app(ini_path, name, global_conf=None):
     from paste import deploy
     import os
     try:
+        defaults = {key: value for key, value in (global_conf or {}).items()
+                    if key not in _PASTE_SECTION_KEYS}
         return deploy.loadapp('config:%s' % os.path.abspath(ini_path), name=name,
-                              global_conf=dict(global_conf or {}))
+                              global_conf=defaults)
     except LookupError as err:
         raise exception.ConfigError('pipeline', name, 'cannot load from %s: %s'
                                     % (ini_path, err))

@@ -17,7 +17,14 @@ public_endpoint     http://<bind_host>:<port>    base URL of image URIs and ``ne
 db_auto_create      true                         create/upgrade the schema at start-up
 api_limit_max       1000                         largest page size a client may ask for
 limit_param_default 25                           page size when ``limit`` is absent
+max_json_body_size  1M                           largest JSON request body (413)
+max_json_depth      32                           deepest nesting of a JSON body (400)
+image_property_quota 128                         most properties one image may hold
+                                                 (413); 0 means none allowed
 =================== ============================ =====================================
+
+Which fields a caller may set and how an image's status may change is
+:mod:`glance.registry.image_rules`.
 
 The ``sql_*`` options are read by :mod:`glance.registry.db.session`.
 """
@@ -30,7 +37,7 @@ import routes
 import webob
 
 from glance.common import config, context, exception, wsgi
-from glance.registry import validation
+from glance.registry import image_rules, validation
 from glance.registry.db import api as db_api
 from glance.registry.db import migration, session
 
@@ -55,6 +62,9 @@ class RegistryOptions:
     db_auto_create: bool = True
     api_limit_max: int = 1000
     limit_param_default: int = 25
+    max_json_body_size: int = 1024 * 1024
+    max_json_depth: int = 32
+    image_property_quota: int = 128
 
 
 def _check_endpoint(url, section):
@@ -89,7 +99,11 @@ def load_options(conf):
         db_auto_create=opts.get_bool('db_auto_create', True),
         api_limit_max=limit_max,
         limit_param_default=opts.get_int('limit_param_default', 25, minimum=1,
-                                         maximum=limit_max))
+                                         maximum=limit_max),
+        max_json_body_size=opts.get_size('max_json_body_size', 1024 * 1024,
+                                         minimum=1024),
+        max_json_depth=opts.get_int('max_json_depth', 32, minimum=3, maximum=1000),
+        image_property_quota=opts.get_int('image_property_quota', 128, minimum=0))
 
 
 def _timestamp(moment):
@@ -162,16 +176,21 @@ class ImagesController(wsgi.Controller):
         image = db_api.image_get(self.database, ctx, image_id.lower())
         return {'image': self._full(image, self._base_url(req), ctx)}
 
+    def _body(self, req, current_id=None):
+        """The checked fields of a create or update body."""
+        return validation.image_body(
+            wsgi.parse_json_body(req, self.options.max_json_body_size,
+                                 self.options.max_json_depth), current_id=current_id)
+
     @staticmethod
     def _authorize(ctx, values):
         """Check the fields only some callers may set.
 
-        :raises Forbidden: for chunks/location from a caller that may not see them,
-            or an owner other than the caller's tenant from a non-admin.
+        :raises Forbidden: for fields only the upload flow may set (see
+            :mod:`glance.registry.image_rules`), or an owner other than the caller's
+            tenant from a non-admin.
         """
-        if 'chunks' in values and not ctx.can_see_locations:
-            raise exception.Forbidden('only admin or service callers may set '
-                                      'location or chunks')
+        image_rules.check_caller_fields(ctx, values)
         if 'owner' in values and not ctx.is_admin and values['owner'] != ctx.tenant:
             raise exception.Forbidden('only an admin may set another owner')
 
@@ -185,10 +204,11 @@ class ImagesController(wsgi.Controller):
         ctx = context.from_environ(req.environ)
         if ctx.is_anonymous and not ctx.is_admin:
             raise exception.Forbidden('anonymous callers cannot register images')
-        values = validation.image_body(wsgi.parse_json_body(req))
+        values = self._body(req)
         self._authorize(ctx, values)
         values.setdefault('owner', ctx.tenant)
-        image = db_api.image_create(self.database, values)
+        image = db_api.image_create(self.database, values,
+                                    self.options.image_property_quota)
         view = self._full(image, self._base_url(req), ctx)
         return wsgi.json_response({'image': view}, status=201,
                                   headers={'Location': view['uri']})
@@ -203,10 +223,11 @@ class ImagesController(wsgi.Controller):
                                     PURGE_PROPS_HEADER)
         ctx = context.from_environ(req.environ)
         image_id = image_id.lower()
-        values = validation.image_body(wsgi.parse_json_body(req), current_id=image_id)
+        values = self._body(req, current_id=image_id)
         self._authorize(ctx, values)
         image = db_api.image_update(self.database, ctx, image_id, values,
-                                    purge_props=by_query or by_header)
+                                    purge_props=by_query or by_header,
+                                    max_properties=self.options.image_property_quota)
         return {'image': self._full(image, self._base_url(req), ctx)}
 
     def delete(self, req, image_id):
@@ -215,6 +236,33 @@ class ImagesController(wsgi.Controller):
         db_api.image_destroy(self.database, context.from_environ(req.environ),
                              image_id.lower())
         return webob.Response(status=204)
+
+
+class UsageController(wsgi.Controller):
+    """``GET /usage?owner=<tenant>``: storage a tenant's images use (for quotas).
+
+    Services and admins may ask about any tenant, other callers about their own.
+
+    :param database: a :class:`glance.registry.db.session.Database`.
+    """
+
+    def __init__(self, database):
+        self.database = database
+
+    def show(self, req):
+        """Return ``{"usage": {"owner", "images", "size"}}``; deleted images excluded.
+
+        :raises Invalid: without ``owner``.
+        :raises Forbidden: for another tenant's usage asked by a plain caller.
+        """
+        params = validation.query_params(req, ('owner',))
+        owner = validation.text(params.get('owner'), 'owner', nullable=False)
+        ctx = context.from_environ(req.environ)
+        if not (ctx.is_service or ctx.is_admin or owner == ctx.tenant):
+            raise exception.Forbidden('only a service, an admin or the tenant itself '
+                                      'may read a tenant\'s usage')
+        count, size = db_api.image_usage(self.database, owner)
+        return {'usage': {'owner': owner, 'images': count, 'size': size}}
 
 
 class VersionsController(wsgi.Controller):
@@ -233,13 +281,15 @@ class VersionsController(wsgi.Controller):
                               'links': [{'rel': 'self', 'href': base + '/'}]}]}
 
 
-def build_mapper(images, versions):
+def build_mapper(images, versions, usage):
     """Return the :class:`routes.Mapper` of the registry: every route, in one place.
 
     :param images: an :class:`ImagesController`.
     :param versions: a :class:`VersionsController`.
+    :param usage: a :class:`UsageController`.
     """
     mapper = routes.Mapper()
+    mapper.connect('/usage', controller=usage, action='show', conditions=_GET)
     image_path = '/images/{image_id}'
     id_rule = {'image_id': validation.UUID_PATTERN}
     mapper.connect('/versions', controller=versions, action='index', conditions=_GET)
@@ -260,7 +310,8 @@ def build_mapper(images, versions):
 def build_app(database, options=RegistryOptions()):
     """Return the registry WSGI app over an open database (no paste needed)."""
     return wsgi.Router(build_mapper(ImagesController(database, options),
-                                    VersionsController(options)))
+                                    VersionsController(options),
+                                    UsageController(database)))
 
 
 def app_factory(global_conf, **local_conf):

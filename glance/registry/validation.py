@@ -11,6 +11,7 @@ import datetime
 import re
 
 from glance.common import exception
+from glance.registry import image_rules
 from glance.registry.db import models
 
 MAX_CHUNKS = 10000
@@ -73,8 +74,8 @@ def image_id(value, field='id'):
 
 
 def _status(value, field):
-    if value not in models.STATUSES:
-        raise _invalid('%s must be one of %s', field, ', '.join(models.STATUSES))
+    if value not in image_rules.STATUSES:
+        raise _invalid('%s must be one of %s', field, ', '.join(image_rules.STATUSES))
     return value
 
 
@@ -207,9 +208,8 @@ def image_body(data, current_id=None):
         else:
             values['chunks'] = [] if location is None else [
                 {'location': location, 'size': values.get('size'), 'checksum': None}]
-    if 'status' in values and current_id is None and values['status'] in (
-            'deleted', 'pending_delete'):
-        raise _invalid('a new image cannot have status %s', values['status'])
+    if 'status' in values and current_id is None:
+        image_rules.check_new_status(values['status'])
     return values
 
 

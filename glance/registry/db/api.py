@@ -20,6 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc, orm
 
 from glance.common import exception
+from glance.registry import image_rules
 from glance.registry.db import models
 from glance.registry.db.models import Image, ImageChunk, ImageProperty
 
@@ -239,14 +240,19 @@ _SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
                   'container_format', 'size', 'checksum', 'sha256', 'xxh3')
 
 
-def image_create(database, values):
+def image_create(database, values, max_properties=None):
     """Insert a new image.
+
+    Deleted images keep their row, so the id of a deleted image is never handed out
+    again (OSSN-0075: a client holding the old id must not get another image).
 
     :param database: the registry database.
     :param values: checked values; ``id`` (generated when absent), scalar fields,
         ``chunks`` (list of dicts) and ``properties`` (dict; None values skipped).
+    :param max_properties: most properties the image may hold, or None.
     :returns: the new image.
     :raises Duplicate: when an image (even a deleted one) already has that id.
+    :raises RequestTooLarge: for more than ``max_properties`` properties.
     """
     now = models.utcnow()
     image = Image(id=values.get('id') or str(uuid.uuid4()), status='queued',
@@ -257,22 +263,36 @@ def image_create(database, values):
             setattr(image, name, values[name])
     _set_chunks(image, values.get('chunks', ()))
     _set_properties(image, values.get('properties', {}), purge=False)
+    _check_property_count(image, max_properties)
     with database.session() as session:
         session.add(image)
         try:
             session.flush()
         except exc.IntegrityError:
-            raise exception.Duplicate(reason='an image with id %s exists' % image.id)
+            raise exception.Duplicate(reason='image id %s is taken (ids of deleted '
+                                             'images are never reused)' % image.id)
     return image
 
 
-def _check_transition(image, status):
-    if status != image.status and status not in models.TRANSITIONS[image.status]:
-        raise exception.Conflict(reason='image %s cannot go from status %s to %s'
-                                 % (image.id, image.status, status))
+def _data_fields(image):
+    """The image's current :data:`~glance.registry.image_rules.DATA_FIELDS`."""
+    data = {name: getattr(image, name) for name in image_rules.DATA_FIELDS
+            if name != 'chunks'}
+    data['chunks'] = [{'location': chunk.location, 'size': chunk.size,
+                       'checksum': chunk.checksum} for chunk in image.chunks]
+    return data
 
 
-def image_update(database, context, image_id, values, purge_props=False):
+def _check_property_count(image, max_properties):
+    if max_properties is not None and len(image.properties) > max_properties:
+        raise exception.RequestTooLarge(
+            reason='image %s would have %d properties; at most %d are allowed '
+                   '(image_property_quota)' % (image.id, len(image.properties),
+                                               max_properties))
+
+
+def image_update(database, context, image_id, values, purge_props=False,
+                 max_properties=None):
     """Change an image the caller may modify, under a row lock.
 
     Setting status ``deleted`` soft-deletes the image. A deleted image accepts no
@@ -285,11 +305,14 @@ def image_update(database, context, image_id, values, purge_props=False):
         ``chunks`` replaces the chunk list; ``properties`` is merged (None removes a
         key), or replaces all properties when ``purge_props`` is set.
     :param purge_props: see ``values``.
+    :param max_properties: most properties the image may hold afterwards, or None.
     :returns: the updated image.
     :raises ImageNotFound: when the image is not visible to the caller.
     :raises Forbidden: when the caller does not own it (and is no admin).
-    :raises Conflict: for a status change outside :data:`models.TRANSITIONS` or a
-        change to a deleted image.
+    :raises Conflict: for a change refused by
+        :func:`glance.registry.image_rules.check_change` or a change to a deleted
+        image.
+    :raises RequestTooLarge: when the image would hold more than ``max_properties``.
     """
     with database.session() as session:
         image = _load(session, context, image_id, lock=True)
@@ -299,8 +322,7 @@ def image_update(database, context, image_id, values, purge_props=False):
             if set(values) - {'status'} or values.get('status') != 'deleted':
                 raise exception.Conflict(reason='image %s is deleted' % image_id)
             return image
-        if 'status' in values:
-            _check_transition(image, values['status'])
+        image_rules.check_change(image_id, image.status, _data_fields(image), values)
         for name in _SCALAR_FIELDS:
             if name in values:
                 setattr(image, name, values[name])
@@ -308,6 +330,7 @@ def image_update(database, context, image_id, values, purge_props=False):
             _set_chunks(image, values['chunks'])
         if 'properties' in values:
             _set_properties(image, values['properties'], purge_props)
+            _check_property_count(image, max_properties)
         image.updated_at = models.utcnow()
         if image.status == 'deleted':
             image.deleted, image.deleted_at = True, image.updated_at
@@ -322,3 +345,17 @@ def image_destroy(database, context, image_id):
     :raises Forbidden: when the caller does not own it.
     """
     return image_update(database, context, image_id, {'status': 'deleted'})
+
+
+def image_usage(database, owner):
+    """Storage used by one tenant: its images that are not deleted.
+
+    :param database: the registry database.
+    :param owner: the tenant id.
+    :returns: ``(image count, total size in bytes)``; images without a size count 0.
+    """
+    statement = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Image.size), 0))
+                 .where(Image.owner == owner, Image.deleted == sa.false()))
+    with database.connection() as connection:
+        count, size = connection.execute(statement).one()
+    return count, int(size)

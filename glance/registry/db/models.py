@@ -33,17 +33,6 @@ PROPERTY_VALUE_INDEX = 'ix_image_properties_name_value'
 SORTED_COLUMNS = ('created_at', 'updated_at', 'name', 'status', 'disk_format',
                   'container_format', 'size')
 
-STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete')
-# Allowed status changes; setting the current status again is always a no-op.
-TRANSITIONS = {
-    'queued': frozenset(('saving', 'active', 'killed', 'deleted')),
-    'saving': frozenset(('active', 'killed', 'deleted')),
-    'active': frozenset(('pending_delete', 'deleted')),
-    'killed': frozenset(('deleted',)),
-    'pending_delete': frozenset(('deleted',)),
-    'deleted': frozenset(),
-}
-
 # MySQL: DATETIME keeps no fractions of a second unless told to, TEXT holds only 64 KiB
 # of bytes (a 64 Ki-character value needs up to 256 KiB), and the default collations
 # compare case-insensitively, which would make property keys "A" and "a" collide.

@@ -25,14 +25,14 @@ def _error(response, status):
     return message
 
 
-def test_create_returns_201_full_record_and_location(alice):
-    response = alice('POST', '/images', {'image': {
+def test_create_returns_201_full_record_and_location(service):
+    response = service('POST', '/images', {'image': {
         'name': 'cirros', 'disk_format': 'qcow2', 'container_format': 'bare',
         'size': 12, 'checksum': 'D41D8CD98F00B204E9800998ECF8427E',
         'properties': {'os': 'linux'}}})
     assert response.status_int == 201
     image = response.json['image']
-    assert set(image) == FULL_FIELDS
+    assert set(image) == FULL_FIELDS | {'location', 'chunks'}
     assert uuid.UUID(image['id']).version == 4
     assert image['uri'] == '%s/images/%s' % (ENDPOINT, image['id'])
     assert response.headers['Location'] == image['uri']
@@ -72,23 +72,23 @@ def test_show_accepts_an_upper_case_id(alice):
 def test_update_changes_fields_and_merges_properties(alice):
     image = alice.create(name='a', properties={'a': '1', 'b': '2'})
     response = alice('PUT', '/images/' + image['id'], {'image': {
-        'name': 'b', 'size': 5, 'properties': {'b': '3', 'c': '4'}}})
+        'name': 'b', 'properties': {'b': '3', 'c': '4'}}})
     assert response.status_int == 200
     updated = response.json['image']
-    assert (updated['name'], updated['size']) == ('b', 5)
+    assert updated['name'] == 'b'
     assert updated['properties'] == {'a': '1', 'b': '3', 'c': '4'}
     assert updated['updated_at'] >= image['updated_at']
     assert updated['created_at'] == image['created_at']
 
 
-def test_digests_are_stored_lower_case_and_cleared_with_null(alice):
-    image = alice.create(checksum='A' * 32, sha256='B' * 64, xxh3='C' * 32)
+def test_digests_are_stored_lower_case_and_cleared_with_null(service):
+    image = service.create(checksum='A' * 32, sha256='B' * 64, xxh3='C' * 32)
     assert (image['checksum'], image['sha256'], image['xxh3']) == (
         'a' * 32, 'b' * 64, 'c' * 32)
-    assert alice('GET', '/images/' + image['id']).json['image']['xxh3'] == 'c' * 32
-    [brief] = alice('GET', '/images').json['images']
+    assert service('GET', '/images/' + image['id']).json['image']['xxh3'] == 'c' * 32
+    [brief] = service('GET', '/images').json['images']
     assert set(brief) == BRIEF_FIELDS
-    updated = alice('PUT', '/images/' + image['id'],
+    updated = service('PUT', '/images/' + image['id'],
                     {'image': {'xxh3': None}}).json['image']
     assert (updated['sha256'], updated['xxh3']) == ('b' * 64, None)
 
@@ -151,51 +151,53 @@ def test_a_deleted_image_accepts_no_change(alice, admin):
     message = _error(admin('PUT', '/images/' + image['id'],
                            {'image': {'name': 'revived'}}), 409)
     assert 'deleted' in message
-    _error(admin('PUT', '/images/' + image['id'], {'image': {'status': 'active'}}), 409)
+    _error(admin('PUT', '/images/' + image['id'], {'image': {'status': 'active'}}), 403)
 
 
-def test_setting_status_deleted_soft_deletes(alice):
-    image = alice.create()
-    updated = alice('PUT', '/images/' + image['id'],
+def test_setting_status_deleted_soft_deletes(service):
+    image = service.create()
+    updated = service('PUT', '/images/' + image['id'],
                     {'image': {'status': 'deleted'}}).json['image']
     assert updated['deleted'] is True and updated['deleted_at']
-    _error(alice('GET', '/images/' + image['id']), 404)
+    _error(service('GET', '/images/' + image['id']), 404)
 
 
 @pytest.mark.parametrize('path', ['queued saving active pending_delete deleted',
                                   'queued active deleted',
                                   'queued saving killed deleted',
                                   'queued killed',
-                                  'queued saving saving active active'])
-def test_valid_status_transitions(alice, path):
-    image = alice.create()
+                                  'queued saving saving active active',
+                                  'queued pending_delete deleted',
+                                  'queued killed pending_delete deleted'])
+def test_valid_status_transitions(service, path):
+    image = service.create()
     for status in path.split()[1:]:
-        response = alice('PUT', '/images/' + image['id'], {'image': {'status': status}})
+        response = service('PUT', '/images/' + image['id'], {'image': {'status': status}})
         assert response.status_int == 200, (status, response.text)
         assert response.json['image']['status'] == status
 
 
-@pytest.mark.parametrize('path', ['queued pending_delete', 'queued active saving',
+@pytest.mark.parametrize('path', ['queued saving pending_delete', 'queued active saving',
                                   'queued active queued', 'queued killed active',
                                   'queued saving queued',
                                   'queued active pending_delete active'])
-def test_invalid_status_transitions_are_409(alice, path):
-    image = alice.create()
+def test_invalid_status_transitions_are_409(service, path):
+    image = service.create()
     statuses = path.split()
     for status in statuses[1:-1]:
-        assert alice('PUT', '/images/' + image['id'],
+        assert service('PUT', '/images/' + image['id'],
                      {'image': {'status': status}}).status_int == 200
-    message = _error(alice('PUT', '/images/' + image['id'],
+    message = _error(service('PUT', '/images/' + image['id'],
                            {'image': {'status': statuses[-1]}}), 409)
     assert statuses[-2] in message and statuses[-1] in message
 
 
-def test_a_failed_update_changes_nothing(alice):
-    image = alice.create(name='before')
-    alice('PUT', '/images/' + image['id'], {'image': {'status': 'active'}})
-    _error(alice('PUT', '/images/' + image['id'],
+def test_a_failed_update_changes_nothing(service):
+    image = service.create(name='before')
+    service('PUT', '/images/' + image['id'], {'image': {'status': 'active'}})
+    _error(service('PUT', '/images/' + image['id'],
                  {'image': {'name': 'after', 'status': 'queued'}}), 409)
-    assert alice('GET', '/images/' + image['id']).json['image']['name'] == 'before'
+    assert service('GET', '/images/' + image['id']).json['image']['name'] == 'before'
 
 
 @pytest.mark.parametrize('status', ['deleted', 'pending_delete'])
@@ -374,13 +376,13 @@ def test_next_link_uses_the_request_host_without_public_endpoint(database):
     assert body['images'][0]['uri'].startswith('http://localhost/images/')
 
 
-def test_filters(alice, bob):
-    alice.create(name='a', status='active', disk_format='raw', container_format='bare',
+def test_filters(alice, bob, service):
+    service.create(name='a', status='active', disk_format='raw', container_format='bare',
                  size=10, is_public=True, properties={'os': 'linux', 'arch': 'x86'})
-    alice.create(name='b', disk_format='qcow2', container_format='ovf', size=100,
-                 properties={'os': 'linux', 'arch': 'arm'})
-    alice.create(name='c', size=None, properties={'os': 'bsd'})
-    bob.create(name='d', is_public=True, size=50)
+    service.create(name='b', disk_format='qcow2', container_format='ovf', size=100,
+                   properties={'os': 'linux', 'arch': 'arm'})
+    alice.create(name='c', properties={'os': 'bsd'})
+    Caller(bob.app, 'bob', ('service',)).create(name='d', is_public=True, size=50)
 
     def names(query):
         response = alice('GET', '/images?sort_key=name&sort_dir=asc&' + query)
@@ -436,7 +438,8 @@ def test_property_filter_matches_long_values_exactly(alice):
                                       'disk_format', 'size', 'id', 'created_at',
                                       'updated_at'])
 @pytest.mark.parametrize('sort_dir', ['asc', 'desc'])
-def test_every_sort_key_pages_through_ties_and_nulls(alice, sort_key, sort_dir):
+def test_every_sort_key_pages_through_ties_and_nulls(service, sort_key, sort_dir):
+    alice = service
     values = [None, 'b', 'a', 'b', None, 'a', 'c']
     sizes = [None, 2, 1, 2, None, 1, 3]
     for index, (value, size) in enumerate(zip(values, sizes)):

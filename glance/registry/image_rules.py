@@ -1,0 +1,102 @@
+"""The image record's life cycle and who may set which field: the one statement of it.
+
+Parallax enforces these rules for every caller, administrators included; glance-api's
+upload and registration flows follow them with the ``service`` identity.
+
+Status machine (setting the current status again is a no-op):
+
+============== ============================================ ==========================
+from           to                                           why
+============== ============================================ ==========================
+queued         saving, active, killed, pending_delete,      upload starts; locations
+               deleted                                      registered; given up
+saving         active, killed, deleted                      upload done; failed; an
+                                                            upload stuck by a crash
+active         pending_delete, deleted                      its data is being deleted
+killed         pending_delete, deleted                      cleanup of a failed upload
+pending_delete deleted                                      data gone, record next
+deleted        (none)                                       final; the id is never
+                                                            reused
+============== ============================================ ==========================
+
+Field rules:
+
+* :data:`SERVICE_FIELDS` (``status``, ``size``, the digests and ``chunks``) are set
+  only by requests whose context :attr:`~glance.common.context.RequestContext.is_service`
+  (glance-api's upload and registration flows). Other callers change the status only
+  by deleting the image (``DELETE``), which follows the same table.
+* :data:`DATA_FIELDS` of an image that has been ``active`` (``active``,
+  ``pending_delete``, ``deleted``) never change again, whoever asks: downloads are
+  verified against them.
+"""
+
+from glance.common import exception
+
+STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete')
+
+#: The status machine (see the module table).
+TRANSITIONS = {
+    'queued': frozenset(('saving', 'active', 'killed', 'pending_delete', 'deleted')),
+    'saving': frozenset(('active', 'killed', 'deleted')),
+    'active': frozenset(('pending_delete', 'deleted')),
+    'killed': frozenset(('pending_delete', 'deleted')),
+    'pending_delete': frozenset(('deleted',)),
+    'deleted': frozenset(),
+}
+
+#: Fields describing the stored bytes; frozen once an image has been active.
+DATA_FIELDS = ('size', 'checksum', 'sha256', 'xxh3', 'chunks')
+#: Fields only the upload flow (a service identity) may set.
+SERVICE_FIELDS = ('status',) + DATA_FIELDS
+#: Statuses in which :data:`DATA_FIELDS` are frozen.
+FROZEN_STATUSES = ('active', 'pending_delete', 'deleted')
+
+
+def check_caller_fields(context, values):
+    """Refuse service-only fields from a caller without the service identity.
+
+    :param context: the caller's :class:`~glance.common.context.RequestContext`.
+    :param values: the checked fields of a create or update request.
+    :raises Forbidden: naming the fields, for a caller that is not a service.
+    """
+    if context.is_service:
+        return
+    refused = [name for name in SERVICE_FIELDS if name in values]
+    if refused:
+        raise exception.Forbidden(
+            '%s can only be set by the upload flow (glance-api) or a service '
+            'identity' % ', '.join(refused))
+
+
+def check_new_status(status):
+    """Check the status a new image starts in: queued or a status reachable from it.
+
+    :raises Invalid: for ``pending_delete`` or ``deleted``.
+    """
+    if status in ('pending_delete', 'deleted'):
+        raise exception.Invalid(reason='a new image cannot have status %s' % status)
+
+
+def check_change(image_id, current_status, current_data, values):
+    """Check an update against the status machine and the frozen data fields.
+
+    :param image_id: for messages.
+    :param current_status: the image's status now.
+    :param current_data: ``{field: value}`` of :data:`DATA_FIELDS` now (``chunks`` as
+        a list of ``{"location", "size", "checksum"}``).
+    :param values: the checked fields of the update.
+    :raises Conflict: for a transition outside :data:`TRANSITIONS`, or a change of a
+        data field of an image that has been active.
+    """
+    status = values.get('status', current_status)
+    if status != current_status and status not in TRANSITIONS[current_status]:
+        raise exception.Conflict(reason='image %s cannot go from status %s to %s'
+                                 % (image_id, current_status, status))
+    if current_status in FROZEN_STATUSES:
+        changed = [name for name in DATA_FIELDS
+                   if name in values and values[name] != current_data[name]]
+        if changed:
+            raise exception.Conflict(
+                reason='image %s is %s: its %s cannot change (the data it describes '
+                       'is immutable; upload a new image instead)'
+                       % (image_id, current_status, ', '.join(changed)))
