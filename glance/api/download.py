@@ -125,7 +125,8 @@ def verify_chunks(stores, image_id, chunks):
         except store_base.ObjectNotFound:
             raise exception.UpstreamError(reason='%s is missing from its store' % where)
         except store_base.BadLocation as err:
-            raise exception.UpstreamError(reason='%s: %s' % (where, err.message))
+            raise store_base.BadLocation(reason='%s: %s' % (where, err.kwargs.get(
+                'reason', err.message)))
         except store_base.StoreUnavailable as err:
             raise exception.ServiceUnavailable(reason='%s: %s' % (where, err.message))
         except store_base.StoreError as err:

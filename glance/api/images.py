@@ -282,8 +282,9 @@ class ImagesController(wsgi.Controller):
         try:
             store = self.stores.for_location(chunk.location)
         except store_base.BadLocation as err:
-            raise exception.UpstreamError(reason='%s: %s; enable its store to delete it'
-                                                 % (where, err.message))
+            raise store_base.BadLocation(reason='%s: %s; enable its store to delete it'
+                                                % (where, err.kwargs.get('reason',
+                                                                         err.message)))
         if not store.writable:
             return
         try:

@@ -1,7 +1,8 @@
 """WSGI plumbing shared by both daemons.
 
 * :func:`json_error` builds every error response (JSON body, never HTML).
-* :data:`EXCEPTION_STATUS` is the one table that maps domain exceptions to HTTP statuses.
+* :data:`EXCEPTION_STATUS` is the one table that maps domain exceptions to HTTP statuses
+  (store exceptions included).
 * :class:`Router` dispatches through a :class:`routes.Mapper` and answers unknown paths
   with 404 and known paths with a wrong method with 405 plus ``Allow``.
 * :func:`load_paste_app` builds an app or pipeline from a paste.deploy ini.
@@ -18,28 +19,35 @@ import webob.dec
 import webob.exc
 
 from glance.common import exception
+from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
 
-# Order matters: the first matching class wins, so narrower categories come first.
-EXCEPTION_STATUS = (
-    (exception.Invalid, 400),
-    (exception.Unauthorized, 401),
-    (exception.Forbidden, 403),
-    (exception.NotFound, 404),
-    (exception.Conflict, 409),
-    (exception.RequestTooLarge, 413),
-    (exception.RangeNotSatisfiable, 416),
-    (exception.ServiceUnavailable, 503),
-    (exception.UpstreamError, 502),
-)
+#: The one exception -> HTTP status table of both daemons. The most specific class
+#: of an exception that is listed decides (its method resolution order is walked), so
+#: the order of the rows does not matter. Domain exceptions know nothing of HTTP.
+EXCEPTION_STATUS = {
+    exception.Invalid: 400,
+    exception.Unauthorized: 401,
+    exception.Forbidden: 403,
+    exception.NotFound: 404,
+    exception.Conflict: 409,
+    exception.RequestTooLarge: 413,
+    exception.RangeNotSatisfiable: 416,
+    exception.UpstreamError: 502,
+    exception.ServiceUnavailable: 503,
+    store_base.BadLocation: 400,
+    store_base.StoreReadOnly: 403,
+    store_base.StoreError: 502,
+    store_base.StoreUnavailable: 503,
+}
 
 
 def status_for(exc):
     """Return the HTTP status for a domain exception (500 for unknown ones)."""
-    for cls, status in EXCEPTION_STATUS:
-        if isinstance(exc, cls):
-            return status
+    for cls in type(exc).__mro__:
+        if cls in EXCEPTION_STATUS:
+            return EXCEPTION_STATUS[cls]
     return 500
 
 

@@ -25,8 +25,12 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK_SIZE = 1024 * 1024
 
 
-class StoreError(exception.UpstreamError):
-    """A store failed to do what was asked; names the store and the object path."""
+class StoreError(exception.GlanceException):
+    """A store failed to do what was asked; names the store and the object path.
+
+    Store exceptions carry no HTTP meaning; ``glance.common.wsgi.EXCEPTION_STATUS``
+    maps each of them to one status, wherever it surfaces.
+    """
 
     template = 'Store %(store)s failed on %(path)s: %(reason)s'
 
@@ -37,7 +41,7 @@ class ObjectNotFound(StoreError):
     template = 'Object %(path)s not found in store %(store)s'
 
 
-class StoreUnavailable(StoreError, exception.ServiceUnavailable):
+class StoreUnavailable(StoreError):
     """The storage service cannot be reached or asks us to back off."""
 
     template = 'Store %(store)s unavailable for %(path)s: %(reason)s'
@@ -49,14 +53,18 @@ class StoreIOError(StoreError):
     template = 'I/O error in store %(store)s on %(path)s: %(reason)s'
 
 
-class StoreReadOnly(StoreError, exception.Forbidden):
+class StoreReadOnly(StoreError):
     """Writing or deleting through a read-only store (http, https)."""
 
     template = 'Store %(store)s is read-only: cannot %(operation)s %(path)s'
 
 
-class BadLocation(StoreError, exception.Invalid):
-    """A location that cannot be parsed or that no configured store serves."""
+class BadLocation(exception.GlanceException):
+    """A location that cannot be parsed, is refused, or that no enabled store serves.
+
+    It is not a :class:`StoreError` (no store failed): the same location is as bad
+    when it is registered, downloaded or deleted.
+    """
 
     template = 'Invalid store location: %(reason)s'
 

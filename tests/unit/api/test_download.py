@@ -10,7 +10,8 @@ import pytest
 import xxhash
 
 from glance.api import download
-from glance.common import exception, streaming
+from glance.common import exception, streaming, wsgi
+from glance.store import base as store_base
 from tests.unit.api.memory_store import memory_stores
 
 SOURCE = bytes(range(256)) * 2 + b'tail!'          # 517 bytes
@@ -129,9 +130,10 @@ def test_verify_chunks_detects_a_chunk_of_another_size(stores):
 def test_verify_chunks_rejects_a_location_no_store_serves(stores):
     chunks = download.image_chunks({'id': 'i', 'chunks': [
         {'location': 'gopher://x/y', 'size': 1}]})
-    with pytest.raises(exception.UpstreamError) as info:
+    with pytest.raises(store_base.BadLocation) as info:
         download.verify_chunks(stores, 'i', chunks)
     assert 'chunk 1 of 1' in info.value.message
+    assert wsgi.status_for(info.value) == 400
 
 
 def test_whole_body_is_the_exact_concatenation(stores):
@@ -206,7 +208,7 @@ def test_store_failure_mid_stream_raises_after_a_short_body(stores, caplog):
     image = _image(stores)
     stores.default_store.fail_read_after = 120
     received = bytearray()
-    with pytest.raises(exception.UpstreamError):
+    with pytest.raises(store_base.StoreIOError):
         for block in _body(stores, image):
             received += block
     assert len(received) < len(SOURCE)

@@ -93,6 +93,18 @@ def test_parse_json_body_rejects_bad_input():
         raise AssertionError('accepted an over-long body')
 
 
+def test_status_table_uses_the_most_specific_listed_class():
+    from glance.store import base as store_base
+
+    class NarrowBadLocation(store_base.BadLocation):
+        pass
+    assert wsgi.status_for(NarrowBadLocation(reason='x')) == 400
+    assert wsgi.status_for(store_base.StoreUnavailable(store='s', path='p',
+                                                       reason='r')) == 503
+    assert wsgi.status_for(exception.ChecksumMismatch(image_id='i', reason='r')) == 502
+    assert wsgi.status_for(exception.RegistryUnavailable(reason='r')) == 503
+
+
 def test_status_table_orders_narrow_categories_first():
     class Both(exception.Invalid, exception.UpstreamError):
         pass

@@ -218,10 +218,12 @@ def test_delete_removes_the_relation_row(conf, alice_client):
     engine.dispose()
 
 
-def test_status_deleted_by_put_removes_the_relation_too(alice_client):
+def test_status_deleted_by_put_removes_the_relation_too(pipeline, alice_client):
     image = alice_client.create('snap', **_tuple())
-    response = alice_client.request('PUT', '/images/' + image['id'],
-                                    {'image': {'status': 'deleted'}})
+    # Only the service identity may set a status (glance.registry.image_rules).
+    service = Client(pipeline, roles='service')
+    response = service.request('PUT', '/images/' + image['id'],
+                               {'image': {'status': 'deleted'}})
     assert response.status_int == 200
     assert alice_client.related_ids() == []
 

@@ -93,8 +93,16 @@ def test_object_info_is_immutable():
     (BadLocation(reason='r'), 400),
 ])
 def test_store_errors_map_to_http_statuses(error, status):
-    assert isinstance(error, exception.UpstreamError)
+    assert isinstance(error, exception.GlanceException)
     assert wsgi.status_for(error) == status
+
+
+def test_store_errors_inherit_no_http_category():
+    for error in (StoreUnavailable(store='s', path='p', reason='r'),
+                  StoreReadOnly(store='s', path='p', operation='write'),
+                  BadLocation(reason='r')):
+        assert not isinstance(error, (exception.ServiceUnavailable, exception.Forbidden,
+                                      exception.Invalid, exception.UpstreamError))
 
 
 def test_store_error_messages_name_store_and_path():
