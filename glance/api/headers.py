@@ -19,6 +19,9 @@ _META = 'HTTP_X_IMAGE_META_'
 _PROPERTY = _META + 'PROPERTY_'
 _HEX = re.compile(r'^[0-9a-f]+$')
 _PLAIN_VALUE = re.compile(r'^[\x20-\x7e]*$')
+# C0 and C1 controls and DEL: a value that holds one could split or forge a header
+# when it is sent back (GET/HEAD answer every field as a header).
+_CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
 _KEPT_AS_IS = ''.join(chr(c) for c in range(0x20, 0x7f) if chr(c) != '%')
 
 #: Fields a client may set, with their parsers.
@@ -91,14 +94,17 @@ def parse_image_meta(environ):
 
     :param environ: the WSGI environ.
     :returns: :class:`ImageMeta`.
-    :raises Invalid: for a read-only or unknown field, a malformed value or an empty
-        property key.
+    :raises Invalid: for a read-only or unknown field, a malformed value, a value
+        holding control characters (CR, LF, NUL...) or an empty property key.
     """
     fields, properties, locations = {}, {}, []
     for key, raw in environ.items():
         if not key.startswith(_META):
             continue
         value = _text(raw)
+        if _CONTROL.search(value):
+            raise exception.Invalid(reason='%s holds control characters'
+                                    % key[len('HTTP_'):].lower().replace('_', '-'))
         if key.startswith(_PROPERTY):
             name = key[len(_PROPERTY):].lower()
             if not name:

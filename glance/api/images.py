@@ -18,14 +18,38 @@ DELETE /images/<id>             :meth:`ImagesController.delete`
 
 import datetime
 import logging
+import re
 
 import webob
 
 from glance.api import download, headers, upload
-from glance.common import context, exception, wsgi
+from glance.common import context, exception, server, wsgi
 from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
+
+# What a pipelined next request starts with; anything else right after the declared
+# body is more body.
+_REQUEST_LINE = re.compile(rb'[A-Z]{3,10} [^ ]')
+
+
+def _check_body_end(req):
+    """Refuse a body longer than its ``Content-Length``.
+
+    The server reads exactly ``Content-Length`` bytes; bytes the client sent beyond
+    them, unless they start another request, mean the declared length was a lie.
+
+    :raises Invalid: (with ``Connection: close``) for such a body.
+    """
+    peek = req.environ.get(server.PEEK_KEY)
+    if peek is None or req.content_length is None:
+        return
+    trailing = peek(16)
+    if trailing and not _REQUEST_LINE.match(trailing):
+        error = exception.Invalid(reason='the body is longer than its Content-Length '
+                                         '(%d bytes)' % req.content_length)
+        error.headers = {'Connection': 'close'}
+        raise error
 
 
 def _has_body(req):
@@ -119,6 +143,8 @@ class ImagesController(wsgi.Controller):
                                            'x-image-meta-location, not both')
         if meta.locations:
             chunks = self._check_locations(ctx, meta)
+            self._check_registered_size(client, meta.fields.get('owner', ctx.tenant),
+                                        chunks)
             image = client.create_image(meta.registry_metadata())
             image = self._activate_registered(client, image, chunks)
         else:
@@ -156,6 +182,8 @@ class ImagesController(wsgi.Controller):
                                                 % (image['id'], image.get('status')))
             if meta.locations:
                 chunks = self._check_locations(ctx, meta)
+                self._check_registered_size(client, image.get('owner'), chunks,
+                                            image.get('size'))
                 image = self._activate_registered(client, image, chunks,
                                                   meta.registry_metadata())
             else:
@@ -169,13 +197,20 @@ class ImagesController(wsgi.Controller):
         re-raises for the error map to answer.
         """
         image_id = image['id']
+        try:
+            size_cap, cap_name = self._size_limit(client, image.get('owner'),
+                                                  image.get('size'))
+        # Deliberate cleanup on every failure; re-raised.
+        except BaseException:
+            self._kill(client, image_id)
+            raise
         writer = upload.ImageUpload(self.stores.default_store, image_id,
                                     self.options.store_chunk_size,
-                                    self.options.read_block_size,
-                                    self.options.image_size_cap)
+                                    self.options.read_block_size, size_cap, cap_name)
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
             writer.write(req.body_file, req.content_length)
+            _check_body_end(req)
             measured = {'size': writer.size, 'checksum': writer.checksum,
                         'sha256': writer.sha256, 'xxh3': writer.xxh3}
             self._check_declared(image, metadata, measured)
@@ -186,6 +221,37 @@ class ImagesController(wsgi.Controller):
             writer.discard()
             self._kill(client, image_id)
             raise
+
+    def _size_limit(self, client, owner, counted=None):
+        """The most bytes an image of ``owner`` may hold, and the option that says so.
+
+        :param client: the registry client acting for the caller.
+        :param owner: the image's tenant; no quota applies without one.
+        :param counted: the size the registry already counts for this image (a size
+            declared before the data arrived), left out of the tenant's usage.
+        :returns: ``(bytes, name)``: ``image_size_cap``, or what is left of the owner's
+            ``user_storage_quota`` when that is smaller.
+        """
+        cap, name = self.options.image_size_cap, 'image_size_cap'
+        quota = self.options.user_storage_quota
+        if quota and owner:
+            used = client.get_usage(owner)['size'] - (counted or 0)
+            if quota - used < cap:
+                cap = max(quota - used, 0)
+                name = ('what is left of user_storage_quota for tenant %s (%d of %d '
+                        'bytes used)' % (owner, used, quota))
+        return cap, name
+
+    def _check_registered_size(self, client, owner, chunks, counted=None):
+        """Apply ``image_size_cap`` and the owner's quota to registered locations.
+
+        :raises RequestTooLarge: when the locations hold more than allowed.
+        """
+        size = sum(chunk['size'] for chunk in chunks)
+        cap, name = self._size_limit(client, owner, counted)
+        if size > cap:
+            raise exception.RequestTooLarge(reason='the locations hold %d bytes, over %s '
+                                                   '(%d bytes)' % (size, name, cap))
 
     @staticmethod
     def _check_declared(image, metadata, measured):

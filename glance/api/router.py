@@ -13,7 +13,10 @@ option             default meaning
 read_block_size    1M      bytes per block read from the request body and sent to
                            clients; smaller blocks cost throughput (64K: about half)
 store_chunk_size   1G      largest object an upload writes; bigger images are split
-image_size_cap     1T      largest image accepted on upload (413 above it)
+image_size_cap     1T      largest image accepted on upload or registration (413)
+user_storage_quota 0       most bytes a tenant's images (not deleted) may hold, checked
+                           on upload (streaming: stops once over) and registration
+                           (413); 0 means no quota
 ================== ======= ===========================================================
 
 The registry options (``registry_urls``...) are documented in
@@ -37,6 +40,7 @@ class ApiOptions:
     read_block_size: int = 1024 * 1024
     store_chunk_size: int = 1024 ** 3
     image_size_cap: int = 1024 ** 4
+    user_storage_quota: int = 0
 
     @classmethod
     def from_conf(cls, conf):
@@ -52,7 +56,9 @@ class ApiOptions:
             store_chunk_size=opts.get_size('store_chunk_size', defaults.store_chunk_size,
                                            minimum=1),
             image_size_cap=opts.get_size('image_size_cap', defaults.image_size_cap,
-                                         minimum=0))
+                                         minimum=0),
+            user_storage_quota=opts.get_size('user_storage_quota',
+                                             defaults.user_storage_quota, minimum=0))
 
 
 def build_mapper(controller):

@@ -31,15 +31,19 @@ class ImageUpload:
     :param image_id: the image id; objects are named by ``store.location_for``.
     :param chunk_size: the largest object written (``store_chunk_size``).
     :param block_size: the most bytes read from the body at once.
-    :param size_cap: the largest image accepted (``image_size_cap``), or None.
+    :param size_cap: the largest image accepted (``image_size_cap``, or what is left
+        of the owner's ``user_storage_quota``), or None.
+    :param cap_name: what ``size_cap`` is, for the 413 message.
     """
 
-    def __init__(self, store, image_id, chunk_size, block_size, size_cap=None):
+    def __init__(self, store, image_id, chunk_size, block_size, size_cap=None,
+                 cap_name='image_size_cap'):
         self.store = store
         self.image_id = image_id
         self.chunk_size = chunk_size
         self.block_size = block_size
         self.size_cap = size_cap
+        self.cap_name = cap_name
         #: ``[{"location", "size", "checksum"}]`` of the objects written, in order.
         self.chunks = []
         self.size = 0
@@ -64,9 +68,9 @@ class ImageUpload:
         if (self.size_cap is not None and content_length is not None
                 and content_length > self.size_cap):
             raise exception.RequestTooLarge(
-                reason='Content-Length %d is over image_size_cap (%d bytes)'
-                       % (content_length, self.size_cap))
-        reader = streaming.LimitedReader(body, self.size_cap)
+                reason='Content-Length %d is over %s (%d bytes)'
+                       % (content_length, self.cap_name, self.size_cap))
+        reader = streaming.LimitedReader(body, self.size_cap, self.cap_name)
         hashers = [streaming.new_hasher(name) for name in DIGESTS]
         try:
             for index in itertools.count():

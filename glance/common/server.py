@@ -15,6 +15,7 @@ import eventlet
 import eventlet.hubs
 import eventlet.wsgi
 
+from glance.common import wsgi
 from glance.common.config import Options
 
 LOG = logging.getLogger(__name__)
@@ -27,14 +28,86 @@ class _AccessLogSilencer:
         pass
 
 
+class _HeadersTooLarge(Exception):
+    """The request's header block broke ``max_header_line`` or ``max_total_header_size``."""
+
+
+class _HeaderReader:
+    """Reads the header block line by line, enforcing the server's own limits.
+
+    eventlet's reader enforces module-wide constants; this one takes the limits of
+    the :class:`Server` it belongs to.
+    """
+
+    def __init__(self, fp, max_line, max_total):
+        self.fp = fp
+        self.max_line = max_line
+        self.max_total = max_total
+        self.total = 0
+
+    def readline(self, size=-1):
+        """Return one header line; raise :class:`_HeadersTooLarge` past a limit."""
+        line = self.fp.readline(self.max_line + 1)
+        if len(line) > self.max_line:
+            raise _HeadersTooLarge('a header line is longer than %d bytes (max_header_line)'
+                                   % self.max_line)
+        self.total += len(line)
+        if self.total > self.max_total:
+            raise _HeadersTooLarge('the headers are longer than %d bytes in total '
+                                   '(max_total_header_size)' % self.max_total)
+        return line
+
+
+#: WSGI environ key of a callable ``peek(n)`` returning up to ``n`` bytes the client
+#: has already sent after the current request body, without consuming them.
+PEEK_KEY = 'glance.peek_unread'
+
+
 class HttpProtocol(eventlet.wsgi.HttpProtocol):
-    """eventlet's protocol, keeping ``x-image-meta-*`` headers written with underscores.
+    """eventlet's protocol, keeping ``x-image-meta-*`` headers written with underscores,
+    and answering over-long headers with a JSON 400.
 
     eventlet drops every header whose name holds ``_``, because ``a_b`` and ``a-b``
     would share one environ key. Glance clients send ``x-image-meta-disk_format`` and
     ``x-image-meta-property-<key_with_underscores>``; for that prefix both spellings
     mean the same field, so they are kept (as WSGI servers that do not drop them do).
     """
+
+    max_header_line = eventlet.wsgi.MAX_HEADER_LINE
+    max_total_header_size = eventlet.wsgi.MAX_TOTAL_HEADER_SIZE
+
+    def get_environ(self):
+        environ = super().get_environ()
+        environ[PEEK_KEY] = self._peek_unread
+        return environ
+
+    def _peek_unread(self, size):
+        """Bytes received but not read yet, up to ``size``; never waits for more."""
+        timeout = self.connection.gettimeout()
+        # Non-blocking for this one look: a buffered reader's peek does at most one
+        # read of the socket, which then answers "nothing yet" instead of waiting.
+        self.connection.setblocking(False)
+        try:
+            return self.rfile.peek(size)[:size]
+        except OSError:
+            return b''
+        finally:
+            self.connection.settimeout(timeout)
+
+    def parse_request(self):
+        # eventlet wraps rfile in its own limited reader for exactly this call (and
+        # unwraps it afterwards); ours replaces it with the configured limits.
+        self.rfile = _HeaderReader(getattr(self.rfile, 'fp', self.rfile),
+                                   self.max_header_line, self.max_total_header_size)
+        try:
+            return super().parse_request()
+        except _HeadersTooLarge as err:
+            body = wsgi.json_error(400, str(err)).body
+            self.wfile.write(b'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json'
+                             b'\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s'
+                             % (len(body), body))
+            self.close_connection = 1
+            return False
 
     def formalize_key_naming(self, k):
         if k.lower().startswith('x-image-meta-'):
@@ -53,11 +126,15 @@ class Server:
     :param backlog: listen backlog.
     :param pool_size: most concurrent requests (green threads).
     :param graceful_timeout: seconds to wait for in-flight requests on shutdown.
+    :param max_header_line: longest request header line, in bytes (400 above).
+    :param max_total_header_size: most bytes of request headers (400 above).
     """
 
     def __init__(self, app, host='127.0.0.1', port=0, cert_file=None, key_file=None,
                  backlog=4096, pool_size=1000, graceful_timeout=60,
-                 keepalive=True, client_socket_timeout=900):
+                 keepalive=True, client_socket_timeout=900,
+                 max_header_line=eventlet.wsgi.MAX_HEADER_LINE,
+                 max_total_header_size=eventlet.wsgi.MAX_TOTAL_HEADER_SIZE):
         self.app = app
         self.host = host
         self.port = port
@@ -68,6 +145,9 @@ class Server:
         self.graceful_timeout = graceful_timeout
         self.keepalive = keepalive
         self.client_socket_timeout = client_socket_timeout
+        self.protocol = type('HttpProtocol', (HttpProtocol,), {
+            'max_header_line': max_header_line,
+            'max_total_header_size': max_total_header_size})
         self.socket = None
         self._server_thread = None
 
@@ -100,7 +180,7 @@ class Server:
             self.bind()
         self._server_thread = eventlet.spawn(
             eventlet.wsgi.server, self.socket, self.app,
-            custom_pool=self.pool, log=_AccessLogSilencer(), protocol=HttpProtocol,
+            custom_pool=self.pool, log=_AccessLogSilencer(), protocol=self.protocol,
             keepalive=self.keepalive, socket_timeout=self.client_socket_timeout,
             debug=False)
         return self._server_thread
@@ -146,7 +226,8 @@ def server_from_conf(app, conf, default_port):
     """Build a :class:`Server` from the daemon's ``[DEFAULT]`` options.
 
     Options: ``bind_host``, ``bind_port``, ``cert_file``, ``key_file``, ``backlog``,
-    ``workers_pool_size``, ``graceful_shutdown_timeout``, ``client_socket_timeout``.
+    ``workers_pool_size``, ``graceful_shutdown_timeout``, ``client_socket_timeout``,
+    ``max_header_line``, ``max_total_header_size``.
     """
     opts = Options(conf)
     cert_file = opts.get_path('cert_file', None)
@@ -164,4 +245,9 @@ def server_from_conf(app, conf, default_port):
                   graceful_timeout=opts.get_float('graceful_shutdown_timeout', 60,
                                                   minimum=0),
                   client_socket_timeout=opts.get_float('client_socket_timeout', 900,
-                                                       minimum=0))
+                                                       minimum=0),
+                  max_header_line=opts.get_size('max_header_line',
+                                                eventlet.wsgi.MAX_HEADER_LINE, minimum=1024),
+                  max_total_header_size=opts.get_size(
+                      'max_total_header_size', eventlet.wsgi.MAX_TOTAL_HEADER_SIZE,
+                      minimum=1024))

@@ -57,11 +57,13 @@ class LimitedReader:
 
     :param fileobj: the source, e.g. ``req.body_file``.
     :param cap: the largest number of bytes allowed; None for no cap.
+    :param cap_name: what the cap is, for the 413 message.
     """
 
-    def __init__(self, fileobj, cap=None):
+    def __init__(self, fileobj, cap=None, cap_name='image_size_cap'):
         self._file = fileobj
         self._cap = cap
+        self._cap_name = cap_name
         self.count = 0
 
     def read(self, size):
@@ -84,7 +86,8 @@ class LimitedReader:
         self.count += len(data)
         if self._cap is not None and self.count > self._cap:
             raise exception.RequestTooLarge(
-                reason='the image is larger than image_size_cap (%d bytes)' % self._cap)
+                reason='the image is larger than %s (%d bytes)' % (self._cap_name,
+                                                                   self._cap))
         return data
 
 

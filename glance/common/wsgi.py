@@ -13,6 +13,8 @@ so the apps run under any WSGI server.
 
 import json
 import logging
+import re
+import urllib.parse
 
 import webob
 import webob.dec
@@ -134,6 +136,37 @@ def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
     return data
 
 
+_BAD_PERCENT = re.compile('%(?![0-9A-Fa-f]{2})')
+_PATH_CONTROL = re.compile('[\x00-\x1f\x7f]')
+
+
+def check_request_target(environ):
+    """Refuse a request path or query string that cannot be decoded.
+
+    Both daemons call this (through :class:`Router`) before any route or parameter
+    is read, so every route answers a malformed target the same way.
+
+    :raises Invalid: for a path that is not UTF-8 or holds control characters, or a
+        query string with a ``%`` not followed by two hex digits or that is not UTF-8
+        once decoded.
+    """
+    path = environ.get('PATH_INFO', '')
+    try:
+        path = path.encode('latin-1').decode('utf-8')
+    except UnicodeError:
+        raise exception.Invalid(reason='the request path is not valid UTF-8') from None
+    if _PATH_CONTROL.search(path):
+        raise exception.Invalid(reason='the request path holds control characters')
+    query = environ.get('QUERY_STRING', '')
+    if _BAD_PERCENT.search(query):
+        raise exception.Invalid(reason='the query string has a malformed '
+                                       'percent-encoding (%% must start %%XX)')
+    try:
+        urllib.parse.unquote_to_bytes(query.replace('+', ' ')).decode('utf-8')
+    except UnicodeError:
+        raise exception.Invalid(reason='the query string is not valid UTF-8') from None
+
+
 class Controller:
     """Base class of controllers: calling one runs the named action method.
 
@@ -178,6 +211,10 @@ class Router:
 
     @webob.dec.wsgify
     def __call__(self, req):
+        try:
+            check_request_target(req.environ)
+        except exception.Invalid as exc:
+            return error_response(exc)
         found = self.mapper.routematch(environ=req.environ)
         if not found:
             return self._not_routed(req)

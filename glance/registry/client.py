@@ -329,3 +329,19 @@ class RegistryClient:
         :raises ImageNotFound: when the image is not visible to the caller.
         """
         self._image_request('DELETE', image_ref, headers=extra_headers)
+
+    def get_usage(self, owner, registry=None):
+        """Return the storage a tenant's images use (``GET /usage``), for quotas.
+
+        :param owner: the tenant id.
+        :param registry: an allow-listed base URL; the default registry when None.
+        :returns: ``{"owner", "images", "size"}``; deleted images are not counted.
+        :raises Forbidden: unless the caller is a service, an admin or that tenant.
+        """
+        json_client = self._client_for(registry)
+        data = json_client.request('GET', '/usage', query={'owner': owner}).data
+        usage = data.get('usage') if isinstance(data, dict) else None
+        if not isinstance(usage, dict) or not isinstance(usage.get('size'), int):
+            raise json_client.unavailable(reason='%s answered without a "usage" object'
+                                          % json_client.base_url)
+        return usage
