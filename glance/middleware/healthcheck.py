@@ -12,7 +12,7 @@ import os
 
 import webob
 
-from glance.common import config
+from glance.common import config, wsgi
 
 
 class HealthcheckFilter:
@@ -27,7 +27,11 @@ class HealthcheckFilter:
     def __call__(self, environ, start_response):
         if environ.get('PATH_INFO') != self.path:
             return self.app(environ, start_response)
-        if self.disable_path and os.path.exists(self.disable_path):
+        if environ.get('REQUEST_METHOD') not in ('GET', 'HEAD'):
+            response = wsgi.json_error(405, 'Method %s not allowed on %s; allowed: GET, '
+                                       'HEAD' % (environ.get('REQUEST_METHOD'), self.path),
+                                       {'Allow': 'GET, HEAD'})
+        elif self.disable_path and os.path.exists(self.disable_path):
             response = webob.Response(status=503, body=b'DISABLED BY FILE\n',
                                       content_type='text/plain')
         else:

@@ -20,6 +20,7 @@ sql_pool_recycle 3600                    seconds after which a connection is
 """
 
 import contextlib
+import logging
 import os
 
 import sqlalchemy as sa
@@ -97,6 +98,25 @@ def _connect_errors_are_disconnects(context):
         context.is_disconnect = True
 
 
+class _PoolCleanupOneLine(logging.Filter):
+    """Shorten SQLAlchemy's pool reports of connections that could not be closed.
+
+    After a database restart the pool closes the connections the server already
+    dropped, and logs each failure with a full traceback at ERROR. The request that
+    found the connection dead has already been answered (retried or 503), so that
+    is expected: one warning line naming the error type is kept instead.
+    """
+
+    def filter(self, record):
+        if record.exc_info and record.exc_info[1] is not None:
+            record.msg = '%s (%s)' % (record.getMessage(),
+                                      type(record.exc_info[1]).__name__)
+            record.args = ()
+            record.exc_info = record.exc_text = None
+            record.levelno, record.levelname = logging.WARNING, 'WARNING'
+        return True
+
+
 def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
     cursor = dbapi_connection.cursor()
     cursor.execute('PRAGMA foreign_keys=ON')
@@ -138,6 +158,12 @@ def create_engine(conf):
             pool_timeout=timeout,
             pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
     event.listen(engine, 'handle_error', _connect_errors_are_disconnects)
+    # SQLAlchemy logs from a logger named after the pool class; a filter applies only
+    # where the record is made, not on parent loggers.
+    pool_class = type(engine.pool)
+    pool_log = logging.getLogger('%s.%s' % (pool_class.__module__, pool_class.__name__))
+    if not any(isinstance(item, _PoolCleanupOneLine) for item in pool_log.filters):
+        pool_log.addFilter(_PoolCleanupOneLine())
     return engine
 
 

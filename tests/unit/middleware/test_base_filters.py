@@ -38,6 +38,15 @@ def test_healthcheck_answers_ok_and_passes_other_paths():
     assert webob.Request.blank('/images').get_response(app).body == b'hello world'
 
 
+def test_healthcheck_answers_other_methods_with_405_and_allow():
+    app = _build(healthcheck, _app)
+    response = webob.Request.blank('/healthcheck', method='TRACE').get_response(app)
+    assert response.status_int == 405 and response.headers['Allow'] == 'GET, HEAD'
+    assert response.json['error']['code'] == 405
+    assert webob.Request.blank('/healthcheck', method='HEAD').get_response(
+        app).status_int == 200
+
+
 def test_healthcheck_disabled_by_file(tmp_path):
     flag = tmp_path / 'disable'
     app = _build(healthcheck, _app, disable_path=str(flag))
