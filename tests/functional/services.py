@@ -92,7 +92,7 @@ account_autocreate = true
 [filter:tempauth]
 use = egg:swift#tempauth
 user_test_tester = testing .admin
-fernet_key_1 = {fernet_key}
+{extra_users}fernet_key_1 = {fernet_key}
 active_fernet_key_id = 1
 
 [filter:s3api]
@@ -198,11 +198,15 @@ class SwiftService:
 
     :param base: a fresh folder for configs, rings, devices and logs.
     :param venv: the virtualenv holding Swift (default :data:`SWIFT_VENV`).
+    :param extra_users: more tempauth users, ``(account, user, key)``; each is an
+        admin of its account, reachable as ``account:user`` with ``key`` (also its S3
+        access key and secret).
     """
 
-    def __init__(self, base, venv=SWIFT_VENV):
+    def __init__(self, base, venv=SWIFT_VENV, extra_users=()):
         self.base = str(base)
         self.venv = venv
+        self.extra_users = tuple(extra_users)
         self.etc = os.path.join(self.base, 'etc')
         self.devices = os.path.join(self.base, 'srv', 'node')
         self.processes = {}
@@ -299,7 +303,8 @@ class SwiftService:
                                          devices=self.devices, user=getpass.getuser(),
                                          server=server)
             if server == 'proxy':
-                text += _PROXY_PIPELINE.format(fernet_key=fernet_key)
+                text += _PROXY_PIPELINE.format(fernet_key=fernet_key, extra_users=''.join(
+                    'user_%s_%s = %s .admin\n' % user for user in self.extra_users))
             else:
                 text += _STORAGE_PIPELINE.format(server=server)
             with open(self._conf_path(server), 'w') as conf:
