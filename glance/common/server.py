@@ -29,7 +29,7 @@ class _AccessLogSilencer:
 
 
 class _HeadersTooLarge(Exception):
-    """The request's header block broke ``max_header_line`` or ``max_total_header_size``."""
+    """The request headers broke ``max_header_line`` or ``max_total_header_size``."""
 
 
 class _HeaderReader:
@@ -49,8 +49,8 @@ class _HeaderReader:
         """Return one header line; raise :class:`_HeadersTooLarge` past a limit."""
         line = self.fp.readline(self.max_line + 1)
         if len(line) > self.max_line:
-            raise _HeadersTooLarge('a header line is longer than %d bytes (max_header_line)'
-                                   % self.max_line)
+            raise _HeadersTooLarge('a header line is longer than %d bytes '
+                                   '(max_header_line)' % self.max_line)
         self.total += len(line)
         if self.total > self.max_total:
             raise _HeadersTooLarge('the headers are longer than %d bytes in total '
@@ -246,8 +246,8 @@ def server_from_conf(app, conf, default_port):
                                                   minimum=0),
                   client_socket_timeout=opts.get_float('client_socket_timeout', 900,
                                                        minimum=0),
-                  max_header_line=opts.get_size('max_header_line',
-                                                eventlet.wsgi.MAX_HEADER_LINE, minimum=1024),
+                  max_header_line=opts.get_size(
+                      'max_header_line', eventlet.wsgi.MAX_HEADER_LINE, minimum=1024),
                   max_total_header_size=opts.get_size(
                       'max_total_header_size', eventlet.wsgi.MAX_TOTAL_HEADER_SIZE,
                       minimum=1024))

@@ -14,6 +14,7 @@ import sys
 import pytest
 
 from tests.functional import daemons
+from tests.functional.test_api_images import registry  # noqa: F401
 
 OPENAPI = os.path.join(daemons.REPO, 'doc', 'openapi')
 CHECKS = ('not_a_server_error,status_code_conformance,content_type_conformance,'
@@ -36,20 +37,12 @@ def _schemathesis(spec, url, folder):
     assert 'passed' in result.stdout
 
 
-@pytest.fixture(scope='module')
-def registry(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('registry')
-    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
-    yield daemon.start()
-    daemon.stop()
-
-
-def test_registry_conforms_to_its_openapi_description(registry, tmp_path):
+def test_registry_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F811
     _schemathesis('registry.yaml', registry.url, tmp_path)
     assert 'Traceback' not in registry.read_log()
 
 
-def test_api_conforms_to_its_openapi_description(registry, tmp_path):
+def test_api_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F811
     datadir = str(tmp_path / 'images')
     os.makedirs(datadir)
     api = daemons.api_daemon(tmp_path / 'api', registry.url, image_size_cap='1M',

@@ -244,7 +244,8 @@ def test_every_sort_key_walks_all_pages_without_duplicates(registry, tenants, so
     values = [None, 'b', 'a', 'b', None, 'a', 'c']
     for index, value in enumerate(values):
         size = None if value is None else ord(value)
-        registry.create(alice, roles=SERVICE, name=value, disk_format=value, container_format=value,
+        registry.create(alice, roles=SERVICE, name=value, disk_format=value,
+                        container_format=value,
                         size=size, status='active' if index % 3 else 'queued')
     for sort_dir in ('asc', 'desc'):
         query = '/images/detail?owner=%s&sort_key=%s&sort_dir=%s' % (alice, sort_key,

@@ -52,7 +52,8 @@ def test_admin_cannot_set_service_fields(admin, alice):
 
 
 @pytest.mark.parametrize('change', [
-    {'size': 4}, {'checksum': 'f' * 32}, {'sha256': 'e' * 64}, {'xxh3': 'd' * 32}, {'checksum': None},
+    {'size': 4}, {'checksum': 'f' * 32}, {'sha256': 'e' * 64}, {'xxh3': 'd' * 32},
+    {'checksum': None},
     {'chunks': []}, {'location': 'file:///data/other'}])
 @pytest.mark.parametrize('roles', [('service',), ('service', 'admin')])
 def test_data_fields_of_an_active_image_are_immutable_even_for_services_and_admins(
