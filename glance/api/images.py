@@ -67,9 +67,15 @@ class ImagesController(wsgi.Controller):
     def show_by_uri(self, req):
         """GET/HEAD one image by its full URI (``?uri=``) from any allow-listed registry.
 
-        :raises Invalid: without ``uri``, or for a registry not on the allow-list.
+        :raises Invalid: without ``uri``, for a query string that does not decode as
+            UTF-8, or for a registry not on the allow-list.
         """
-        uri = req.GET.get('uri')
+        try:
+            uri = req.GET.get('uri')
+        except UnicodeDecodeError:
+            # WebOb decodes the whole query string as UTF-8 on first access.
+            raise exception.Invalid(reason='the query string is not percent-encoded '
+                                           'UTF-8') from None
         if not uri:
             raise exception.Invalid(reason='GET /images needs ?uri=<image uri>')
         return self._download(req, uri)

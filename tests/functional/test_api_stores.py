@@ -195,7 +195,9 @@ def test_swift_dying_mid_stream_gives_a_short_read(tmp_path, registry):  # noqa:
 @pytest.fixture(scope='module')
 def http_api(tmp_path_factory, registry):  # noqa: F811
     daemon = daemons.api_daemon(tmp_path_factory.mktemp('api-http'), registry.url,
-                                enabled_stores='file, http', default_store='file')
+                                enabled_stores='file, http', default_store='file',
+                                sections={'store:http': {'allowed_networks':
+                                                         '127.0.0.0/8'}})
     yield Api(daemon.start().url)
     daemon.stop()
 
