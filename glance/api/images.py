@@ -28,6 +28,12 @@ from glance.store import base as store_base
 LOG = logging.getLogger(__name__)
 
 
+def _is_partial(req, response):
+    """True when WebOb will answer this request with a 206 (its own conditions)."""
+    return bool(req.range and response in req.if_range
+                and req.range.content_range(response.content_length) is not None)
+
+
 def _has_body(req):
     """True when the request carries data (a Content-Length above 0, or chunked).
 
@@ -96,9 +102,10 @@ class ImagesController(wsgi.Controller):
         # An image cache belongs in front of this controller as a paste filter
         # (see glance-api-paste.ini); everything from here on is the uncached path.
         download.verify_chunks(self.stores, image['id'], chunks)
+        digest, learn = download.digest_plan(image)
         body = download.ChunkedImageIterable(
-            self.stores, image['id'], chunks, self.options.read_block_size,
-            download.expected_digest(image))
+            self.stores, image['id'], chunks, self.options.read_block_size, digest,
+            self._digest_recorder(client, image['id']) if learn else None)
         response = webob.Response(
             app_iter=body, content_length=body.size,
             content_type='application/octet-stream', conditional_response=True)
@@ -108,7 +115,28 @@ class ImagesController(wsgi.Controller):
         if image.get('updated_at'):
             response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
         response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
+        response.headers['X-Image-Meta-Verified'] = download.verified_by(
+            digest, _is_partial(req, response))
         return response
+
+    @staticmethod
+    def _digest_recorder(client, image_id):
+        """Return the callback that records a BLAKE3 learnt on a first full read.
+
+        A failure to record is logged and the download goes on: the next full read
+        tries again.
+        """
+        def record(hexdigest):
+            try:
+                client.update_image(image_id, {download.GUARD: hexdigest})
+            # Deliberately swallowed: the data already passed; the client gets it.
+            except exception.GlanceException as err:
+                LOG.warning('Image %s: could not record the %s computed on its first '
+                            'full read: %s', image_id, download.GUARD, err)
+            else:
+                LOG.info('Image %s: recorded its %s on its first full read', image_id,
+                         download.GUARD)
+        return record
 
     # -- upload and registration -----------------------------------------------
 
@@ -183,7 +211,7 @@ class ImagesController(wsgi.Controller):
             client.update_image(image_id, dict(metadata, status='saving'))
             writer.write(req.body_file, req.content_length)
             measured = {'size': writer.size, 'checksum': writer.checksum,
-                        'sha256': writer.sha256, 'xxh3': writer.xxh3}
+                        'sha256': writer.sha256, 'blake3': writer.blake3}
             self._check_declared(image, metadata, measured)
             return client.update_image(image_id, dict(measured, status='active',
                                                       chunks=writer.chunks))
@@ -199,7 +227,7 @@ class ImagesController(wsgi.Controller):
 
         :param image: the record before the upload (fields set at creation).
         :param metadata: the fields sent with the data.
-        :param measured: ``{field: value}`` of the data: size, checksum, sha256, xxh3.
+        :param measured: ``{field: value}`` of the data: size, checksum, sha256, blake3.
         :raises Invalid: on a difference.
         """
         for field, actual in measured.items():
