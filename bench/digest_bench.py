@@ -41,6 +41,7 @@ import eventlet.wsgi  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
+from bench.api_bench import write_random_file  # noqa: E402
 from glance.api import download  # noqa: E402
 from glance.common import config, streaming  # noqa: E402
 from glance.store import StoreRegistry  # noqa: E402
@@ -108,18 +109,13 @@ class Server:
         self.sock.close()
 
 
-def write_image(path, size):
-    """Write ``size`` random bytes; return ``{algorithm: hexdigest}`` of them."""
+def digests_of(path):
+    """``{algorithm: hexdigest}`` of a file, for BLAKE3 and sha256."""
     digests = {'blake3': blake3.blake3(), 'sha256': hashlib.sha256()}
-    block = os.urandom(16 * MIB)
-    with open(path, 'wb') as out:
-        written = 0
-        while written < size:
-            piece = block[:size - written]
-            out.write(piece)
+    with open(path, 'rb') as image:
+        for block in iter(lambda: image.read(16 * MIB), b''):
             for digest in digests.values():
-                digest.update(piece)
-            written += len(piece)
+                digest.update(block)
     return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
@@ -131,7 +127,8 @@ def run(args, work):
                 ('sha256', hashlib.sha256),
                 ('md5', functools.partial(hashlib.md5, usedforsecurity=False)))]
     path = os.path.join(work, 'image')
-    digests = write_image(path, args.size)
+    write_random_file(path, args.size)
+    digests = digests_of(path)
     stores = StoreRegistry({'enabled_stores': 'file', 'default_store': 'file',
                             'config_file': write_conf(work)})
     chunks = download.image_chunks({'id': 'bench', 'size': args.size, 'chunks': [

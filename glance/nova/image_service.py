@@ -485,10 +485,9 @@ class GlanceImageService:
             raise exception.UpstreamError(reason='image %s: got %d of %s bytes from %s'
                                           % (image_id, written, expected, api))
         if digest is not None and digest.hexdigest() != recorded:
-            raise exception.ChecksumMismatch(image_id=image_id,
-                                             reason='%s of the data is %s, the registry '
-                                             'records %s' % (algorithm, digest.hexdigest(),
-                                                             recorded))
+            raise exception.ChecksumMismatch(
+                image_id=image_id, reason='%s of the data is %s, the registry records %s'
+                                          % (algorithm, digest.hexdigest(), recorded))
         return written
 
 

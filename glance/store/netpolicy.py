@@ -87,7 +87,8 @@ def parse_numeric_host(host):
     if len(parts) > 4:
         raise ValueError('more than four parts')
     values = [_number(part) for part in parts]
-    if any(value > 255 for value in values[:-1]) or values[-1] > _LAST_PART_MAX[len(parts)]:
+    if (any(value > 255 for value in values[:-1])
+            or values[-1] > _LAST_PART_MAX[len(parts)]):
         raise ValueError('a part is out of range')
     value = values[-1]
     for position, part in enumerate(values[:-1]):

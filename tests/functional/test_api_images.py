@@ -440,7 +440,8 @@ def test_image_recorded_with_sha256_only_is_verified_with_sha256_then_blake3(
     assert first.body == data
     assert first.headers['x-image-meta-verified'] == 'sha256'
     # The first full read, verified by sha256, recorded the BLAKE3 of what passed.
-    assert registry_get(registry, image['id'])['blake3'] == blake3.blake3(data).hexdigest()
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(data).hexdigest()
     assert api.request('HEAD', path, ADMIN).headers['x-image-meta-verified'] == 'blake3'
     rot_silently(paths[0], offset=CHUNK)
     status, received, error = api.read_streaming(path, identity=ADMIN)
@@ -538,7 +539,8 @@ def test_file_registered_image_without_digests_learns_blake3_then_catches_rot(
     assert api.request('HEAD', url, ADMIN).headers['x-image-meta-verified'] == 'none'
     first = api.request('GET', url, ADMIN)
     assert first.body == data and first.headers['x-image-meta-verified'] == 'none'
-    assert registry_get(registry, image['id'])['blake3'] == blake3.blake3(data).hexdigest()
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(data).hexdigest()
     rot_silently(path, offset=2 * 1024 * 1024 + 3)
     status, received, error = api.read_streaming(url, identity=ADMIN)
     assert status == 200 and error is not None

@@ -272,8 +272,8 @@ def test_http_registration_download_and_ranges(http_api, nginx_folder):
     assert resp.status == 206 and resp.body == DATA[CHUNK - 1:2 * CHUNK + 9]
 
 
-def test_http_registered_image_learns_blake3_on_first_full_read(http_api, registry,
-                                                                nginx_folder):  # noqa: F811
+def test_http_registered_image_learns_blake3_on_first_full_read(
+        http_api, registry, nginx_folder):  # noqa: F811
     image = register_http(http_api, nginx_folder, PARTS, 'learn-%s' % os.urandom(4).hex())
     assert image['blake3'] is None
     path = '/images/' + image['id']
@@ -282,7 +282,8 @@ def test_http_registered_image_learns_blake3_on_first_full_read(http_api, regist
     assert registry_get(registry, image['id'])['blake3'] is None
     first = http_api.request('GET', path, USER)
     assert first.body == DATA and first.headers['x-image-meta-verified'] == 'none'
-    assert registry_get(registry, image['id'])['blake3'] == blake3.blake3(DATA).hexdigest()
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(DATA).hexdigest()
     second = http_api.request('GET', path, USER)
     assert second.body == DATA and second.headers['x-image-meta-verified'] == 'blake3'
 
@@ -298,7 +299,8 @@ def test_http_chunk_tampered_keeping_size_and_mtime_is_a_short_read(
     image = register_http(http_api, nginx_folder, parts, prefix)
     path = '/images/' + image['id']
     assert http_api.request('GET', path, USER).body == data
-    assert registry_get(registry, image['id'])['blake3'] == blake3.blake3(data).hexdigest()
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(data).hexdigest()
     rot_silently(os.path.join(nginx_folder.root, prefix + '-1'), offset=100)
     status, received, error = http_api.read_streaming(path)
     assert status == 200

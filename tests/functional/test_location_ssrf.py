@@ -78,9 +78,9 @@ def world(tmp_path_factory):
             listener = Listener()
             with open(os.path.join(nginx.root, 'image'), 'wb') as handle:
                 handle.write(DATA)
-            yield {'guarded': Api(guarded.url), 'registry': Api(registry.url), 'allowing': Api(allowing.url),
-                   'nginx': nginx, 'listener': listener, 'datadir': folder / 'api' /
-                   'images', 'folder': folder}
+            yield {'guarded': Api(guarded.url), 'registry': Api(registry.url),
+                   'allowing': Api(allowing.url), 'nginx': nginx, 'listener': listener,
+                   'datadir': folder / 'api' / 'images', 'folder': folder}
             listener.close()
         finally:
             for process in reversed(started):
