@@ -21,7 +21,7 @@ setuptools.setup(
         'httplib2>=0.22',
         'PyMySQL>=1.1',
         'pg8000>=1.30',
-        'xxhash>=3.0',
+        'blake3>=0.4',
     ],
     extras_require={
         'swift': ['python-swiftclient>=4.4'],

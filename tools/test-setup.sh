@@ -3,6 +3,8 @@
 #
 # Idempotent and quick when everything is already there:
 #   - nginx (Debian's nginx-light) for the read-only HTTP store;
+#   - iproute2's ip, which brings up lo in the loopback-only network namespace of
+#     the SSRF tests;
 #   - a separate virtualenv holding OpenStack Swift (with s3api) for the swift and s3
 #     stores, at $REPO/.test-services/swift-venv (override with GLANCE_TEST_SWIFT_VENV).
 # Swift lives in its own virtualenv so its pinned dependencies never touch the
@@ -13,13 +15,19 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 swift_venv=${GLANCE_TEST_SWIFT_VENV:-$repo/.test-services/swift-venv}
 python=${PYTHON:-python3}
 
-if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
-    # Refresh the package lists only when apt cannot see the package yet.
-    if ! apt-cache show nginx-light >/dev/null 2>&1; then
-        apt-get update -qq
+# apt_install COMMAND PACKAGE: install PACKAGE unless COMMAND is already there.
+apt_install() {
+    if ! command -v "$1" >/dev/null 2>&1 && [ ! -x "/usr/sbin/$1" ]; then
+        # Refresh the package lists only when apt cannot see the package yet.
+        if ! apt-cache show "$2" >/dev/null 2>&1; then
+            apt-get update -qq
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
     fi
-    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
-fi
+}
+
+apt_install nginx nginx-light
+apt_install ip iproute2
 
 if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         || ! "$swift_venv/bin/python" -c 'import swift, swiftclient, boto3' 2>/dev/null; then

@@ -12,8 +12,10 @@ changed, a 416, another ETag) drops the partial file and fetches the image whole
 lock on the partial file keeps two fetches of one image from writing it at once.
 
 Verification covers the whole file, resumed or not: md5 against
-``x-image-meta-checksum`` and the ETag (glance-api's ETag is the image's md5), and
-sha256 against ``x-image-meta-sha256``. A mismatch removes the partial file.
+``x-image-meta-checksum`` and the ETag (glance-api's ETag is the image's md5), sha256
+against ``x-image-meta-sha256``, and BLAKE3 against ``x-image-meta-blake3`` when
+glance-api sends one (the cryptographic digest it verifies downloads with). A
+mismatch removes the partial file.
 """
 
 import dataclasses
@@ -22,6 +24,8 @@ import hashlib
 import http.client
 import os
 import re
+
+import blake3
 
 from glance.agent import api_client
 from glance.agent import unbundle as unbundling
@@ -178,23 +182,32 @@ def _copy(response, write, digests, received, total, image, progress):
     return received
 
 
-def _verify(image, metadata, etag, md5, sha256):
+def _hashers(metadata):
+    """The digests to compute for an image: md5 and sha256, plus BLAKE3 if recorded."""
+    hashers = {'md5': hashlib.md5(usedforsecurity=False), 'sha256': hashlib.sha256()}
+    if metadata.get('blake3'):
+        hashers['blake3'] = blake3.blake3()
+    return hashers
+
+
+def _verify(image, metadata, etag, hashers):
     """Compare the digests with glance-api's record; return what was verified.
 
+    :param hashers: the running digests from :func:`_hashers`, by algorithm.
     :raises ChecksumMismatch: naming the algorithm and both values.
     """
     expected = []
     if metadata.get('checksum'):
-        expected.append(('md5', metadata['checksum'].lower(), md5, 'x-image-meta-checksum'))
+        expected.append(('md5', metadata['checksum'].lower(), 'x-image-meta-checksum'))
     tag = (_strong_etag(etag) or '').strip('"').lower()
     if _MD5.match(tag):
-        expected.append(('md5', tag, md5, 'the ETag'))
-    if metadata.get('sha256'):
-        expected.append(('sha256', metadata['sha256'].lower(), sha256,
-                         'x-image-meta-sha256'))
+        expected.append(('md5', tag, 'the ETag'))
+    for field in ('sha256', 'blake3'):
+        if metadata.get(field):
+            expected.append((field, metadata[field].lower(), 'x-image-meta-' + field))
     verified = {}
-    for algorithm, want, digest, source in expected:
-        got = digest.hexdigest()
+    for algorithm, want, source in expected:
+        got = hashers[algorithm].hexdigest()
         if got != want:
             raise exception.ChecksumMismatch(
                 image_id=image, reason='the %s of the data is %s but %s says %s'
@@ -207,13 +220,13 @@ def _receive(response, partial, have, total, image_ref, progress):
     """Append the body to the partial file, then verify the whole file."""
     metadata = response.metadata
     image = metadata.get('id') or image_ref
-    md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
+    hashers = _hashers(metadata)
     partial.file.seek(0)
     for block in iter(lambda: partial.file.read(BLOCK_SIZE), b''):
-        md5.update(block)
-        sha256.update(block)
+        for hasher in hashers.values():
+            hasher.update(block)
     try:
-        size = _copy(response, partial.file.write, (md5, sha256), have, total, image,
+        size = _copy(response, partial.file.write, hashers.values(), have, total, image,
                      progress)
     except TransferInterrupted as err:
         raise TransferInterrupted('%s; %s is kept: run the same command again to resume'
@@ -225,7 +238,7 @@ def _receive(response, partial, have, total, image_ref, progress):
         raise exception.UpstreamError(reason='image %s: received %d bytes, its record '
                                       'says %d' % (image, size, metadata['size']))
     try:
-        verified = _verify(image, metadata, response.etag, md5, sha256)
+        verified = _verify(image, metadata, response.etag, hashers)
     except exception.ChecksumMismatch:
         partial.discard()
         raise
@@ -290,11 +303,11 @@ def stream_image(client, image_ref, out, progress=None):
     try:
         metadata = response.metadata
         image = metadata.get('id') or image_ref
-        md5, sha256 = hashlib.md5(usedforsecurity=False), hashlib.sha256()
-        size = _copy(response, out.write, (md5, sha256), 0, response.length, image,
+        hashers = _hashers(metadata)
+        size = _copy(response, out.write, hashers.values(), 0, response.length, image,
                      progress)
         out.flush()
-        verified = _verify(image, metadata, response.etag, md5, sha256)
+        verified = _verify(image, metadata, response.etag, hashers)
     finally:
         response.close()
     return FetchResult(None, metadata.get('id'), size, metadata, 0, verified)

@@ -8,9 +8,12 @@ chunks seamlessly into one response body:
 
 * the whole body is re-blocked to ``read_block_size`` and passed through a
   :class:`~glance.common.streaming.HashingIterator`, which holds the last block back
-  until the image's digest matches the registry's (xxh3, computed inline; sha256 or
-  md5, in a hashing thread, for images recorded without an xxh3; see
-  :func:`expected_digest`);
+  until the image's digest matches the registry's (BLAKE3, in a hashing thread;
+  sha256 or md5 for images recorded without a BLAKE3; see :func:`expected_digest`).
+  An image with no BLAKE3 yet (registered from existing locations) gets one
+  computed on its first full read and recorded (:func:`digest_plan`);
+  :func:`verified_by` names what a response is verified with, for the
+  ``X-Image-Meta-Verified`` header;
 * :meth:`ChunkedImageIterable.app_iter_range` serves a byte range by asking only the
   chunks it touches for their sub-ranges (WebOb calls it for ``Range`` requests);
   a partial body cannot be checked against the whole-image checksum, so it relies on
@@ -82,23 +85,48 @@ def image_chunks(image, check_size=True):
     return chunks
 
 
+#: The digest that guards downloads and is learnt when missing.
+GUARD = 'blake3'
+#: Digests a download may be verified against, strongest first: (field, algorithm).
+VERIFIABLE = ((GUARD, GUARD), ('sha256', 'sha256'), ('checksum', 'md5'))
+
+
 def expected_digest(image):
     """Choose the whole-image digest verified while streaming.
 
-    xxh3 is preferred: it hashes at ~20 GB/s, inline in the hub, and costs a stream
-    9-17 % of its throughput against 40-60 % for sha256. Images recorded without one
-    (registered from existing locations, with digests given by a client) fall back
-    to sha256 (~1.4 GB/s with SHA-NI, in a hashing thread), then md5 (~0.6 GB/s).
-    See :mod:`glance.common.streaming` for the measurements.
+    BLAKE3 is preferred: cryptographic and the fastest (see
+    :mod:`glance.common.streaming`). Images recorded without one (registered from
+    existing locations, with digests given by a client) fall back to sha256, then
+    md5.
 
     :param image: the registry record.
     :returns: ``(algorithm, hexdigest)``, or None when the registry records no
         digest (an image registered from existing locations without one).
     """
-    for field, algorithm in (('xxh3', 'xxh3'), ('sha256', 'sha256'), ('checksum', 'md5')):
+    for field, algorithm in VERIFIABLE:
         if image.get(field):
             return algorithm, image[field]
     return None
+
+
+def digest_plan(image):
+    """Say what a full download of ``image`` verifies and whether it learns a BLAKE3.
+
+    :param image: the registry record.
+    :returns: ``(expected, learn)``: ``expected`` as :func:`expected_digest`
+        returns it, and ``learn`` True when the record has no BLAKE3 yet.
+    """
+    return expected_digest(image), not image.get(GUARD)
+
+
+def verified_by(digest, partial):
+    """The ``X-Image-Meta-Verified`` value of a response.
+
+    :param digest: ``(algorithm, hexdigest)`` the body is checked against, or None.
+    :param partial: True for a range (206), which no whole-image digest can cover.
+    :returns: the algorithm's name, or ``none``.
+    """
+    return 'none' if partial or digest is None else digest[0]
 
 
 def _position(image_id, chunk, count):
@@ -180,17 +208,20 @@ class ChunkedImageIterable:
     :param block_size: the size of the blocks handed to the server.
     :param digest: ``(algorithm, hexdigest)`` to verify the whole body against, or
         None.
+    :param learn: ``callback(hexdigest)`` to call with the body's BLAKE3 once a full
+        read has passed (and matched ``digest``, if any); None not to compute it.
     :param start: first image byte served.
     :param stop: image offset just past the last byte served (None: the end).
     """
 
-    def __init__(self, stores, image_id, chunks, block_size, digest=None, start=0,
-                 stop=None):
+    def __init__(self, stores, image_id, chunks, block_size, digest=None, learn=None,
+                 start=0, stop=None):
         self.stores = stores
         self.image_id = image_id
         self.chunks = chunks
         self.block_size = block_size
         self.digest = digest
+        self.learn = learn
         self.size = chunks[-1].end if chunks else 0
         self.start = start
         self.stop = self.size if stop is None else stop
@@ -200,10 +231,11 @@ class ChunkedImageIterable:
         if self._body is None:
             raw = self._read_chunks()
             blocks = streaming.coalesce(raw, self.block_size)
-            if self.digest is not None:
-                algorithm, expected = self.digest
-                blocks = streaming.HashingIterator(blocks, algorithm, expected,
-                                                   self.image_id)
+            if self.digest is not None or self.learn is not None:
+                algorithm, expected = self.digest or (None, None)
+                blocks = streaming.HashingIterator(
+                    blocks, algorithm, expected, self.image_id,
+                    learn=(GUARD, self.learn) if self.learn else None)
             self._body = self._logged(blocks, raw)
         return self._body
 
@@ -218,7 +250,7 @@ class ChunkedImageIterable:
         :returns: a new :class:`ChunkedImageIterable` limited to the range.
         """
         return ChunkedImageIterable(self.stores, self.image_id, self.chunks,
-                                    self.block_size, None, start, stop)
+                                    self.block_size, start=start, stop=stop)
 
     def _read_chunks(self):
         plan = plan_range(self.chunks, self.start, self.stop)

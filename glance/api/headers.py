@@ -26,13 +26,13 @@ _KEPT_AS_IS = ''.join(chr(c) for c in range(0x20, 0x7f) if chr(c) != '%')
 
 #: Fields a client may set, with their parsers.
 WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
-                   'size', 'checksum', 'sha256', 'xxh3')
+                   'size', 'checksum', 'sha256', 'blake3')
 #: Fields the registry or the API own.
 READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
                     'deleted', 'chunks')
 #: Fields sent back as headers, in this order (then ``location`` for admins).
 SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
-                'container_format', 'size', 'checksum', 'sha256', 'xxh3', 'created_at',
+                'container_format', 'size', 'checksum', 'sha256', 'blake3', 'created_at',
                 'updated_at', 'deleted_at', 'deleted')
 #: Fields hidden from callers who are not admins.
 PRIVATE_FIELDS = ('location', 'chunks')
@@ -64,7 +64,7 @@ def _size(value):
 
 _PARSERS = {'is_public': config.as_bool, 'size': _size,
             'checksum': _hex_digest(32), 'sha256': _hex_digest(64),
-            'xxh3': _hex_digest(32)}
+            'blake3': _hex_digest(64)}
 
 
 class ImageMeta:

@@ -52,6 +52,12 @@ def _check_body_end(req):
         raise error
 
 
+def _is_partial(req, response):
+    """True when WebOb will answer this request with a 206 (its own conditions)."""
+    return bool(req.range and response in req.if_range
+                and req.range.content_range(response.content_length) is not None)
+
+
 def _has_body(req):
     """True when the request carries data (a Content-Length above 0, or chunked).
 
@@ -91,9 +97,15 @@ class ImagesController(wsgi.Controller):
     def show_by_uri(self, req):
         """GET/HEAD one image by its full URI (``?uri=``) from any allow-listed registry.
 
-        :raises Invalid: without ``uri``, or for a registry not on the allow-list.
+        :raises Invalid: without ``uri``, for a query string that does not decode as
+            UTF-8, or for a registry not on the allow-list.
         """
-        uri = req.GET.get('uri')
+        try:
+            uri = req.GET.get('uri')
+        except UnicodeDecodeError:
+            # WebOb decodes the whole query string as UTF-8 on first access.
+            raise exception.Invalid(reason='the query string is not percent-encoded '
+                                           'UTF-8') from None
         if not uri:
             raise exception.Invalid(reason='GET /images needs ?uri=<image uri>')
         return self._download(req, uri)
@@ -114,9 +126,10 @@ class ImagesController(wsgi.Controller):
         # An image cache belongs in front of this controller as a paste filter
         # (see glance-api-paste.ini); everything from here on is the uncached path.
         download.verify_chunks(self.stores, image['id'], chunks)
+        digest, learn = download.digest_plan(image)
         body = download.ChunkedImageIterable(
-            self.stores, image['id'], chunks, self.options.read_block_size,
-            download.expected_digest(image))
+            self.stores, image['id'], chunks, self.options.read_block_size, digest,
+            self._digest_recorder(client, image['id']) if learn else None)
         response = webob.Response(
             app_iter=body, content_length=body.size,
             content_type='application/octet-stream', conditional_response=True)
@@ -126,7 +139,28 @@ class ImagesController(wsgi.Controller):
         if image.get('updated_at'):
             response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
         response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
+        response.headers['X-Image-Meta-Verified'] = download.verified_by(
+            digest, _is_partial(req, response))
         return response
+
+    @staticmethod
+    def _digest_recorder(client, image_id):
+        """Return the callback that records a BLAKE3 learnt on a first full read.
+
+        A failure to record is logged and the download goes on: the next full read
+        tries again.
+        """
+        def record(hexdigest):
+            try:
+                client.update_image(image_id, {download.GUARD: hexdigest})
+            # Deliberately swallowed: the data already passed; the client gets it.
+            except exception.GlanceException as err:
+                LOG.warning('Image %s: could not record the %s computed on its first '
+                            'full read: %s', image_id, download.GUARD, err)
+            else:
+                LOG.info('Image %s: recorded its %s on its first full read', image_id,
+                         download.GUARD)
+        return record
 
     # -- upload and registration -----------------------------------------------
 
@@ -212,7 +246,7 @@ class ImagesController(wsgi.Controller):
             writer.write(req.body_file, req.content_length)
             _check_body_end(req)
             measured = {'size': writer.size, 'checksum': writer.checksum,
-                        'sha256': writer.sha256, 'xxh3': writer.xxh3}
+                        'sha256': writer.sha256, 'blake3': writer.blake3}
             self._check_declared(image, metadata, measured)
             return client.update_image(image_id, dict(measured, status='active',
                                                       chunks=writer.chunks))
@@ -259,7 +293,7 @@ class ImagesController(wsgi.Controller):
 
         :param image: the record before the upload (fields set at creation).
         :param metadata: the fields sent with the data.
-        :param measured: ``{field: value}`` of the data: size, checksum, sha256, xxh3.
+        :param measured: ``{field: value}`` of the data: size, checksum, sha256, blake3.
         :raises Invalid: on a difference.
         """
         for field, actual in measured.items():

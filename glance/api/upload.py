@@ -4,9 +4,9 @@
 through a :class:`~glance.common.streaming.LimitedReader` (``image_size_cap`` → 413),
 and writes consecutive objects of ``store_chunk_size`` bytes to the default store with
 :meth:`~glance.store.base.Store.add`. It records each object's location, size and
-ETag, and computes three digests of the whole image while the bytes pass: md5 and
-sha256, each in its own hashing thread (they are slower than the upload path), and
-xxh3, inline (~20 GB/s, see :mod:`glance.common.streaming`), which downloads verify.
+ETag, and computes three digests of the whole image while the bytes pass, each in
+its own hashing thread (see :mod:`glance.common.streaming`): md5 (the v1
+``checksum``), sha256, and BLAKE3, which downloads verify.
 If anything fails, :meth:`ImageUpload.discard` deletes every object already written;
 the controller then marks the image ``killed``.
 """
@@ -20,8 +20,8 @@ from glance.store import base as store_base
 LOG = logging.getLogger(__name__)
 
 #: Whole-image digests computed on upload, in the order of the attributes
-#: ``checksum``, ``sha256`` and ``xxh3`` of :class:`ImageUpload`.
-DIGESTS = ('md5', 'sha256', 'xxh3')
+#: ``checksum``, ``sha256`` and ``blake3`` of :class:`ImageUpload`.
+DIGESTS = ('md5', 'sha256', 'blake3')
 
 
 class ImageUpload:
@@ -49,13 +49,13 @@ class ImageUpload:
         self.size = 0
         self.checksum = None
         self.sha256 = None
-        self.xxh3 = None
+        self.blake3 = None
 
     def write(self, body, content_length=None):
         """Read the whole body into the store.
 
         On success :attr:`chunks`, :attr:`size`, :attr:`checksum` (md5),
-        :attr:`sha256` and :attr:`xxh3` describe the image. On failure the objects
+        :attr:`sha256` and :attr:`blake3` describe the image. On failure the objects
         written so far stay listed in :attr:`chunks` for :meth:`discard`.
 
         :param body: the request body (``req.body_file``), read with ``read(n)``.
@@ -85,7 +85,7 @@ class ImageUpload:
         if content_length is not None and self.size != content_length:
             raise exception.Invalid(reason='the body held %d bytes but Content-Length '
                                            'declared %d' % (self.size, content_length))
-        self.checksum, self.sha256, self.xxh3 = digests
+        self.checksum, self.sha256, self.blake3 = digests
 
     def _write_chunk(self, index, first, reader, hashers):
         """Write one object made of ``first`` and the following body blocks."""

@@ -4,37 +4,32 @@
 * :func:`iter_blocks` turns any ``read(n)`` source into an iterator of bounded blocks.
 * :func:`coalesce` joins small store chunks into blocks of a useful size for sending.
 * :func:`new_hasher` returns the hasher for a digest algorithm: a :class:`Hasher`
-  that hashes inline for ``xxh3``, a :class:`ThreadedHasher` (same interface) that
-  hashes in a dedicated OS thread for ``sha256`` and ``md5``.
-* :class:`HashingIterator` passes blocks through a hasher and holds the last block
-  back until the whole stream matches its expected digest.
+  hashes inline, in the caller's thread; a :class:`ThreadedHasher` (same interface)
+  hashes in a dedicated OS thread. :data:`INLINE_ALGORITHMS` says which is used.
+* :class:`HashingIterator` passes blocks through hashers and holds the last block
+  back until the whole stream matches its expected digest (and, for an image that
+  has no BLAKE3 yet, until the digest just learnt is recorded).
 
-Why two kinds of hasher, measured on the 2-core reference machine with 1 MiB blocks
-(see bench/README.md): on one core xxh3_128 hashes ~20-27 GB/s, sha256
-~1.1-1.4 GB/s (SHA-NI) and md5 ~0.5-0.6 GB/s, while the hub reads and sends an
-unverified 1 GiB image from the page cache at up to ~2,300 MiB/s, about what nginx
-with sendfile does on the same machine.
-
-* ``xxh3`` (XXH3 128-bit, what the registry's ``xxh3`` field records) costs ~50 µs
-  per cached 1 MiB block, against ~0.45 ms to read and send it, so it runs inline in
-  the eventlet hub: no thread, no pipe, no queue. Measured end to end it costs a
-  download 9-17 % of its throughput (the block no longer fits a core's L2 by the
-  time it is hashed), against 40-60 % for sha256 in its own thread.
-* ``sha256`` and ``md5`` are slower than the network path they verify. ``hashlib``
-  releases the GIL while it hashes a buffer larger than 2 KiB, so a real thread runs
-  in parallel with the hub: streaming 1 GiB, sha256 inline in the hub reached
-  ~0.95 GB/s, in ``eventlet.tpool`` ~0.7 GB/s (a pool round trip per block, and
-  consecutive blocks land on different threads), in one dedicated thread fed
-  through a queue ~1.4 GB/s, sha256's own single-core speed. They are used only for
-  images recorded without an xxh3, and for the md5 and sha256 that uploads record.
+Why BLAKE3, and why in a thread (see bench/README.md, "BLAKE3 verification"):
+BLAKE3 is a cryptographic hash (collision- and preimage-resistant, unlike the XXH3
+it replaces as the download guard), and the fastest one here: ~1.7-4.3 GB/s per core
+with 1 MiB buffers, against sha256's ~0.9-1.4 GB/s (SHA-NI) and md5's ~0.6 GB/s.
+That is still slower than the hub sends a cached image (~0.45 ms per 1 MiB block),
+so hashing inline would cost a download about half its throughput. The ``blake3``
+module, like ``hashlib`` for buffers over 2 KiB, releases the GIL while it hashes,
+so one dedicated OS thread per digest runs on the other core in parallel with the
+hub; ``bench/digest_bench.py`` measures inline, inline with ``max_threads`` and the
+dedicated thread side by side and the thread won (numbers in bench/README.md).
+``eventlet.tpool`` was slower than a dedicated thread (a pool round trip per block,
+and consecutive blocks land on different threads).
 """
 
 import hashlib
 import os
 
+import blake3
 import eventlet.hubs
 import eventlet.patcher
-import xxhash
 
 from glance.common import exception
 
@@ -46,10 +41,11 @@ _os_queue = eventlet.patcher.original('queue')
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
 HASH_QUEUE_DEPTH = 4
 
-#: Digest constructors by algorithm name; ``xxh3`` is XXH3 128-bit.
-ALGORITHMS = {'md5': hashlib.md5, 'sha256': hashlib.sha256, 'xxh3': xxhash.xxh3_128}
-#: Algorithms fast enough to hash inline in the hub (see the module docstring).
-INLINE_ALGORITHMS = frozenset(('xxh3',))
+#: Digest constructors by algorithm name; ``blake3`` is the 256-bit default output.
+ALGORITHMS = {'md5': hashlib.md5, 'sha256': hashlib.sha256, 'blake3': blake3.blake3}
+#: Algorithms hashed inline in the hub rather than in a thread (see the module
+#: docstring: by measurement, none of them is cheap enough).
+INLINE_ALGORITHMS = frozenset()
 
 
 class LimitedReader:
@@ -273,21 +269,28 @@ class HashingIterator:
     The final block is held back until every byte has been hashed; on a mismatch it
     raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
     so the response ends short of its ``Content-Length`` and a client can never
-    receive a complete-looking corrupt body. The hasher comes from
-    :func:`new_hasher`: ``xxh3`` is hashed inline, ``sha256`` and ``md5`` in a
-    thread.
+    receive a complete-looking corrupt body. Hashers come from :func:`new_hasher`.
+
+    With ``learn``, a second digest is computed on the way and, once the stream is
+    complete (and matched ``expected``, if given), handed to a callback before the
+    last block goes out: how an image registered without a BLAKE3 gets one on its
+    first full read.
 
     :param blocks: an iterable of bytes (closed by :meth:`close` if it has ``close``).
-    :param algorithm: the algorithm of ``expected``, a key of :data:`ALGORITHMS`.
-    :param expected: the expected hex digest (compared case-insensitively).
+    :param algorithm: the algorithm of ``expected``, a key of :data:`ALGORITHMS`, or
+        None to verify nothing.
+    :param expected: the expected hex digest (compared case-insensitively), or None.
     :param image_id: names the image in the mismatch message and the log line.
+    :param learn: ``(algorithm, callback)``: also compute that digest and call
+        ``callback(hexdigest)`` once the whole stream has passed; or None.
     """
 
-    def __init__(self, blocks, algorithm, expected, image_id):
+    def __init__(self, blocks, algorithm, expected, image_id, learn=None):
         self._blocks = blocks
-        self._algorithm = algorithm
-        self._expected = expected.lower()
+        self._algorithm = algorithm if expected else None
+        self._expected = expected.lower() if expected else None
         self._image_id = image_id
+        self._learn = learn
         self._iterator = None
 
     def __iter__(self):
@@ -296,24 +299,30 @@ class HashingIterator:
         return self._iterator
 
     def _verified(self):
-        hasher = new_hasher(self._algorithm)
+        names = [name for name in (self._algorithm, self._learn and self._learn[0])
+                 if name]
+        hashers = [new_hasher(name) for name in names]
         try:
             held = None
             for block in self._blocks:
                 if not block:
                     continue
-                hasher.update(block)
+                for hasher in hashers:
+                    hasher.update(block)
                 if held is not None:
                     yield held
                 held = block
-            actual = hasher.hexdigest()
+            digests = [hasher.hexdigest() for hasher in hashers]
         finally:
-            hasher.close()
-        if actual != self._expected:
+            for hasher in hashers:
+                hasher.close()
+        if self._algorithm is not None and digests[0] != self._expected:
             raise exception.ChecksumMismatch(
                 image_id=self._image_id,
                 reason='%s of the streamed data is %s, expected %s'
-                       % (self._algorithm, actual, self._expected))
+                       % (self._algorithm, digests[0], self._expected))
+        if self._learn is not None:
+            self._learn[1](digests[-1])
         if held is not None:
             yield held
 

@@ -39,6 +39,7 @@ nova_installation_uuid   (none)       this Nova's UUID; required by the instance
 ======================== ============ ==================================================
 """
 
+import functools
 import hashlib
 import http.client
 import json
@@ -47,6 +48,8 @@ import os
 import re
 import ssl
 import urllib.parse
+
+import blake3
 
 from glance.common import client, config, context as glance_context, exception
 from glance.nova import installation
@@ -442,8 +445,9 @@ class GlanceImageService:
         """Stream an image's data into ``writer`` in ``chunk_size`` blocks.
 
         The bytes are checked while they pass: a body shorter than its
-        ``Content-Length`` or whose md5 differs from the image's checksum raises after
-        the last block, so the caller must discard what ``writer`` received then.
+        ``Content-Length``, or whose BLAKE3 (md5 for images glance-api sends no
+        ``x-image-meta-blake3`` for) differs from the image's record, raises after the
+        last block, so the caller must discard what ``writer`` received then.
 
         :param image_ref: an image URI or a bare id of the default registry.
         :param writer: an object with ``write(bytes)``.
@@ -460,15 +464,15 @@ class GlanceImageService:
         # while an image must stream through in chunk_size blocks.
         response = self._api_request(context, api, 'GET', '/images?' + query)
         expected = response.getheader('Content-Length')
-        checksum = response.getheader('x-image-meta-checksum')
-        md5 = hashlib.md5(usedforsecurity=False)
+        algorithm, recorded, digest = _download_digest(response)
         written = 0
         try:
             while True:
                 block = response.read(self.chunk_size)
                 if not block:
                     break
-                md5.update(block)
+                if digest is not None:
+                    digest.update(block)
                 writer.write(block)
                 written += len(block)
         except (OSError, http.client.HTTPException) as err:
@@ -480,11 +484,27 @@ class GlanceImageService:
         if expected is not None and written != int(expected):
             raise exception.UpstreamError(reason='image %s: got %d of %s bytes from %s'
                                           % (image_id, written, expected, api))
-        if checksum and checksum != md5.hexdigest():
-            raise exception.ChecksumMismatch(image_id=image_id,
-                                             reason='md5 of the data is %s, the registry '
-                                             'records %s' % (md5.hexdigest(), checksum))
+        if digest is not None and digest.hexdigest() != recorded:
+            raise exception.ChecksumMismatch(
+                image_id=image_id, reason='%s of the data is %s, the registry records %s'
+                                          % (algorithm, digest.hexdigest(), recorded))
         return written
+
+
+def _download_digest(response):
+    """Pick the digest a download is checked against, from glance-api's headers.
+
+    :returns: ``(algorithm, recorded hex digest, new hasher)``: BLAKE3 when the image
+        has one, else md5 (the ``checksum``); three Nones when it has neither.
+    """
+    for algorithm, header, new in (
+            ('blake3', 'x-image-meta-blake3', blake3.blake3),
+            ('md5', 'x-image-meta-checksum',
+             functools.partial(hashlib.md5, usedforsecurity=False))):
+        recorded = response.getheader(header)
+        if recorded:
+            return algorithm, recorded.lower(), new()
+    return None, None, None
 
 
 class InstanceAwareGlanceImageService(GlanceImageService):

@@ -134,7 +134,7 @@ class ImagesController(wsgi.Controller):
     def _full(self, image, base, ctx):
         view = self._brief(image, base)
         view.update(
-            owner=image.owner, sha256=image.sha256, xxh3=image.xxh3,
+            owner=image.owner, sha256=image.sha256, blake3=image.blake3,
             properties={name: prop.value for name, prop in image.properties.items()},
             created_at=_timestamp(image.created_at),
             updated_at=_timestamp(image.updated_at),

@@ -45,7 +45,7 @@ TRANSITIONS = {
 }
 
 #: Fields describing the stored bytes; frozen once an image has been active.
-DATA_FIELDS = ('size', 'checksum', 'sha256', 'xxh3', 'chunks')
+DATA_FIELDS = ('size', 'checksum', 'sha256', 'blake3', 'chunks')
 #: Fields only the upload flow (a service identity) may set.
 SERVICE_FIELDS = ('status',) + DATA_FIELDS
 #: Statuses in which :data:`DATA_FIELDS` are frozen.

@@ -166,7 +166,7 @@ _FIELDS = {
     'size': _size,
     'checksum': _hex_digest(32),
     'sha256': _hex_digest(64),
-    'xxh3': _hex_digest(32),
+    'blake3': _hex_digest(64),
     'location': _text_of(models.LOCATION_MAX, True),
     'chunks': _chunks,
     'properties': _properties,

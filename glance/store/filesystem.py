@@ -2,7 +2,11 @@
 
 Locations look like ``file:///var/lib/glance/images/<image>-00000``. Every location,
 read or write, must lie inside ``filesystem_store_datadir``: a registered location
-cannot make Teller serve an arbitrary file of the host.
+cannot make Teller serve an arbitrary file of the host. The check is made on the real
+path, after percent-decoding, ``..`` and every symlink are resolved, each time a
+location is used (registration, HEAD, read, delete); a read also checks the file it
+actually opened (through ``/proc/self/fd``), so a directory swapped for a symlink
+between the check and the ``open`` is caught too. Only regular files are served.
 
 =========================  ==========  ==========================================
 option ([store:file])      default     meaning
@@ -19,6 +23,7 @@ the nanosecond mtime. Copying the directory elsewhere changes every ETag.
 """
 
 import datetime
+import errno
 import hashlib
 import logging
 import os
@@ -53,20 +58,64 @@ class FilesystemStore(Store):
             raise BadStoreConfiguration(self.name, 'filesystem_store_datadir',
                                         'must be an absolute path')
         self.datadir = os.path.normpath(datadir)
+        self._real_datadir = os.path.realpath(self.datadir)
+
+    def _outside(self, location):
+        return BadLocation(reason='file location %s is outside the data directory of '
+                                  'store %s' % (location.label, self.name))
+
+    def _confined(self, path):
+        """True when the real path ``path`` names an entry inside the data directory."""
+        return (path != self._real_datadir
+                and os.path.commonpath((path, self._real_datadir)) == self._real_datadir)
 
     def _path(self, location):
-        """Map a location to a file path inside the data directory.
+        """Map a location to the real path of its file inside the data directory.
 
-        :raises BadLocation: for a remote host, a query, or a path outside the
-            data directory.
+        :raises BadLocation: for a remote host, a query, a NUL byte, or a path whose
+            real location (``..`` and symlinks resolved) is outside the data
+            directory.
         """
         if location.netloc not in ('', 'localhost') or location.query:
             raise BadLocation(reason='file locations are local paths without a query')
-        path = os.path.normpath(urllib.parse.unquote(location.path))
-        if path == self.datadir or os.path.commonpath((path, self.datadir)) != self.datadir:
-            raise BadLocation(reason='file location %s is outside the data directory of '
-                                     'store %s' % (path, self.name))
-        return path
+        path = urllib.parse.unquote(location.path)
+        if '\0' in path or not os.path.isabs(path):
+            raise BadLocation(reason='file location %s is not an absolute path'
+                                     % location.label)
+        real = os.path.realpath(path)
+        if not self._confined(real):
+            raise self._outside(location)
+        return real
+
+    def _open_file(self, location):
+        """Open a location's regular file for reading, confined to the data directory.
+
+        :returns: a raw, unbuffered binary file object.
+        :raises BadLocation: when the path, or the file actually opened, lies outside
+            the data directory.
+        :raises ObjectNotFound: when there is no regular file there.
+        """
+        path = self._path(location)
+        try:
+            # O_NOFOLLOW: the resolved path must not have become a symlink since;
+            # O_NONBLOCK: a FIFO put in the directory must not hang the open.
+            fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+        except OSError as err:
+            if err.errno == errno.ELOOP:
+                raise self._outside(location) from None
+            raise self._os_error(location, err) from None
+        try:
+            opened = _opened_path(fd)
+            if opened is not None and not self._confined(opened):
+                raise self._outside(location)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self.error(ObjectNotFound, location)
+            os.set_blocking(fd, True)
+        # Deliberate cleanup of the descriptor, then re-raise.
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, 'rb', buffering=0)
 
     def _os_error(self, location, err):
         """Translate an OSError into ObjectNotFound or StoreIOError."""
@@ -87,22 +136,17 @@ class FilesystemStore(Store):
         :param location: a ``file://`` location inside the data directory.
         :returns: :class:`~glance.store.base.ObjectInfo`.
         :raises ObjectNotFound: if there is no regular file there.
+        :raises BadLocation: if it is not inside the data directory.
         """
         loc = self.parse_location(location)
-        try:
-            st = os.stat(self._path(loc))
-        except OSError as err:
-            raise self._os_error(loc, err) from None
-        if not stat.S_ISREG(st.st_mode):
-            raise self.error(ObjectNotFound, loc)
-        return self._info(loc, st)
+        with self._open_file(loc) as handle:
+            try:
+                return self._info(loc, os.fstat(handle.fileno()))
+            except OSError as err:
+                raise self._os_error(loc, err) from None
 
     def _open(self, location, offset, length):
-        try:
-            # Unbuffered: each read is one read(2) of at most chunk_size bytes.
-            handle = open(self._path(location), 'rb', buffering=0)
-        except OSError as err:
-            raise self._os_error(location, err) from None
+        handle = self._open_file(location)
         try:
             size = os.fstat(handle.fileno()).st_size
             start = min(offset, size)
@@ -111,6 +155,7 @@ class FilesystemStore(Store):
         except OSError as err:
             handle.close()
             raise self._os_error(location, err) from None
+        # Unbuffered: each read is one read(2) of at most chunk_size bytes.
         return ReadIterator(self, location, handle.read, end - start, handle.close,
                             errors=(OSError,))
 
@@ -148,6 +193,14 @@ class FilesystemStore(Store):
 
     def _object_location(self, quoted_name):
         return Location('file', '', urllib.parse.quote(self.datadir) + '/' + quoted_name)
+
+
+def _opened_path(fd):
+    """The real path of an open descriptor, or None where /proc is not mounted."""
+    try:
+        return os.readlink('/proc/self/fd/%d' % fd)
+    except OSError:
+        return None
 
 
 def _fsync_directory(path):

@@ -6,15 +6,24 @@ from a ``HEAD``; reads are ``GET`` requests with a ``Range`` header, so a ranged
 download fetches only the bytes it needs. Redirects are followed up to
 ``max_redirects`` times, only to ``http``/``https`` and never from https down to http.
 
-=============  ===========  ====================================================
-option         default      meaning
-=============  ===========  ====================================================
-timeout        60           seconds to wait for a connection or for data
-max_redirects  5            redirects followed per request (0 to refuse them)
-chunk_size     1M           bytes read per iteration
-insecure       false        https: skip certificate verification (tests only)
-ca_file        (system)     https: PEM bundle of CAs to trust instead of the system's
-=============  ===========  ====================================================
+**Where it connects.** Every request, the first and each redirect's, resolves its host
+once through :class:`~glance.store.netpolicy.AddressPolicy` and is refused (a
+:class:`~glance.store.netpolicy.AddressRefused`, 400) before any connection is opened
+when an address is not globally routable and not on the allow-list. The connection
+then goes to the checked address itself, with the URL's host name in ``Host`` and,
+for https, in SNI and the certificate check.
+
+================  ========  ==================================================
+option            default   meaning
+================  ========  ==================================================
+timeout           60        seconds to wait for a connection or for data
+max_redirects     5         redirects followed per request (0 to refuse them)
+chunk_size        1M        bytes read per iteration
+insecure          false     https: skip certificate verification (tests only)
+ca_file           (system)  https: PEM bundle of CAs to trust instead
+allowed_hosts     (none)    host names allowed whatever they resolve to
+allowed_networks  (none)    CIDR networks allowed although not global
+================  ========  ==================================================
 
 Each of ``[store:http]`` and ``[store:https]`` configures the store for its scheme;
 a redirect is followed with the options of the store that received the location.
@@ -24,6 +33,7 @@ strength depends on the server: nginx derives it from the file's mtime (seconds)
 size.
 """
 
+import functools
 import http.client
 import os
 import ssl
@@ -33,10 +43,32 @@ from glance.store.base import (BadLocation, BadStoreConfiguration, Location,
                                ObjectInfo, ObjectNotFound, ReadIterator, Store,
                                StoreError, StoreIOError, StoreUnavailable,
                                normalize_etag, parse_http_date, range_header)
+from glance.store.netpolicy import AddressPolicy, connect
 
 _REDIRECTS = frozenset((301, 302, 303, 307, 308))
 _UNAVAILABLE = frozenset((408, 429, 502, 503, 504))
 _NETWORK_ERRORS = (OSError, http.client.HTTPException)
+
+
+class _Pinned:
+    """Make an http.client connection connect to checked addresses only.
+
+    http.client opens its socket through ``self._create_connection(address, ...)``;
+    replacing it keeps everything else (Host header, TLS with SNI and hostname check
+    on the URL's name) while the socket goes to an address the policy checked.
+    """
+
+    def __init__(self, addresses, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._create_connection = functools.partial(connect, addresses)
+
+
+class _PinnedHTTPConnection(_Pinned, http.client.HTTPConnection):
+    """An HTTPConnection pinned to checked addresses."""
+
+
+class _PinnedHTTPSConnection(_Pinned, http.client.HTTPSConnection):
+    """An HTTPSConnection pinned to checked addresses."""
 
 
 class HTTPStore(Store):
@@ -65,6 +97,7 @@ class HTTPStore(Store):
         if insecure:
             self._ssl_context.check_hostname = False
             self._ssl_context.verify_mode = ssl.CERT_NONE
+        self.policy = AddressPolicy.from_options(self.name, opts)
 
     def head(self, location):
         """HEAD the object.
@@ -111,10 +144,24 @@ class HTTPStore(Store):
                             errors=_NETWORK_ERRORS)
 
     def _connection(self, location):
-        if location.scheme == 'https':
-            return http.client.HTTPSConnection(location.netloc, timeout=self.timeout,
-                                               context=self._ssl_context)
-        return http.client.HTTPConnection(location.netloc, timeout=self.timeout)
+        """Check where ``location`` leads and return a connection pinned there.
+
+        :raises AddressRefused: before any connection, for a refused address.
+        :raises BadLocation: for a malformed host or port.
+        """
+        try:
+            parts = urllib.parse.urlsplit('//' + location.netloc)
+            host, port = parts.hostname, parts.port
+        except ValueError:
+            raise BadLocation(reason='invalid host or port in the location') from None
+        if not host:
+            raise BadLocation(reason='an %s location needs a host' % location.scheme)
+        https = location.scheme == 'https'
+        addresses = self.policy.resolve(host, port or (443 if https else 80))
+        if https:
+            return _PinnedHTTPSConnection(addresses, location.netloc,
+                                          timeout=self.timeout, context=self._ssl_context)
+        return _PinnedHTTPConnection(addresses, location.netloc, timeout=self.timeout)
 
     def _request(self, method, location, headers):
         """Send a request, following redirects.
@@ -123,6 +170,8 @@ class HTTPStore(Store):
         :raises StoreUnavailable: if a server cannot be reached.
         :raises StoreError: for a failed TLS handshake (e.g. an untrusted
             certificate), or a redirect that is refused or one too many.
+        :raises AddressRefused: when the location or a redirect leads to an address
+            the policy refuses (checked before connecting, on every hop).
         """
         target = location
         for _ in range(self.max_redirects + 1):

@@ -135,6 +135,8 @@ http {{
         location = /_test/ftp {{ return 302 ftp://127.0.0.1/image; }}
         location = /_test/unavailable {{ return 503; }}
         location ~ ^/_test/to-tls/(.*)$ {{ return 302 https://127.0.0.1:{tls_port}/$1; }}
+        location ~ ^/_test/to-decimal/(.*)$ {{ return 302 http://2130706433:{port}/$1; }}
+        location = /_test/to-metadata {{ return 302 http://169.254.169.254/latest/; }}
     }}
 }}
 """

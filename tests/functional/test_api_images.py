@@ -15,8 +15,8 @@ import socket
 import time
 import urllib.parse
 
+import blake3
 import pytest
-import xxhash
 
 from tests.data import random_bytes
 from tests.functional import daemons
@@ -195,7 +195,7 @@ def test_upload_splits_into_chunks_and_records_checksums(api, image, datadir, re
     assert image['size'] == len(DATA)
     assert image['checksum'] == hashlib.md5(DATA).hexdigest()
     assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
-    assert image['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
+    assert image['blake3'] == blake3.blake3(DATA).hexdigest()
     assert 'chunks' not in image and 'location' not in image
     assert len(image_files(datadir, image['id'])) == 6
     chunks = registry_get(registry, image['id'])['chunks']
@@ -218,7 +218,8 @@ def test_download_concatenates_the_chunks_with_all_headers(api, image):
     assert headers['x-image-meta-size'] == str(len(DATA))
     assert headers['x-image-meta-is_public'] == 'False'
     assert headers['x-image-meta-sha256'] == hashlib.sha256(DATA).hexdigest()
-    assert headers['x-image-meta-xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
+    assert headers['x-image-meta-blake3'] == blake3.blake3(DATA).hexdigest()
+    assert headers['x-image-meta-verified'] == 'blake3'
     assert headers['x-image-meta-property-os_type'] == 'linux'
     assert 'x-image-meta-location' not in headers
 
@@ -342,7 +343,7 @@ def test_declared_size_mismatch_is_400_and_killed(api, registry, datadir):
 
 
 @pytest.mark.parametrize('field,length', [('checksum', 32), ('sha256', 64),
-                                          ('xxh3', 32)])
+                                          ('blake3', 64)])
 def test_declared_digest_mismatch_is_400_and_killed(api, registry, datadir, field,
                                                     length):
     name = 'wrong-' + field
@@ -358,9 +359,9 @@ def test_declared_digests_that_match_are_accepted(api):
     resp = api.upload(DATA, name='declared', extra={
         'x-image-meta-checksum': hashlib.md5(DATA).hexdigest(),
         'x-image-meta-sha256': hashlib.sha256(DATA).hexdigest().upper(),
-        'x-image-meta-xxh3': xxhash.xxh3_128(DATA).hexdigest().upper()})
+        'x-image-meta-blake3': blake3.blake3(DATA).hexdigest().upper()})
     assert resp.status == 201, resp.body
-    assert resp.json()['image']['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
+    assert resp.json()['image']['blake3'] == blake3.blake3(DATA).hexdigest()
 
 
 def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadir):
@@ -409,19 +410,19 @@ def stop_reason(daemon, image_id, timeout=5):
         time.sleep(0.1)
 
 
-def test_silent_corruption_is_a_short_read_caught_by_xxh3(api, api_daemon, image,
-                                                          datadir):
-    assert image['xxh3'] and image['sha256']
+def test_silent_corruption_is_a_short_read_caught_by_blake3(api, api_daemon, image,
+                                                            datadir):
+    assert image['blake3'] and image['sha256']
     rot_silently(os.path.join(datadir, image_files(datadir, image['id'])[4]))
     status, received, error = api.read_streaming('/images/' + image['id'])
     assert status == 200
     assert error is not None
     assert len(received) < len(DATA)
-    assert 'xxh3 of the streamed data' in stop_reason(api_daemon, image['id'])
+    assert 'blake3 of the streamed data' in stop_reason(api_daemon, image['id'])
 
 
-def test_image_recorded_with_sha256_only_is_verified_with_sha256(
-        api, api_daemon, datadir):
+def test_image_recorded_with_sha256_only_is_verified_with_sha256_then_blake3(
+        api, api_daemon, registry, datadir):
     data = random_bytes(3 * CHUNK + 99, seed=9)
     paths = [os.path.join(datadir, 'sha256-only-%d' % n) for n in range(2)]
     for path, part in zip(paths, (data[:2 * CHUNK], data[2 * CHUNK:])):
@@ -433,15 +434,21 @@ def test_image_recorded_with_sha256_only_is_verified_with_sha256(
         'x-image-meta-location': ', '.join('file://' + path for path in paths)}))
     assert resp.status == 201, resp.body
     image = resp.json()['image']
-    assert (image['sha256'], image['xxh3'], image['checksum']) == (sha256, None, None)
+    assert (image['sha256'], image['blake3'], image['checksum']) == (sha256, None, None)
     path = '/images/' + image['id']
-    assert api.request('GET', path, ADMIN).body == data
+    first = api.request('GET', path, ADMIN)
+    assert first.body == data
+    assert first.headers['x-image-meta-verified'] == 'sha256'
+    # The first full read, verified by sha256, recorded the BLAKE3 of what passed.
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(data).hexdigest()
+    assert api.request('HEAD', path, ADMIN).headers['x-image-meta-verified'] == 'blake3'
     rot_silently(paths[0], offset=CHUNK)
     status, received, error = api.read_streaming(path, identity=ADMIN)
     assert status == 200
     assert error is not None
     assert len(received) < len(data)
-    assert 'sha256 of the streamed data' in stop_reason(api_daemon, image['id'])
+    assert 'blake3 of the streamed data' in stop_reason(api_daemon, image['id'])
 
 
 def test_put_data_into_a_queued_image(api):
@@ -516,3 +523,26 @@ def test_wrong_method_is_405_with_allow(api):
     resp = api.request('PATCH', '/images/x', USER)
     assert resp.status == 405
     assert 'GET' in resp.headers['allow']
+
+
+def test_file_registered_image_without_digests_learns_blake3_then_catches_rot(
+        api, api_daemon, registry, datadir):
+    data = random_bytes(2 * 1024 * 1024 + 77, seed=10)
+    path = os.path.join(datadir, 'no-digest')
+    with open(path, 'wb') as out:
+        out.write(data)
+    resp = api.request('POST', '/images', dict(ADMIN, **{
+        'x-image-meta-name': 'no-digest', 'x-image-meta-location': 'file://' + path}))
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    url = '/images/' + image['id']
+    assert api.request('HEAD', url, ADMIN).headers['x-image-meta-verified'] == 'none'
+    first = api.request('GET', url, ADMIN)
+    assert first.body == data and first.headers['x-image-meta-verified'] == 'none'
+    assert registry_get(registry, image['id'])['blake3'] == \
+        blake3.blake3(data).hexdigest()
+    rot_silently(path, offset=2 * 1024 * 1024 + 3)
+    status, received, error = api.read_streaming(url, identity=ADMIN)
+    assert status == 200 and error is not None
+    assert received == data[:len(received)] and len(received) < len(data)
+    assert 'blake3 of the streamed data' in stop_reason(api_daemon, image['id'])

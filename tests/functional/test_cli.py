@@ -19,6 +19,7 @@ import time
 import urllib.parse
 import uuid
 
+import blake3
 import pytest
 
 from tests.data import random_bytes
@@ -311,13 +312,14 @@ def test_add_from_file_is_verified_and_shown_everywhere(services, tmp_path):
     saved = run_cli(services, 'download', image_id, '--file', tmp_path / 'copy.img')
     assert saved.status == 0, saved.stderr
     assert (tmp_path / 'copy.img').read_bytes() == data
-    assert 'Verified md5 %s, sha256 %s.' % (hashlib.md5(data).hexdigest(),
-                                            hashlib.sha256(data).hexdigest()) in saved.out
+    assert 'Verified blake3 %s, md5 %s, sha256 %s.' % (
+        blake3.blake3(data).hexdigest(), hashlib.md5(data).hexdigest(),
+        hashlib.sha256(data).hexdigest()) in saved.out
     assert sorted(os.listdir(tmp_path)) == ['copy.img', 'disk.img']
 
     streamed = run_cli(services, 'download', record['uri'])
     assert streamed.status == 0 and streamed.stdout == data
-    assert streamed.stderr.startswith('Verified md5 ')
+    assert streamed.stderr.startswith('Verified blake3 ')
 
 
 def test_add_from_a_pipe_is_sent_chunked(services):

@@ -13,6 +13,7 @@ import os
 import tarfile
 import zipfile
 
+import blake3
 import pytest
 
 from glance.agent import fetch, unbundle
@@ -61,7 +62,8 @@ def test_fetch_by_uri_writes_the_verified_image(services, tmp_path):
     assert summary == {'image_id': image['id'], 'path': str(dest / image['id']),
                        'size': len(data), 'resumed_from': 0, 'format': None,
                        'members': None,
-                       'verified': {'md5': hashlib.md5(data).hexdigest(),
+                       'verified': {'blake3': blake3.blake3(data).hexdigest(),
+                                    'md5': hashlib.md5(data).hexdigest(),
                                     'sha256': hashlib.sha256(data).hexdigest()}}
     assert (dest / image['id']).read_bytes() == data
     assert os.listdir(dest) == [image['id']]
@@ -84,7 +86,8 @@ def test_fetch_resumes_with_range_after_a_cut_connection(services, proxy, tmp_pa
     resumed = run_fetch(services, image['uri'], '--dest', dest, '--api-url', proxy.url)
     assert resumed.status == 0, resumed.stderr
     assert 'resumed at byte %d' % (2 * STORE_CHUNK + 12345) in resumed.out
-    assert 'Verified md5 %s' % hashlib.md5(data).hexdigest() in resumed.out
+    assert 'Verified blake3 %s, md5 %s' % (blake3.blake3(data).hexdigest(),
+                                           hashlib.md5(data).hexdigest()) in resumed.out
     assert (dest / image['id']).read_bytes() == data
     assert os.listdir(dest) == [image['id']]
     request = proxy.exchanges[-1]['request'].decode('latin-1')

@@ -1,7 +1,8 @@
 """The read-only HTTP store against a real nginx, over http and https.
 
 The contract suite plus redirects, TLS verification, server errors and a file that
-shrinks while it streams.
+shrinks while it streams. nginx listens on loopback, which the store refuses unless
+allow-listed, so every store here allow-lists it (:data:`LOOPBACK`).
 """
 
 import os
@@ -11,9 +12,14 @@ import pytest
 from glance.store.base import (BadLocation, StoreError, StoreIOError,
                                StoreUnavailable)
 from glance.store.http import HTTPStore
+from glance.store.netpolicy import AddressRefused
 from tests.functional.services import free_ports
 from tests.functional.store_contract import (CHUNK, ReadOnlyStoreContract, payload,
                                              read_all)
+
+
+#: The allow-list that lets the store reach the test nginx.
+LOOPBACK = {'allowed_networks': '127.0.0.0/8'}
 
 
 class TestHTTPStore(ReadOnlyStoreContract):
@@ -21,7 +27,7 @@ class TestHTTPStore(ReadOnlyStoreContract):
 
     @pytest.fixture
     def store_options(self, nginx_service):
-        return {'chunk_size': str(CHUNK), 'timeout': '5'}
+        return dict(LOOPBACK, chunk_size=str(CHUNK), timeout='5')
 
     @pytest.fixture
     def store(self, store_options):
@@ -70,6 +76,14 @@ class TestHTTPStore(ReadOnlyStoreContract):
         with pytest.raises(StoreError, match='more than 5 redirects'):
             store.head(self.url('_test/loop'))
 
+    def test_loopback_is_refused_without_an_allow_list(self, store_options, make_object):
+        location = make_object(b'data')
+        options = {k: v for k, v in store_options.items() if k != 'allowed_networks'}
+        with pytest.raises(AddressRefused, match='is a loopback address'):
+            HTTPStore(options).head(location)
+        with pytest.raises(AddressRefused):
+            HTTPStore(options).get(location)
+
     def test_a_redirect_to_another_scheme_is_refused(self, store):
         with pytest.raises(StoreError, match='redirect to a ftp:// URI refused'):
             store.get(self.url('_test/ftp'))
@@ -108,7 +122,8 @@ class TestHTTPSStore(TestHTTPStore):
 
     @pytest.fixture
     def store_options(self, nginx_service):
-        return {'chunk_size': str(CHUNK), 'timeout': '5', 'ca_file': nginx_service.ca_file}
+        return dict(LOOPBACK, chunk_size=str(CHUNK), timeout='5',
+                    ca_file=nginx_service.ca_file)
 
     @pytest.fixture
     def base_url(self, nginx_service):
@@ -118,11 +133,11 @@ class TestHTTPSStore(TestHTTPStore):
         location = make_object(b'data')
         with pytest.raises(StoreError, match='TLS with 127.0.0.1:.* failed: '
                                              'SSLCertVerificationError'):
-            HTTPStore({}).head(location)
+            HTTPStore(LOOPBACK).head(location)
 
     def test_insecure_skips_certificate_verification(self, make_object):
         location = make_object(b'data')
-        assert HTTPStore({'insecure': 'true'}).head(location).size == 4
+        assert HTTPStore(dict(LOOPBACK, insecure='true')).head(location).size == 4
 
     def test_a_redirect_from_http_to_https_is_followed(self, store, nginx_service,
                                                        make_object, name):

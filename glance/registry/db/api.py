@@ -237,7 +237,7 @@ def _set_properties(image, properties, purge):
 
 
 _SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
-                  'container_format', 'size', 'checksum', 'sha256', 'xxh3')
+                  'container_format', 'size', 'checksum', 'sha256', 'blake3')
 
 
 def image_create(database, values, max_properties=None):

@@ -72,7 +72,7 @@ class Image(Base):
     size: Mapped[int | None] = mapped_column(sa.BigInteger)
     checksum: Mapped[str | None] = mapped_column(sa.String(32))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
-    xxh3: Mapped[str | None] = mapped_column(sa.String(32))
+    blake3: Mapped[str | None] = mapped_column(sa.String(64))
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp)
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)

@@ -11,6 +11,7 @@ import io
 import os
 import tarfile
 
+import blake3
 import pytest
 import webob
 
@@ -36,6 +37,7 @@ class ImageServer:
         self.short_by = 0
         self.checksum = None
         self.sha256 = None
+        self.blake3 = None
         self.requests = []
 
     def __call__(self, environ, start_response):
@@ -58,6 +60,8 @@ class ImageServer:
                             ('container_format', self.container_format),
                             ('disk_format', 'raw')):
             response.headers['x-image-meta-' + name] = value
+        if self.blake3:
+            response.headers['x-image-meta-blake3'] = self.blake3
         return response(environ, start_response)
 
 
@@ -142,7 +146,22 @@ def test_short_body_keeps_the_partial_file_for_a_resume(server, tmp_path):
     assert open(path, 'rb').read() == server.data
 
 
-@pytest.mark.parametrize('field', ['checksum', 'sha256'])
+def test_blake3_is_verified_when_glance_api_sends_it(server, tmp_path):
+    server.blake3 = blake3.blake3(server.data).hexdigest()
+    result = fetch.download_to_file(server.client, IMAGE_ID, str(tmp_path / 'img'))
+    assert dict(result.verified)['blake3'] == server.blake3
+
+
+def test_resumed_download_is_verified_with_blake3_over_the_whole_file(server, tmp_path):
+    server.blake3 = blake3.blake3(server.data).hexdigest()
+    path = str(tmp_path / 'img')
+    _partial(path, server.data[:1000], '"%s"' % hashlib.md5(server.data).hexdigest())
+    result = fetch.download_to_file(server.client, IMAGE_ID, path)
+    assert result.resumed_from == 1000
+    assert dict(result.verified)['blake3'] == server.blake3
+
+
+@pytest.mark.parametrize('field', ['checksum', 'sha256', 'blake3'])
 def test_checksum_mismatch_removes_the_partial_file(server, tmp_path, field):
     setattr(server, field, 'a' * (32 if field == 'checksum' else 64))
     path = str(tmp_path / 'img')

@@ -6,8 +6,8 @@ iteration, and bodies are re-blocked to 4 bytes, so every boundary is exercised.
 
 import hashlib
 
+import blake3
 import pytest
-import xxhash
 
 from glance.api import download
 from glance.common import exception, streaming, wsgi
@@ -35,7 +35,7 @@ def _image(stores, sizes=SIZES, data=SOURCE):
     return {'id': 'img', 'size': offset, 'status': 'active', 'chunks': chunks,
             'checksum': hashlib.md5(data).hexdigest(),
             'sha256': hashlib.sha256(data).hexdigest(),
-            'xxh3': xxhash.xxh3_128(data).hexdigest()}
+            'blake3': blake3.blake3(data).hexdigest()}
 
 
 def _body(stores, image, block_size=4):
@@ -60,10 +60,10 @@ def test_image_chunks_rejects_sizes_that_do_not_add_up():
     assert 'image i' in info.value.message
 
 
-def test_expected_digest_prefers_xxh3_then_sha256_then_md5_then_none():
-    image = {'xxh3': 'cc', 'sha256': 'aa', 'checksum': 'bb'}
-    assert download.expected_digest(image) == ('xxh3', 'cc')
-    assert download.expected_digest(dict(image, xxh3=None)) == ('sha256', 'aa')
+def test_expected_digest_prefers_blake3_then_sha256_then_md5_then_none():
+    image = {'blake3': 'cc', 'sha256': 'aa', 'checksum': 'bb'}
+    assert download.expected_digest(image) == ('blake3', 'cc')
+    assert download.expected_digest(dict(image, blake3=None)) == ('sha256', 'aa')
     assert download.expected_digest({'sha256': None, 'checksum': 'bb'}) == ('md5', 'bb')
     assert download.expected_digest({}) is None
 
@@ -175,9 +175,9 @@ def test_every_single_range_of_a_small_image_is_exact(stores):
 
 
 @pytest.mark.parametrize('field,unrecorded,digest', [
-    ('xxh3', (), lambda data: xxhash.xxh3_128(data).hexdigest()),
-    ('sha256', ('xxh3',), lambda data: hashlib.sha256(data).hexdigest()),
-    ('checksum', ('xxh3', 'sha256'), lambda data: hashlib.md5(data).hexdigest())])
+    ('blake3', (), lambda data: blake3.blake3(data).hexdigest()),
+    ('sha256', ('blake3',), lambda data: hashlib.sha256(data).hexdigest()),
+    ('checksum', ('blake3', 'sha256'), lambda data: hashlib.md5(data).hexdigest())])
 def test_checksum_mismatch_stops_before_the_last_block(stores, field, unrecorded,
                                                        digest):
     image = _image(stores)
@@ -190,18 +190,79 @@ def test_checksum_mismatch_stops_before_the_last_block(stores, field, unrecorded
     assert SOURCE.startswith(bytes(received))
 
 
-def test_only_xxh3_is_checked_when_it_is_recorded(stores):
+def test_only_blake3_is_checked_when_it_is_recorded(stores):
     image = _image(stores)
     image['sha256'] = hashlib.sha256(b'not the data').hexdigest()
     assert b''.join(_body(stores, image)) == SOURCE
 
 
-def test_the_xxh3_check_runs_inline_without_a_hashing_thread(stores, monkeypatch):
-    def no_thread(algorithm, depth=None):
-        raise AssertionError('a hashing thread was started for %s' % algorithm)
+def _learning_body(stores, image, learnt, block_size=4):
+    digest, learn = download.digest_plan(image)
+    return download.ChunkedImageIterable(
+        stores, image['id'], download.image_chunks(image), block_size, digest,
+        learnt.append if learn else None)
 
-    monkeypatch.setattr(streaming, 'ThreadedHasher', no_thread)
+
+@pytest.mark.parametrize('recorded', [(), ('sha256',), ('checksum',)])
+def test_an_image_without_blake3_learns_it_on_a_full_read(stores, recorded):
+    image = _image(stores)
+    image.update(blake3=None, **{field: None for field in ('sha256', 'checksum')
+                                 if field not in recorded})
+    learnt = []
+    received = bytearray()
+    for block in _learning_body(stores, image, learnt):
+        # The digest is recorded before the last block goes out.
+        assert not learnt or len(received) + len(block) == len(SOURCE)
+        received += block
+    assert bytes(received) == SOURCE
+    assert learnt == [blake3.blake3(SOURCE).hexdigest()]
+
+
+def test_no_blake3_is_learnt_from_data_that_fails_its_sha256(stores):
+    image = dict(_image(stores), blake3=None,
+                 sha256=hashlib.sha256(b'not the data').hexdigest())
+    learnt = []
+    with pytest.raises(exception.ChecksumMismatch):
+        list(_learning_body(stores, image, learnt))
+    assert learnt == []
+
+
+def test_a_range_learns_nothing_and_is_not_verified(stores):
+    image = dict(_image(stores), blake3=None)
+    learnt = []
+    body = _learning_body(stores, image, learnt)
+    assert b''.join(body.app_iter_range(10, 200)) == SOURCE[10:200]
+    assert learnt == []
+    assert download.verified_by(download.expected_digest(image), partial=True) == 'none'
+
+
+def test_an_image_with_blake3_learns_nothing(stores):
+    image = _image(stores)
+    assert download.digest_plan(image) == (('blake3', image['blake3']), False)
+
+
+@pytest.mark.parametrize('image,partial,header', [
+    ({'blake3': 'aa', 'sha256': 'bb'}, False, 'blake3'),
+    ({'sha256': 'bb', 'checksum': 'cc'}, False, 'sha256'),
+    ({'checksum': 'cc'}, False, 'md5'),
+    ({}, False, 'none'),
+    ({'blake3': 'aa'}, True, 'none')])
+def test_the_verified_header_names_what_the_body_is_checked_with(image, partial,
+                                                                 header):
+    assert download.verified_by(download.expected_digest(image), partial) == header
+
+
+def test_the_blake3_check_runs_in_a_hashing_thread(stores, monkeypatch):
+    started = []
+    real = streaming.ThreadedHasher
+
+    def counting(algorithm, *args, **kwargs):
+        started.append(algorithm)
+        return real(algorithm, *args, **kwargs)
+
+    monkeypatch.setattr(streaming, 'ThreadedHasher', counting)
     assert b''.join(_body(stores, _image(stores))) == SOURCE
+    assert started == ['blake3']
 
 
 def test_store_failure_mid_stream_raises_after_a_short_body(stores, caplog):

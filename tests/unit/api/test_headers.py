@@ -22,8 +22,8 @@ def test_fields_are_typed_and_properties_lower_cased():
 
 def test_digests_are_lower_cased_hex_of_their_length():
     meta = headers.parse_image_meta(_environ(checksum='A' * 32, sha256='B' * 64,
-                                             xxh3='C' * 32))
-    assert meta.fields == {'checksum': 'a' * 32, 'sha256': 'b' * 64, 'xxh3': 'c' * 32}
+                                             blake3='C' * 64))
+    assert meta.fields == {'checksum': 'a' * 32, 'sha256': 'b' * 64, 'blake3': 'c' * 64}
 
 
 def test_locations_come_comma_separated_or_repeated():
@@ -43,9 +43,9 @@ def test_utf8_values_survive_the_latin1_environ():
     ({'size': 'big'}, 'x-image-meta-size'),
     ({'is_public': 'maybe'}, 'x-image-meta-is_public'),
     ({'checksum': 'abc'}, 'x-image-meta-checksum'),
-    ({'xxh3': 'a' * 31}, 'x-image-meta-xxh3'),
-    ({'xxh3': 'a' * 64}, 'x-image-meta-xxh3'),
-    ({'xxh3': 'z' * 32}, 'x-image-meta-xxh3'),
+    ({'blake3': 'a' * 63}, 'x-image-meta-blake3'),
+    ({'blake3': 'a' * 32}, 'x-image-meta-blake3'),
+    ({'blake3': 'z' * 64}, 'x-image-meta-blake3'),
     ({'property_': 'x'}, 'empty property name'),
 ])
 def test_bad_headers_are_invalid_with_a_reason(meta, reason):
@@ -72,11 +72,11 @@ def test_response_headers_hide_locations_from_non_admins():
 
 def test_response_headers_carry_the_digests():
     rendered = headers.image_meta_headers(dict(IMAGE, checksum='1' * 32,
-                                               sha256='2' * 64, xxh3='3' * 32), False)
+                                               sha256='2' * 64, blake3='3' * 64), False)
     assert [item for item in rendered if item[0] in (
-        'x-image-meta-checksum', 'x-image-meta-sha256', 'x-image-meta-xxh3')] == [
+        'x-image-meta-checksum', 'x-image-meta-sha256', 'x-image-meta-blake3')] == [
         ('x-image-meta-checksum', '1' * 32), ('x-image-meta-sha256', '2' * 64),
-        ('x-image-meta-xxh3', '3' * 32)]
+        ('x-image-meta-blake3', '3' * 64)]
 
 
 def test_admins_get_one_location_header_per_chunk():

@@ -1,10 +1,11 @@
 """Unit tests for glance.common.streaming: bounded readers, re-blocking, hashing."""
 
 import hashlib
+
+import blake3
 import io
 
 import pytest
-import xxhash
 
 from glance.common import exception, streaming
 
@@ -77,13 +78,13 @@ def test_coalesce_of_nothing_yields_nothing():
 
 
 def _reference(algorithm, data):
-    if algorithm == 'xxh3':
-        return xxhash.xxh3_128(data).hexdigest()
+    if algorithm == 'blake3':
+        return blake3.blake3(data).hexdigest()
     return hashlib.new(algorithm, data).hexdigest()
 
 
-@pytest.mark.parametrize('algorithm', ['md5', 'sha256'])
-def test_threaded_hasher_matches_hashlib_over_many_blocks(algorithm):
+@pytest.mark.parametrize('algorithm', ['md5', 'sha256', 'blake3'])
+def test_threaded_hasher_matches_the_reference_over_many_blocks(algorithm):
     blocks = [bytes([n]) * (5000 + n) for n in range(40)]
     hasher = streaming.ThreadedHasher(algorithm, depth=2)
     try:
@@ -94,11 +95,10 @@ def test_threaded_hasher_matches_hashlib_over_many_blocks(algorithm):
         hasher.close()
 
 
-@pytest.mark.parametrize('algorithm,kind', [('xxh3', streaming.Hasher),
+@pytest.mark.parametrize('algorithm,kind', [('blake3', streaming.ThreadedHasher),
                                             ('sha256', streaming.ThreadedHasher),
                                             ('md5', streaming.ThreadedHasher)])
-def test_new_hasher_is_inline_for_xxh3_only_and_matches_the_reference(algorithm,
-                                                                      kind):
+def test_new_hasher_is_threaded_and_matches_the_reference(algorithm, kind):
     blocks = [bytes([n]) * (3000 + n) for n in range(20)]
     hasher = streaming.new_hasher(algorithm)
     try:
@@ -110,8 +110,20 @@ def test_new_hasher_is_inline_for_xxh3_only_and_matches_the_reference(algorithm,
         hasher.close()
 
 
-def test_xxh3_is_the_128_bit_digest():
-    assert len(streaming.new_hasher('xxh3').hexdigest()) == 32
+@pytest.mark.parametrize('algorithm', ['blake3', 'md5'])
+def test_the_inline_hasher_matches_the_reference(algorithm):
+    hasher = streaming.Hasher(algorithm)
+    hasher.update(b'one')
+    hasher.update(b'two')
+    assert hasher.hexdigest() == _reference(algorithm, b'onetwo')
+
+
+def test_blake3_is_the_256_bit_digest():
+    hasher = streaming.new_hasher('blake3')
+    try:
+        assert len(hasher.hexdigest()) == 64
+    finally:
+        hasher.close()
 
 
 def test_new_hasher_refuses_an_unknown_algorithm():
@@ -119,7 +131,7 @@ def test_new_hasher_refuses_an_unknown_algorithm():
         streaming.new_hasher('sha1')
 
 
-@pytest.mark.parametrize('algorithm', ['xxh3', 'sha256'])
+@pytest.mark.parametrize('algorithm', ['blake3', 'sha256'])
 def test_hasher_close_is_idempotent_and_final(algorithm):
     hasher = streaming.new_hasher(algorithm)
     hasher.close()
@@ -149,7 +161,7 @@ def test_hashing_iterator_withholds_the_last_block_on_mismatch():
     assert 'img' in info.value.message
 
 
-@pytest.mark.parametrize('algorithm', ['xxh3', 'sha256', 'md5'])
+@pytest.mark.parametrize('algorithm', ['blake3', 'sha256', 'md5'])
 def test_hashing_iterator_verifies_each_algorithm(algorithm):
     blocks = [b'first', b'second', b'third']
     good = streaming.HashingIterator(blocks, algorithm,

@@ -13,6 +13,7 @@ import threading
 import types
 import uuid
 
+import blake3
 import pytest
 
 from glance.common import context as glance_context
@@ -282,6 +283,8 @@ class _BrokenApi(http.server.BaseHTTPRequestHandler):
         self.send_response(200)
         self.send_header('Content-Length', '10')
         self.send_header('x-image-meta-checksum', hashlib.md5(b'0123456789').hexdigest())
+        if self.server.blake3:
+            self.send_header('x-image-meta-blake3', self.server.blake3)
         self.end_headers()
         self.wfile.write(self.server.body)
         self.wfile.flush()
@@ -291,21 +294,33 @@ class _BrokenApi(http.server.BaseHTTPRequestHandler):
         pass
 
 
-@pytest.mark.parametrize('body, error', [
-    (b'01234', exception.UpstreamError),
-    (b'9876543210', exception.ChecksumMismatch),
+@pytest.mark.parametrize('body, blake3_header, error', [
+    (b'01234', None, exception.UpstreamError),
+    (b'9876543210', None, exception.ChecksumMismatch),
+    # With a BLAKE3 recorded, that is what is checked (the md5 here would pass).
+    (b'0123456789', blake3.blake3(b'9876543210').hexdigest(), exception.ChecksumMismatch),
+    (b'0123456789', blake3.blake3(b'0123456789').hexdigest(), None),
 ])
-def test_download_detects_short_bodies_and_wrong_data(body, error):
+def test_download_checks_length_and_the_strongest_recorded_digest(body, blake3_header,
+                                                                 error):
     server = http.server.HTTPServer(('127.0.0.1', 0), _BrokenApi)
     server.body = body
+    server.blake3 = blake3_header
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
         registry = 'http://127.0.0.1:9'
         service = image_service.GlanceImageService(
             [registry], api_url='http://127.0.0.1:%d' % server.server_port)
-        with pytest.raises(error):
-            service.download(ALICE, str(uuid.uuid4()), io.BytesIO())
+        if error is None:
+            out = io.BytesIO()
+            assert service.download(ALICE, str(uuid.uuid4()), out) == 10
+            assert out.getvalue() == body
+        else:
+            with pytest.raises(error) as raised:
+                service.download(ALICE, str(uuid.uuid4()), io.BytesIO())
+            if blake3_header:
+                assert 'blake3 of the data' in str(raised.value)
     finally:
         server.shutdown()
         server.server_close()

@@ -11,7 +11,7 @@ from tests.unit.registry.conftest import ENDPOINT, Caller
 
 IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
 FULL_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
-               'container_format', 'size', 'checksum', 'sha256', 'xxh3', 'properties',
+               'container_format', 'size', 'checksum', 'sha256', 'blake3', 'properties',
                'created_at', 'updated_at', 'deleted_at', 'deleted'}
 BRIEF_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'disk_format',
                 'container_format', 'size', 'checksum'}
@@ -82,15 +82,15 @@ def test_update_changes_fields_and_merges_properties(alice):
 
 
 def test_digests_are_stored_lower_case_and_cleared_with_null(service):
-    image = service.create(checksum='A' * 32, sha256='B' * 64, xxh3='C' * 32)
-    assert (image['checksum'], image['sha256'], image['xxh3']) == (
-        'a' * 32, 'b' * 64, 'c' * 32)
-    assert service('GET', '/images/' + image['id']).json['image']['xxh3'] == 'c' * 32
+    image = service.create(checksum='A' * 32, sha256='B' * 64, blake3='C' * 64)
+    assert (image['checksum'], image['sha256'], image['blake3']) == (
+        'a' * 32, 'b' * 64, 'c' * 64)
+    assert service('GET', '/images/' + image['id']).json['image']['blake3'] == 'c' * 64
     [brief] = service('GET', '/images').json['images']
     assert set(brief) == BRIEF_FIELDS
     updated = service('PUT', '/images/' + image['id'],
-                    {'image': {'xxh3': None}}).json['image']
-    assert (updated['sha256'], updated['xxh3']) == ('b' * 64, None)
+                      {'image': {'blake3': None}}).json['image']
+    assert (updated['sha256'], updated['blake3']) == ('b' * 64, None)
 
 
 def test_null_property_value_removes_the_property(alice):
@@ -504,7 +504,7 @@ def test_malformed_bodies_are_400(alice, raw):
     {'owner': ['a']}, {'owner': 'x' * 256},
     {'disk_format': 'x' * 65}, {'container_format': 7},
     {'checksum': 'abc'}, {'checksum': 'g' * 32}, {'sha256': 'a' * 63},
-    {'xxh3': 'a' * 31}, {'xxh3': 'a' * 33}, {'xxh3': 'g' * 32}, {'xxh3': 7},
+    {'blake3': 'a' * 63}, {'blake3': 'a' * 65}, {'blake3': 'g' * 64}, {'blake3': 7},
     {'id': 'not-a-uuid'}, {'id': 'a' * 32}, {'id': 7},
     {'properties': []}, {'properties': {'k': 5}}, {'properties': {'': 'v'}},
     {'properties': {'k' * 256: 'v'}}, {'properties': {'k': 'v' * 65536}},

@@ -22,7 +22,7 @@ def _active(service):
 
 
 @pytest.mark.parametrize('field, value', [
-    ('size', 10), ('checksum', 'b' * 32), ('sha256', 'c' * 64), ('xxh3', 'd' * 32),
+    ('size', 10), ('checksum', 'b' * 32), ('sha256', 'c' * 64), ('blake3', 'd' * 64),
     ('status', 'killed'), ('chunks', CHUNKS), ('location', 'file:///data/x')])
 def test_owner_cannot_set_service_fields_on_create_or_update(alice, field, value):
     message = _error(alice('POST', '/images', {'image': {field: value}}), 403)
@@ -52,7 +52,7 @@ def test_admin_cannot_set_service_fields(admin, alice):
 
 
 @pytest.mark.parametrize('change', [
-    {'size': 4}, {'checksum': 'f' * 32}, {'sha256': 'e' * 64}, {'xxh3': 'd' * 32},
+    {'size': 4}, {'checksum': 'f' * 32}, {'sha256': 'e' * 64}, {'blake3': 'd' * 64},
     {'checksum': None},
     {'chunks': []}, {'location': 'file:///data/other'}])
 @pytest.mark.parametrize('roles', [('service',), ('service', 'admin')])

@@ -4,11 +4,15 @@ import textwrap
 
 import pytest
 import sqlalchemy as sa
-from alembic import autogenerate
+from alembic import autogenerate, command
 from alembic.runtime import migration as alembic_migration
 
 from glance.common import exception
 from glance.registry.db import migration, models, session
+
+
+#: The newest revision of the registry schema.
+HEAD = '0002_blake3_digest'
 
 
 @pytest.fixture
@@ -35,13 +39,13 @@ def test_history_is_recorded_in_its_own_version_table(engine):
     assert {'images', 'image_chunks', 'image_properties',
             'glance_registry_version'} <= tables
     assert 'alembic_version' not in tables
-    assert migration.REGISTRY.current(engine) == migration.REGISTRY.head() == '0001'
+    assert migration.REGISTRY.current(engine) == migration.REGISTRY.head() == HEAD
 
 
 def test_upgrading_twice_is_a_no_op(engine):
     migration.REGISTRY.upgrade(engine)
     migration.REGISTRY.upgrade(engine)
-    assert migration.REGISTRY.current(engine) == '0001'
+    assert migration.REGISTRY.current(engine) == HEAD
 
 
 def test_property_value_index_covers_a_prefix_only(engine):
@@ -84,7 +88,7 @@ def test_an_independent_history_shares_the_database(engine, tmp_path):
     other.upgrade(engine)
     assert migration.REGISTRY.current(engine) is None
     migration.REGISTRY.upgrade(engine)
-    assert (other.current(engine), migration.REGISTRY.current(engine)) == ('a1', '0001')
+    assert (other.current(engine), migration.REGISTRY.current(engine)) == ('a1', HEAD)
     migration.prepare_schema(engine, auto_create=False)
     tables = set(sa.inspect(engine).get_table_names())
     assert {'other', 'other_version', 'images', 'glance_registry_version'} <= tables
@@ -92,7 +96,7 @@ def test_an_independent_history_shares_the_database(engine, tmp_path):
 
 def test_prepare_schema_creates_the_schema_when_asked(engine):
     migration.prepare_schema(engine, auto_create=True)
-    assert migration.REGISTRY.current(engine) == '0001'
+    assert migration.REGISTRY.current(engine) == HEAD
 
 
 def test_prepare_schema_refuses_an_unmigrated_database_without_auto_create(engine):
@@ -118,3 +122,22 @@ def test_prepare_schema_reports_an_unusable_database(tmp_path):
         migration.prepare_schema(engine, auto_create=True)
     assert info.value.option == 'sql_connection'
     assert 'unable to open database file' in info.value.message
+
+
+def test_the_blake3_revision_replaces_xxh3_and_downgrades(engine):
+    migration.REGISTRY.upgrade(engine, '0001')
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO images (id, status, is_public, created_at, updated_at, deleted, "
+            "sha256, xxh3) VALUES ('a', 'active', 1, '2026-01-01', '2026-01-01', 0, "
+            "'ab', 'cd')"))
+    migration.REGISTRY.upgrade(engine)
+    columns = {column['name'] for column in sa.inspect(engine).get_columns('images')}
+    assert 'blake3' in columns and 'xxh3' not in columns
+    with engine.connect() as connection:
+        row = connection.execute(sa.text("SELECT sha256, blake3 FROM images")).one()
+    assert tuple(row) == ('ab', None)
+    with engine.begin() as connection:
+        command.downgrade(migration.REGISTRY.config(connection), '0001')
+    columns = {column['name'] for column in sa.inspect(engine).get_columns('images')}
+    assert 'xxh3' in columns and 'blake3' not in columns

@@ -14,10 +14,10 @@ IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
 def test_image_body_normalises_values():
     values = validation.image_body({'image': {
         'id': IMAGE_ID.upper(), 'name': 'n', 'checksum': 'A' * 32, 'sha256': 'B' * 64,
-        'xxh3': 'C' * 32, 'size': 0, 'is_public': True,
+        'blake3': 'C' * 64, 'size': 0, 'is_public': True,
         'properties': {'k': 'v', 'gone': None}}})
     assert values == {'id': IMAGE_ID, 'name': 'n', 'checksum': 'a' * 32,
-                      'sha256': 'b' * 64, 'xxh3': 'c' * 32, 'size': 0, 'is_public': True,
+                      'sha256': 'b' * 64, 'blake3': 'c' * 64, 'size': 0, 'is_public': True,
                       'properties': {'k': 'v', 'gone': None}}
 
 
