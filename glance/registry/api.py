@@ -167,11 +167,13 @@ class ImagesController(wsgi.Controller):
         """Check the fields only some callers may set.
 
         :raises Forbidden: for chunks/location from a caller that may not see them,
+            ``is_public`` from a caller whose roles may not publish (``publish_roles``),
             or an owner other than the caller's tenant from a non-admin.
         """
         if 'chunks' in values and not ctx.can_see_locations:
-            raise exception.Forbidden('only admin or service callers may set '
-                                      'location or chunks')
+            raise exception.Forbidden('only a Glance service may set location or chunks')
+        if values.get('is_public') and not ctx.can_publish:
+            raise exception.Forbidden('your roles may not make images public')
         if 'owner' in values and not ctx.is_admin and values['owner'] != ctx.tenant:
             raise exception.Forbidden('only an admin may set another owner')
 

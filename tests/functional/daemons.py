@@ -133,9 +133,17 @@ class Daemon:
             self.process.wait()
 
 
+#: Unless a test says otherwise, test daemons believe the identity headers the tests
+#: send (trusted_gateway mode, glance-api's service role included) and let members
+#: publish. A test of authentication passes these options as None (not written).
+TRUSTED_GATEWAY = {'trusted_gateway': 'true', 'publish_roles': 'admin, member'}
+
+
 def registry_daemon(folder, sql_connection, pipeline=None, sections=None, **options):
     """Build (not start) a glance-registry :class:`Daemon` on the given database."""
     options.setdefault('sql_connection', sql_connection)
+    for name, value in TRUSTED_GATEWAY.items():
+        options.setdefault(name, value)
     return Daemon('glance-registry', folder, options, sections, pipeline)
 
 
@@ -147,6 +155,8 @@ def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
     if isinstance(registry_urls, (list, tuple)):
         registry_urls = ', '.join(registry_urls)
     options.setdefault('registry_urls', registry_urls)
+    for name, value in dict(TRUSTED_GATEWAY, registry_trusted_gateway='true').items():
+        options.setdefault(name, value)
     options.setdefault('filesystem_store_datadir', os.path.join(str(folder), 'images'))
     sections = dict(sections or {})
     sections.setdefault('store:file', {'filesystem_store_datadir':

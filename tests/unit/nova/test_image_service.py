@@ -30,8 +30,8 @@ def nova_context(project, roles=(), is_admin=False):
                                  auth_token=None, request_id='req-' + project)
 
 
-ALICE = nova_context('alice')
-BOB = nova_context('bob')
+ALICE = nova_context('alice', ['member'])
+BOB = nova_context('bob', ['member'])
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ import pytest
 import webob
 import webob.dec
 
-from glance.common import exception
+from glance.common import auth, config, exception
 from glance.common.context import RequestContext
 from glance.registry.client import RegistryClient
 from tests.unit.common.test_client import serve_wsgi
@@ -228,17 +228,32 @@ def test_from_conf_names_the_bad_option(conf, option):
 def test_with_context_sends_the_identity_and_keeps_the_original(registry):
     registry.add(1)
     anonymous = RegistryClient([registry.url])
-    context = RequestContext(tenant='t1', user='u1', roles=['service'], auth_token='tok')
+    context = RequestContext(tenant='t1', user='u1', roles=['member', 'service'],
+                             auth_token='tok')
     acting = anonymous.with_context(context)
     acting.list_images()
     anonymous.list_images()
     first, second = registry.requests
     assert first.headers['X-Tenant-Id'] == 't1'
-    assert first.headers['X-Roles'] == 'service'
+    assert first.headers['X-Roles'] == 'member'
     assert first.headers['X-Auth-Token'] == 'tok'
+    assert 'X-Service-Token' not in first.headers
     assert 'X-Tenant-Id' not in second.headers
     assert acting.context is context and anonymous.context is None
     assert acting.registries == anonymous.registries
+
+
+def test_service_credentials_go_with_every_request_of_every_context(registry):
+    registry.add(1)
+    service = RegistryClient([registry.url], credentials=auth.ServiceCredentials(
+        token=config.Secret('svc-token-0123456789')))
+    service.list_images()
+    service.with_context(RequestContext(tenant='t1', auth_token='tok')).list_images()
+    first, second = registry.requests
+    assert first.headers['X-Service-Token'] == 'svc-token-0123456789'
+    assert second.headers['X-Service-Token'] == 'svc-token-0123456789'
+    assert second.headers['X-Auth-Token'] == 'tok'
+    assert 'service' not in second.headers.get('X-Roles', '')
 
 
 def test_close_drops_idle_connections_and_the_client_still_works(registry):
