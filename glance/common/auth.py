@@ -183,17 +183,25 @@ class ServiceCredentials:
             return self._token
 
 
-def user_token(token=None, environ=None, pool=None):
+#: What a client tells an anonymous user whom the server turned away.
+ANONYMOUS_HINT = ('authenticate: set --os-auth-token (or OS_AUTH_TOKEN), or OS_AUTH_URL, '
+                  'OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME for Keystone')
+
+
+def user_token(token=None, environ=None, ca_file=None, insecure=False,
+               timeout=client.DEFAULT_TIMEOUT):
     """The token a client presents for its user, or None for an anonymous client.
 
-    A token given (``--os-auth-token`` or ``OS_AUTH_TOKEN``) is used as it is.
-    Otherwise, when ``OS_AUTH_URL``, ``OS_USERNAME`` and ``OS_PASSWORD`` are all set,
-    one is obtained from Keystone v3 with the usual ``OS_PROJECT_NAME``,
+    A token given (``--os-auth-token``, or ``OS_AUTH_TOKEN`` in ``environ``) is used as
+    it is. Otherwise, when ``OS_AUTH_URL``, ``OS_USERNAME`` and ``OS_PASSWORD`` are all
+    set, one is obtained from Keystone v3 with the usual ``OS_PROJECT_NAME``,
     ``OS_USER_DOMAIN_ID``/``_NAME`` and ``OS_PROJECT_DOMAIN_ID``/``_NAME``.
 
     :param token: a token from the command line, if any.
     :param environ: the environment (``os.environ``).
-    :param pool: a :class:`~glance.common.client.HttpPool` with the TLS options.
+    :param ca_file: PEM CAs trusted for an https Keystone.
+    :param insecure: skip TLS verification of Keystone.
+    :param timeout: seconds to connect and per read.
     :raises Unauthorized: for credentials Keystone refuses.
     :raises ServiceUnavailable: when Keystone cannot be reached.
     """
@@ -208,6 +216,7 @@ def user_token(token=None, environ=None, pool=None):
         auth_url, environ['OS_USERNAME'], config.Secret(environ['OS_PASSWORD']),
         environ.get('OS_PROJECT_NAME') or environ.get('OS_TENANT_NAME') or '',
         _domain(environ, 'OS_USER_DOMAIN'), _domain(environ, 'OS_PROJECT_DOMAIN'))
+    pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
     return keystone_token(credentials, pool)[0]
 
 
