@@ -144,9 +144,10 @@ def test_cli_authenticates_with_os_auth_token(deployment):
                     identity={'OS_AUTH_TOKEN': ALICE})
     assert added.status == 0, added.stderr
     listed = run_cli(services, 'index', '--json', identity={'OS_AUTH_TOKEN': ALICE})
-    assert 'cli' in [image['name'] for image in listed.json()]
+    assert 'cli' in [image['name'] for image in listed.json()['images']]
     flag = run_cli(services, '--os-auth-token', BOB, 'index', '--json', identity={})
-    assert 'cli' not in [image['name'] for image in flag.json()]
+    assert flag.status == 0, flag.stderr
+    assert 'cli' not in [image['name'] for image in flag.json()['images']]
 
 
 def test_registry_down_is_503_with_retry_after(tmp_path):

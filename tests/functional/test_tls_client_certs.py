@@ -107,10 +107,10 @@ def test_registry_client_verifies_by_default_and_takes_a_ca_file(deployment, pki
         wrong_ca.list_images()
     right = RegistryClient(registry.url, timeout=10, ca_file=pki['ca'], cert_file=cert,
                            key_file=key)
-    assert right.list_images() == []
+    assert right.list_images()['images'] == []
     insecure = RegistryClient(registry.url, timeout=10, insecure=True, cert_file=cert,
                               key_file=key)
-    assert insecure.list_images() == []
+    assert insecure.list_images()['images'] == []
     for made in (unverified, wrong_ca, right, insecure):
         made.close()
 
