@@ -55,8 +55,9 @@ class Session:
     def context(self):
         """The caller's identity: a token (given, or from Keystone) and, for daemons in
         trusted_gateway mode, ``--tenant``/``--user``/``--roles``."""
-        token = auth.user_token(self.args.auth_token, self.environ, self.args.ca_file,
-                                self.args.insecure, self.args.timeout)
+        token = auth.TokenSource.from_environ(
+            self.environ, self.args.auth_token, self.args.ca_file, self.args.insecure,
+            self.args.timeout)()
         return context.RequestContext(
             tenant=self.args.tenant, user=self.args.user,
             roles=config.as_list(self.args.roles), auth_token=token)

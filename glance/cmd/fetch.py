@@ -113,9 +113,9 @@ def main(argv=None, environ=None):
                 tenant=args.tenant or environ.get('GLANCE_TENANT'),
                 user=args.user or environ.get('GLANCE_USER'),
                 roles=config.as_list(args.roles or environ.get('GLANCE_ROLES')),
-                auth_token=auth.user_token(
-                    args.auth_token or environ.get('GLANCE_AUTH_TOKEN'), environ,
-                    ca_file, args.insecure, args.timeout))
+                auth_token=auth.TokenSource.from_environ(
+                    environ, args.auth_token or environ.get('GLANCE_AUTH_TOKEN'),
+                    ca_file, args.insecure, args.timeout)())
             result = fetch.fetch_image(
                 args.image, args.dest,
                 api_url=(args.api_url or environ.get('GLANCE_URL')

@@ -7,8 +7,8 @@ Two users of this module:
   ``X-Service-Token``; the registry's auth filter verifies both and only then grants
   the ``service`` role (see :mod:`glance.middleware.context`).
 * the clients (``glance``, ``glance-fetch``, the Nova side), which act for a user
-  (:func:`user_token`): a token given as it is, or one obtained from Keystone v3 with
-  password credentials.
+  (:meth:`TokenSource.from_environ`): a token given as it is, or one obtained from
+  Keystone v3 with password credentials.
 
 Options of glance-api read by :meth:`ServiceCredentials.from_conf` (at most one mode):
 
@@ -106,6 +106,70 @@ def keystone_token(credentials, pool=None):
     return token, expires_at
 
 
+class TokenSource:
+    """A token for a long-lived client: a fixed one, or a Keystone login kept fresh.
+
+    Calling it returns the token (or None when it has neither); a Keystone token is
+    fetched on first use and again once it is within :data:`RENEW_MARGIN` of expiry.
+
+    :param token: a fixed token (string or :class:`~glance.common.config.Secret`).
+    :param password: :class:`PasswordCredentials` to log in with instead.
+    :param pool: a :class:`~glance.common.client.HttpPool` with the TLS options.
+    """
+
+    def __init__(self, token=None, password=None, pool=None):
+        self._fixed = getattr(token, 'reveal', lambda: token)()
+        self._password = password
+        self._pool = pool
+        self._token = None
+        self._expires_at = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def from_environ(cls, environ, token=None, ca_file=None, insecure=False,
+                     timeout=client.DEFAULT_TIMEOUT):
+        """The usual client sources, in order: ``token``, ``OS_AUTH_TOKEN``, then
+        ``OS_AUTH_URL`` with ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME`` and
+        ``OS_USER_DOMAIN_ID``/``_NAME``, ``OS_PROJECT_DOMAIN_ID``/``_NAME``.
+
+        :param environ: the environment (``os.environ``).
+        :param ca_file: PEM CAs trusted for an https Keystone.
+        :param insecure: skip TLS verification of Keystone.
+        :param timeout: seconds to connect and per read.
+        """
+        environ = environ or {}
+        token = token or environ.get('OS_AUTH_TOKEN')
+        if token or not (environ.get('OS_AUTH_URL') and environ.get('OS_USERNAME')
+                         and environ.get('OS_PASSWORD')):
+            return cls(token or None)
+        credentials = PasswordCredentials(
+            environ['OS_AUTH_URL'], environ['OS_USERNAME'],
+            config.Secret(environ['OS_PASSWORD']),
+            environ.get('OS_PROJECT_NAME') or environ.get('OS_TENANT_NAME') or '',
+            _domain(environ, 'OS_USER_DOMAIN'), _domain(environ, 'OS_PROJECT_DOMAIN'))
+        return cls(password=credentials, pool=client.HttpPool(
+            timeout=timeout, ca_file=ca_file, insecure=insecure))
+
+    def __bool__(self):
+        return bool(self._fixed or self._password)
+
+    def __call__(self):
+        """Return the token, logging in first when needed (None without a source).
+
+        :raises Unauthorized: for credentials Keystone refuses.
+        :raises ServiceUnavailable: when Keystone cannot be reached.
+        """
+        if self._fixed or self._password is None:
+            return self._fixed or None
+        with self._lock:
+            now = datetime.datetime.now(datetime.timezone.utc)
+            if self._token is None or (self._expires_at is not None
+                                       and self._expires_at - RENEW_MARGIN <= now):
+                self._token, self._expires_at = keystone_token(self._password,
+                                                               self._pool)
+            return self._token
+
+
 class ServiceCredentials:
     """glance-api's own identity towards the registry, as extra request headers.
 
@@ -116,13 +180,8 @@ class ServiceCredentials:
     """
 
     def __init__(self, token=None, password=None, trusted_gateway=False, pool=None):
-        self._static = token
-        self._password = password
+        self._token = TokenSource(token, password, pool)
         self._trusted_gateway = trusted_gateway
-        self._pool = pool
-        self._token = None
-        self._expires_at = None
-        self._lock = threading.Lock()
 
     @classmethod
     def from_conf(cls, conf, pool=None, section='DEFAULT'):
@@ -156,68 +215,24 @@ class ServiceCredentials:
     def headers(self):
         """Headers that identify glance-api to the registry (empty when unconfigured).
 
-        :raises Unauthorized: or :class:`~glance.common.exception.ServiceUnavailable`
-            when a Keystone token is needed and cannot be had.
+        :raises ServiceUnavailable: when a Keystone token is needed and cannot be had.
         """
-        if self._static:
-            return {'X-Service-Token': self._static.reveal()}
-        if self._password is not None:
-            return {'X-Service-Token': self._keystone_token()}
+        if self._token:
+            try:
+                return {'X-Service-Token': self._token()}
+            except exception.Unauthorized as err:
+                # The caller did nothing wrong: glance-api's own login failed.
+                LOG.error('glance-api cannot log in to Keystone: %s', err)
+                raise exception.ServiceUnavailable(
+                    reason='glance-api cannot authenticate to the registry')
         if self._trusted_gateway:
             return {'X-Service-Roles': 'service'}
         return {}
-
-    def _keystone_token(self):
-        with self._lock:
-            now = datetime.datetime.now(datetime.timezone.utc)
-            if self._token is None or (self._expires_at is not None
-                                       and self._expires_at - RENEW_MARGIN <= now):
-                try:
-                    self._token, self._expires_at = keystone_token(self._password,
-                                                                   self._pool)
-                except exception.Unauthorized as err:
-                    # The caller did nothing wrong: glance-api's own login failed.
-                    LOG.error('glance-api cannot log in to Keystone: %s', err)
-                    raise exception.ServiceUnavailable(
-                        reason='glance-api cannot authenticate to the registry')
-            return self._token
 
 
 #: What a client tells an anonymous user whom the server turned away.
 ANONYMOUS_HINT = ('authenticate: set --os-auth-token (or OS_AUTH_TOKEN), or OS_AUTH_URL, '
                   'OS_USERNAME, OS_PASSWORD and OS_PROJECT_NAME for Keystone')
-
-
-def user_token(token=None, environ=None, ca_file=None, insecure=False,
-               timeout=client.DEFAULT_TIMEOUT):
-    """The token a client presents for its user, or None for an anonymous client.
-
-    A token given (``--os-auth-token``, or ``OS_AUTH_TOKEN`` in ``environ``) is used as
-    it is. Otherwise, when ``OS_AUTH_URL``, ``OS_USERNAME`` and ``OS_PASSWORD`` are all
-    set, one is obtained from Keystone v3 with the usual ``OS_PROJECT_NAME``,
-    ``OS_USER_DOMAIN_ID``/``_NAME`` and ``OS_PROJECT_DOMAIN_ID``/``_NAME``.
-
-    :param token: a token from the command line, if any.
-    :param environ: the environment (``os.environ``).
-    :param ca_file: PEM CAs trusted for an https Keystone.
-    :param insecure: skip TLS verification of Keystone.
-    :param timeout: seconds to connect and per read.
-    :raises Unauthorized: for credentials Keystone refuses.
-    :raises ServiceUnavailable: when Keystone cannot be reached.
-    """
-    environ = environ or {}
-    token = token or environ.get('OS_AUTH_TOKEN')
-    if token:
-        return token
-    auth_url = environ.get('OS_AUTH_URL')
-    if not (auth_url and environ.get('OS_USERNAME') and environ.get('OS_PASSWORD')):
-        return None
-    credentials = PasswordCredentials(
-        auth_url, environ['OS_USERNAME'], config.Secret(environ['OS_PASSWORD']),
-        environ.get('OS_PROJECT_NAME') or environ.get('OS_TENANT_NAME') or '',
-        _domain(environ, 'OS_USER_DOMAIN'), _domain(environ, 'OS_PROJECT_DOMAIN'))
-    pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
-    return keystone_token(credentials, pool)[0]
 
 
 def _domain(environ, prefix):

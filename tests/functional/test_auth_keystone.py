@@ -13,6 +13,7 @@ from tests.data import random_bytes
 from tests.functional import daemons
 from tests.functional.services import free_ports
 from tests.functional.test_api_images import Api
+from tests.functional.test_cli import Services, run_cli
 
 #: Options that would put a test daemon in trusted_gateway mode, switched off.
 NO_TRUSTED_GATEWAY = {'trusted_gateway': None, 'publish_roles': None,
@@ -170,3 +171,21 @@ def test_keystone_unreachable_is_503_and_lets_nothing_through(
         assert client.request('GET', '/images').status == 401
     finally:
         registry.stop()
+
+
+def test_cli_logs_in_with_os_password_variables(deployment, keystone_service, users):
+    registry, api = deployment
+    services = Services(registry.url, api.url, None)
+    alice = users['alice']
+    login = {'OS_AUTH_URL': keystone_service.url, 'OS_USERNAME': alice.name,
+             'OS_PASSWORD': alice.password, 'OS_PROJECT_NAME': alice.project,
+             'OS_USER_DOMAIN_NAME': 'Default', 'OS_PROJECT_DOMAIN_ID': 'default'}
+    added = run_cli(services, 'add', 'name=from-cli', '--json', '--file', '-',
+                    data=b'cli bytes', identity=login)
+    assert added.status == 0, added.stderr
+    assert added.json()['owner'] == alice.project_id
+    wrong = run_cli(services, 'index', identity=dict(login, OS_PASSWORD='wrong-pa55'))
+    wrong.assert_one_line_error(1, 'Keystone refused')
+    assert 'wrong-pa55' not in wrong.stderr
+    anonymous = run_cli(services, 'index', identity={})
+    anonymous.assert_one_line_error(1, 'OS_AUTH_URL')

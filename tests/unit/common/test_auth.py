@@ -45,22 +45,22 @@ def test_keystone_password_body_and_repr_hide_the_password():
     assert 'pa55-w0rd' not in repr(credentials)
 
 
-def test_user_token_prefers_a_given_token_then_os_auth_token():
+def test_token_source_prefers_a_given_token_then_os_auth_token():
     environ = {'OS_AUTH_TOKEN': 'from-env', 'OS_AUTH_URL': 'http://127.0.0.1:1/v3',
                'OS_USERNAME': 'u', 'OS_PASSWORD': 'p'}
-    assert auth.user_token('given', environ) == 'given'
-    assert auth.user_token(None, environ) == 'from-env'
+    assert auth.TokenSource.from_environ(environ, 'given')() == 'given'
+    assert auth.TokenSource.from_environ(environ)() == 'from-env'
 
 
-def test_user_token_is_none_without_complete_credentials():
-    assert auth.user_token(None, {}) is None
-    assert auth.user_token(None, {'OS_AUTH_URL': 'http://127.0.0.1:1/v3',
-                                  'OS_USERNAME': 'u'}) is None
+def test_token_source_is_none_without_complete_credentials():
+    assert auth.TokenSource.from_environ({})() is None
+    assert auth.TokenSource.from_environ({'OS_AUTH_URL': 'http://127.0.0.1:1/v3',
+                                          'OS_USERNAME': 'u'})() is None
 
 
 def test_unreachable_keystone_is_service_unavailable_without_the_password():
     environ = {'OS_AUTH_URL': 'http://127.0.0.1:9/v3', 'OS_USERNAME': 'u',
                'OS_PASSWORD': 'hunter2-secret', 'OS_PROJECT_NAME': 'p'}
     with pytest.raises(exception.ServiceUnavailable) as raised:
-        auth.user_token(None, environ, timeout=5)
+        auth.TokenSource.from_environ(environ, timeout=5)()
     assert 'hunter2-secret' not in str(raised.value)
