@@ -31,10 +31,15 @@ def write_self_signed_certificate(folder, name='server', host='127.0.0.1'):
                 critical=False)
             .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
             .sign(key, hashes.SHA256()))
+    return _write_pem(folder, name, cert, key)
+
+
+def _write_pem(folder, name, certificate, key):
+    """Write ``<name>.crt`` and ``<name>.key`` (PEM); returns their paths."""
     cert_path = os.path.join(str(folder), name + '.crt')
     key_path = os.path.join(str(folder), name + '.key')
     with open(cert_path, 'wb') as out:
-        out.write(cert.public_bytes(serialization.Encoding.PEM))
+        out.write(certificate.public_bytes(serialization.Encoding.PEM))
     with open(key_path, 'wb') as out:
         out.write(key.private_bytes(serialization.Encoding.PEM,
                                     serialization.PrivateFormat.PKCS8,
@@ -66,18 +71,7 @@ class CertificateAuthority:
                 data_encipherment=False, key_agreement=False, key_cert_sign=True,
                 crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
             .sign(self.key, hashes.SHA256()))
-        self.cert_path, _ = self._write(name, self.certificate, self.key)
-
-    def _write(self, name, certificate, key):
-        cert_path = os.path.join(self.folder, name + '.crt')
-        key_path = os.path.join(self.folder, name + '.key')
-        with open(cert_path, 'wb') as out:
-            out.write(certificate.public_bytes(serialization.Encoding.PEM))
-        with open(key_path, 'wb') as out:
-            out.write(key.private_bytes(serialization.Encoding.PEM,
-                                        serialization.PrivateFormat.PKCS8,
-                                        serialization.NoEncryption()))
-        return cert_path, key_path
+        self.cert_path, _ = _write_pem(self.folder, name, self.certificate, self.key)
 
     def issue(self, name, host='127.0.0.1', client=False):
         """Issue a leaf certificate signed by this CA.
@@ -105,4 +99,4 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.SubjectAlternativeName([
                 x509.IPAddress(ipaddress.ip_address(host)), x509.DNSName('localhost')]),
                 critical=False)
-        return self._write(name, builder.sign(self.key, hashes.SHA256()), key)
+        return _write_pem(self.folder, name, builder.sign(self.key, hashes.SHA256()), key)

@@ -15,9 +15,6 @@ from tests.functional.services import free_ports
 from tests.functional.test_api_images import Api
 from tests.functional.test_cli import Services, run_cli
 
-#: Options that would put a test daemon in trusted_gateway mode, switched off.
-NO_TRUSTED_GATEWAY = {'trusted_gateway': None, 'publish_roles': None,
-                      'registry_trusted_gateway': None}
 
 
 @pytest.fixture(scope='module')
@@ -35,21 +32,16 @@ def deployment(tmp_path_factory, keystone_service, users):
     """A registry and a glance-api in keystone mode; yields ``(registry, api)``."""
     folder = tmp_path_factory.mktemp('keystone-deployment')
     glance = users['glance']
-    auth = dict(NO_TRUSTED_GATEWAY, **keystone_service.auth_token_options(glance))
-    registry = daemons.registry_daemon(folder / 'registry',
-                                       'sqlite:///%s' % (folder / 'registry.db'),
-                                       pipeline='glance-registry-keystone', **auth)
-    registry.start()
-    api = daemons.api_daemon(
-        folder / 'api', registry.url, pipeline='glance-api-keystone',
-        registry_auth_url=keystone_service.url, registry_username=glance.name,
-        registry_password=glance.password, registry_project_name=glance.project,
-        **auth)
-    try:
-        api.start()
-    except daemons.DaemonError:
-        registry.stop()
-        raise
+    auth = dict(daemons.NO_TRUSTED_GATEWAY, **keystone_service.auth_token_options(glance))
+    registry, api = daemons.start_deployment(
+        daemons.registry_daemon(folder / 'registry',
+                                'sqlite:///%s' % (folder / 'registry.db'),
+                                pipeline='glance-registry-keystone', **auth),
+        lambda registry_url: daemons.api_daemon(
+            folder / 'api', registry_url, pipeline='glance-api-keystone',
+            registry_auth_url=keystone_service.url, registry_username=glance.name,
+            registry_password=glance.password, registry_project_name=glance.project,
+            **auth))
     yield registry, api
     api.stop()
     registry.stop()
@@ -154,7 +146,7 @@ def test_keystone_unreachable_is_503_and_lets_nothing_through(
     tokens themselves are real and valid."""
     dead = 'http://127.0.0.1:%d/v3' % free_ports(1)[0]
     glance = users['glance']
-    options = dict(NO_TRUSTED_GATEWAY, **keystone_service.auth_token_options(glance))
+    options = dict(daemons.NO_TRUSTED_GATEWAY, **keystone_service.auth_token_options(glance))
     options.update(auth_url=dead, www_authenticate_uri=dead, http_connect_timeout='2',
                    http_request_max_retries='0')
     registry = daemons.registry_daemon(tmp_path / 'registry',

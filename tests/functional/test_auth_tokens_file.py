@@ -20,8 +20,6 @@ TOKENS = {ALICE: {'user': 'alice-user', 'project': 'alice', 'roles': ['member']}
           BOB: {'user': 'bob-user', 'project': 'bob', 'roles': ['member']},
           OPS: {'user': 'root', 'project': 'ops', 'roles': ['admin']},
           GLANCE: {'user': 'glance', 'project': 'service', 'roles': ['service']}}
-NO_TRUSTED_GATEWAY = {'trusted_gateway': None, 'publish_roles': None,
-                      'registry_trusted_gateway': None}
 
 
 def write_tokens(path, tokens):
@@ -38,18 +36,14 @@ def deployment(tmp_path_factory):
     folder = tmp_path_factory.mktemp('tokens-deployment')
     tokens = folder / 'tokens.json'
     write_tokens(tokens, TOKENS)
-    registry = daemons.registry_daemon(
-        folder / 'registry', 'sqlite:///%s' % (folder / 'registry.db'),
-        pipeline='glance-registry-tokens-file', tokens_file=tokens,
-        **NO_TRUSTED_GATEWAY).start()
-    try:
-        api = daemons.api_daemon(folder / 'api', registry.url,
-                                 pipeline='glance-api-tokens-file', tokens_file=tokens,
-                                 registry_service_token=GLANCE,
-                                 **NO_TRUSTED_GATEWAY).start()
-    except daemons.DaemonError:
-        registry.stop()
-        raise
+    registry, api = daemons.start_deployment(
+        daemons.registry_daemon(folder / 'registry',
+                                'sqlite:///%s' % (folder / 'registry.db'),
+                                pipeline='glance-registry-tokens-file',
+                                tokens_file=tokens, **daemons.NO_TRUSTED_GATEWAY),
+        lambda registry_url: daemons.api_daemon(
+            folder / 'api', registry_url, pipeline='glance-api-tokens-file',
+            tokens_file=tokens, registry_service_token=GLANCE, **daemons.NO_TRUSTED_GATEWAY))
     yield registry, api, tokens
     api.stop()
     registry.stop()

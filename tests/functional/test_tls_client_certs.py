@@ -33,18 +33,16 @@ def deployment(tmp_path_factory, pki):
     """A registry that requires client certificates and an https glance-api on it."""
     folder = tmp_path_factory.mktemp('tls')
     server_cert, server_key = pki['server']
-    registry = daemons.registry_daemon(
-        folder / 'registry', 'sqlite:///%s' % (folder / 'registry.db'),
-        cert_file=server_cert, key_file=server_key, client_ca_file=pki['ca']).start()
     client_cert, client_key = pki['client']
-    try:
-        api = daemons.api_daemon(
-            folder / 'api', registry.url, cert_file=server_cert, key_file=server_key,
+    registry, api = daemons.start_deployment(
+        daemons.registry_daemon(folder / 'registry',
+                                'sqlite:///%s' % (folder / 'registry.db'),
+                                cert_file=server_cert, key_file=server_key,
+                                client_ca_file=pki['ca']),
+        lambda registry_url: daemons.api_daemon(
+            folder / 'api', registry_url, cert_file=server_cert, key_file=server_key,
             registry_ca_file=pki['ca'], registry_cert_file=client_cert,
-            registry_key_file=client_key).start()
-    except daemons.DaemonError:
-        registry.stop()
-        raise
+            registry_key_file=client_key))
     yield registry, api
     api.stop()
     registry.stop()
