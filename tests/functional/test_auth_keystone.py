@@ -5,16 +5,19 @@ auth_token, then our context filter); glance-api logs in to Keystone as the
 ``glance`` service user and sends that token as ``X-Service-Token`` to the registry.
 """
 
+import io
 import json
+import types
 
 import pytest
 
+from glance.common import auth, exception
+from glance.nova import image_service
 from tests.data import random_bytes
 from tests.functional import daemons
 from tests.functional.services import free_ports
 from tests.functional.test_api_images import Api
 from tests.functional.test_cli import Services, run_cli
-
 
 
 @pytest.fixture(scope='module')
@@ -181,3 +184,38 @@ def test_cli_logs_in_with_os_password_variables(deployment, keystone_service, us
     assert 'wrong-pa55' not in wrong.stderr
     anonymous = run_cli(services, 'index', identity={})
     anonymous.assert_one_line_error(1, 'OS_AUTH_URL')
+
+
+def test_nova_side_sends_the_users_token_or_its_own_keystone_login(
+        deployment, keystone_service, users, tokens):
+    registry, api = deployment
+    nova = users['alice']
+    own_login = auth.TokenSource.from_environ({
+        'OS_AUTH_URL': keystone_service.url, 'OS_USERNAME': nova.name,
+        'OS_PASSWORD': nova.password, 'OS_PROJECT_NAME': nova.project})
+    service = image_service.GlanceImageService([registry.url], api_url=api.url,
+                                               timeout=30, token_source=own_login)
+    try:
+        without_token = types.SimpleNamespace(project_id=None, user_id=None, roles=[],
+                                              auth_token=None, request_id=None)
+        image = service.create(without_token, {'name': 'nova-own'}, data=b'nova bytes')
+        assert image['owner'] == nova.project_id
+        received = io.BytesIO()
+        service.download(without_token, image['uri'], received)
+        assert received.getvalue() == b'nova bytes'
+        bob = types.SimpleNamespace(project_id=None, user_id=None, roles=[],
+                                    auth_token=tokens['bob'], request_id=None)
+        with pytest.raises(exception.ImageNotFound):
+            service.show(bob, image['uri'])
+    finally:
+        service.close()
+
+
+def test_no_token_or_password_reaches_a_log(deployment, keystone_service, users, tokens):
+    secrets_used = list(tokens.values()) + [user.password for user in users.values()]
+    secrets_used.append(keystone_service.admin_password)
+    for daemon in deployment:
+        text = daemon.read_log() + daemon.read_stderr()
+        assert text, daemon.prog
+        for secret in secrets_used:
+            assert secret not in text, daemon.prog
