@@ -208,6 +208,20 @@ def test_from_conf_reads_every_option(tmp_path):
                for json_client in registry_client._clients.values())
 
 
+def test_from_conf_reads_the_client_certificate_and_service_token(tmp_path):
+    for name in ('cert.pem', 'key.pem'):
+        (tmp_path / name).write_text('x')
+    registry_client = RegistryClient.from_conf({
+        'registry_cert_file': 'cert.pem', 'registry_key_file': 'key.pem',
+        'registry_service_token': 'svc-token-0123456789',
+        'config_file': str(tmp_path / 'glance-api.conf')})
+    json_client = registry_client._clients['http://127.0.0.1:9191']
+    assert json_client.pool.client_cert == (str(tmp_path / 'key.pem'),
+                                            str(tmp_path / 'cert.pem'))
+    assert json_client.credentials.headers() == {
+        'X-Service-Token': 'svc-token-0123456789'}
+
+
 @pytest.mark.parametrize('conf, option', [
     ({'registry_urls': 'http://ok:1 http://user:pw@bad:2'}, 'registry_urls'),
     ({'registry_urls': 'gopher://x'}, 'registry_urls'),
@@ -216,6 +230,11 @@ def test_from_conf_reads_every_option(tmp_path):
     ({'registry_timeout': 'soon'}, 'registry_timeout'),
     ({'registry_insecure': 'maybe'}, 'registry_insecure'),
     ({'registry_ca_file': '/nonexistent/ca.pem'}, 'registry_ca_file'),
+    ({'registry_cert_file': '/nonexistent/c.pem'}, 'registry_cert_file'),
+    ({'registry_cert_file': '/nonexistent/c.pem', 'registry_key_file': '/nonexistent/k'},
+     'registry_cert_file'),
+    ({'registry_service_token': 's' * 20, 'registry_trusted_gateway': 'true'},
+     'registry_service_token'),
 ])
 def test_from_conf_names_the_bad_option(conf, option):
     with pytest.raises(exception.ConfigError) as info:
