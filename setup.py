@@ -26,7 +26,9 @@ setuptools.setup(
     extras_require={
         'swift': ['python-swiftclient>=4.4'],
         's3': ['boto3>=1.28'],
-        'all': ['python-swiftclient>=4.4', 'boto3>=1.28'],
+        # Token authentication against Keystone (the auth_token paste filter).
+        'keystone': ['keystonemiddleware>=10.0'],
+        'all': ['python-swiftclient>=4.4', 'boto3>=1.28', 'keystonemiddleware>=10.0'],
     },
     scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
              'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],
@@ -41,6 +43,7 @@ setuptools.setup(
             'access_log = glance.middleware.access_log:filter_factory',
             'healthcheck = glance.middleware.healthcheck:filter_factory',
             'context = glance.middleware.context:filter_factory',
+            'tokens_file = glance.middleware.tokens_file:filter_factory',
             'metrics = glance.middleware.metrics:filter_factory',
             'instance_aware = glance.middleware.instance_aware:filter_factory',
         ],

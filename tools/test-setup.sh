@@ -6,13 +6,17 @@
 #   - iproute2's ip, which brings up lo in the loopback-only network namespace of
 #     the SSRF tests;
 #   - a separate virtualenv holding OpenStack Swift (with s3api) for the swift and s3
-#     stores, at $REPO/.test-services/swift-venv (override with GLANCE_TEST_SWIFT_VENV).
+#     stores, at $REPO/.test-services/swift-venv (override with GLANCE_TEST_SWIFT_VENV);
+#   - a separate virtualenv holding OpenStack Keystone for the token authentication
+#     tests, at $REPO/.test-services/keystone-venv (override with
+#     GLANCE_TEST_KEYSTONE_VENV); tests/functional/keystone.py starts it on loopback.
 # Swift lives in its own virtualenv so its pinned dependencies never touch the
 # project's .venv; tests/functional/services.py finds its servers there.
 set -euo pipefail
 
 repo=$(cd "$(dirname "$0")/.." && pwd)
 swift_venv=${GLANCE_TEST_SWIFT_VENV:-$repo/.test-services/swift-venv}
+keystone_venv=${GLANCE_TEST_KEYSTONE_VENV:-$repo/.test-services/keystone-venv}
 python=${PYTHON:-python3}
 
 # apt_install COMMAND PACKAGE: install PACKAGE unless COMMAND is already there.
@@ -37,4 +41,12 @@ if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         swift python-swiftclient boto3
 fi
 
-echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx) swift=$swift_venv"
+if ! "$keystone_venv/bin/python" -c 'import keystone.server.wsgi' 2>/dev/null \
+        || [ ! -x "$keystone_venv/bin/keystone-manage" ]; then
+    mkdir -p "$(dirname "$keystone_venv")"
+    "$python" -m venv "$keystone_venv"
+    "$keystone_venv/bin/pip" install -q --disable-pip-version-check keystone
+fi
+
+echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx)" \
+     "swift=$swift_venv keystone=$keystone_venv"

@@ -1,8 +1,8 @@
 """Teller's images resource: download, upload, register, update and delete images.
 
-Every registry call is made with the caller's identity plus the ``service`` role
-(:meth:`~glance.common.context.RequestContext.elevated_for_service`), so the registry
-still applies the caller's visibility and ownership rules while also returning chunk
+Every registry call carries the caller's token and glance-api's own service token
+(:class:`~glance.common.auth.ServiceCredentials`), so the registry, having verified
+both, applies the caller's visibility and ownership rules while also returning chunk
 locations, which this controller needs and shows to admins only.
 
 =============================== ==============================================
@@ -86,7 +86,7 @@ class ImagesController(wsgi.Controller):
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
-        return ctx, self.registry.with_context(ctx.elevated_for_service())
+        return ctx, self.registry.with_context(ctx)
 
     # -- download ---------------------------------------------------------------
 

@@ -15,7 +15,7 @@ import sys
 
 from glance.agent import api_client, fetch
 from glance.cli import output, progress
-from glance.common import config, context, exception
+from glance.common import auth, config, context, exception
 from glance.registry.client import RegistryClient
 
 #: Fields ``add`` and ``update`` send as ``x-image-meta-<field>``; other keys are
@@ -41,16 +41,32 @@ class Session:
     """What one command works with: its options, the standard streams, its clients.
 
     :param args: the parsed command line (see :func:`glance.cmd.shell.build_parser`).
+    :param environ: the environment, for ``OS_AUTH_TOKEN`` and Keystone credentials.
     """
 
-    def __init__(self, args):
+    def __init__(self, args, environ=None):
         self.args = args
+        self.environ = environ or {}
         self.stdin = sys.stdin
         self.stdout = sys.stdout
         self.stderr = sys.stderr
-        self.context = context.RequestContext(
-            tenant=args.tenant, user=args.user, roles=config.as_list(args.roles),
-            auth_token=args.auth_token)
+
+    @functools.cached_property
+    def context(self):
+        """The caller's identity: a token (given, or from Keystone) and, for daemons in
+        trusted_gateway mode, ``--tenant``/``--user``/``--roles``."""
+        token = auth.TokenSource.from_environ(
+            self.environ, self.args.auth_token, self.args.ca_file, self.args.insecure,
+            self.args.timeout)()
+        return context.RequestContext(
+            tenant=self.args.tenant, user=self.args.user,
+            roles=config.as_list(self.args.roles), auth_token=token)
+
+    @property
+    def is_anonymous(self):
+        """True when this command sent neither a token nor a tenant."""
+        ctx = self.__dict__.get('context')
+        return ctx is None or (ctx.auth_token is None and ctx.is_anonymous)
 
     @functools.cached_property
     def registry(self):

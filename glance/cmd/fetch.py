@@ -14,7 +14,7 @@ import sys
 from glance.agent import api_client, fetch, unbundle
 from glance.cli import output, progress
 from glance.cmd import shell
-from glance.common import config, context, exception
+from glance.common import auth, config, context, exception
 
 _DESCRIPTION = ('Fetch an image through glance-api into DIR, verify its checksum, and '
                 'optionally unbundle it (tar, tgz, gzip, zip; raw is left as is).')
@@ -65,8 +65,11 @@ def build_parser():
     parser.add_argument('--api-url', metavar='URL',
                         help='glance-api base URL (env GLANCE_URL; default %s)'
                         % api_client.DEFAULT_API_URL)
-    parser.add_argument('--auth-token', metavar='TOKEN',
-                        help='sent as X-Auth-Token (env GLANCE_AUTH_TOKEN)')
+    parser.add_argument('--os-auth-token', '--auth-token', metavar='TOKEN',
+                        dest='auth_token',
+                        help='sent as X-Auth-Token (env OS_AUTH_TOKEN or '
+                        'GLANCE_AUTH_TOKEN); without one, OS_AUTH_URL, OS_USERNAME, '
+                        'OS_PASSWORD and OS_PROJECT_NAME get one from Keystone v3')
     parser.add_argument('--tenant', metavar='ID', help='X-Tenant-Id (env GLANCE_TENANT)')
     parser.add_argument('--user', metavar='ID', help='X-User-Id (env GLANCE_USER)')
     parser.add_argument('--roles', metavar='R1,R2', help='X-Roles (env GLANCE_ROLES)')
@@ -102,21 +105,24 @@ def main(argv=None, environ=None):
     """
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
-    ctx = context.RequestContext(
-        tenant=args.tenant or environ.get('GLANCE_TENANT'),
-        user=args.user or environ.get('GLANCE_USER'),
-        roles=config.as_list(args.roles or environ.get('GLANCE_ROLES')),
-        auth_token=args.auth_token or environ.get('GLANCE_AUTH_TOKEN'))
+    ca_file = args.ca_file or environ.get('GLANCE_CA_FILE')
     bar = progress.for_stream(sys.stderr, 'Fetching')
     try:
         try:
+            ctx = context.RequestContext(
+                tenant=args.tenant or environ.get('GLANCE_TENANT'),
+                user=args.user or environ.get('GLANCE_USER'),
+                roles=config.as_list(args.roles or environ.get('GLANCE_ROLES')),
+                auth_token=auth.TokenSource.from_environ(
+                    environ, args.auth_token or environ.get('GLANCE_AUTH_TOKEN'),
+                    ca_file, args.insecure, args.timeout)())
             result = fetch.fetch_image(
                 args.image, args.dest,
                 api_url=(args.api_url or environ.get('GLANCE_URL')
                          or api_client.DEFAULT_API_URL),
                 context=ctx, unbundle=args.unbundle,
                 limits=unbundle.Limits(args.max_size, args.max_members),
-                timeout=args.timeout, ca_file=args.ca_file or environ.get('GLANCE_CA_FILE'),
+                timeout=args.timeout, ca_file=ca_file,
                 insecure=args.insecure, progress=bar)
         finally:
             if bar is not None:

@@ -15,7 +15,7 @@ import sys
 import glance
 from glance.agent import api_client
 from glance.cli import commands
-from glance.common import exception
+from glance.common import auth, exception
 from glance.registry.client import DEFAULT_REGISTRY_URL
 
 EXIT_FAILURE = 1
@@ -90,10 +90,15 @@ def _connection_options():
     group.add_argument('--registry-url', metavar='URL',
                        help='registry base URL (env GLANCE_REGISTRY_URL; default %s)'
                        % DEFAULT_REGISTRY_URL)
-    group.add_argument('--auth-token', metavar='TOKEN',
-                       help='sent as X-Auth-Token (env GLANCE_AUTH_TOKEN)')
+    group.add_argument('--os-auth-token', '--auth-token', metavar='TOKEN',
+                       dest='auth_token',
+                       help='sent as X-Auth-Token (env OS_AUTH_TOKEN or GLANCE_AUTH_TOKEN);'
+                       ' without one, OS_AUTH_URL, OS_USERNAME, OS_PASSWORD and '
+                       'OS_PROJECT_NAME (with OS_USER_DOMAIN_ID/NAME and '
+                       'OS_PROJECT_DOMAIN_ID/NAME) get one from Keystone v3')
     group.add_argument('--tenant', metavar='ID',
-                       help='sent as X-Tenant-Id until token auth lands (env GLANCE_TENANT)')
+                       help='sent as X-Tenant-Id, believed only by a daemon in '
+                       'trusted_gateway mode (env GLANCE_TENANT)')
     group.add_argument('--user', metavar='ID',
                        help='sent as X-User-Id (env GLANCE_USER)')
     group.add_argument('--roles', metavar='R1,R2',
@@ -229,14 +234,19 @@ def main(argv=None, environ=None):
     :param argv: the arguments (default ``sys.argv[1:]``).
     :param environ: the environment for GLANCE_* defaults (default ``os.environ``).
     """
-    args = parse_args(argv, os.environ if environ is None else environ)
-    session = commands.Session(args)
+    environ = os.environ if environ is None else environ
+    args = parse_args(argv, environ)
+    session = commands.Session(args, environ)
     try:
         return args.func(session, args)
     except commands.UsageError as err:
         print('glance: error: %s (see glance %s --help)' % (err, args.command),
               file=sys.stderr)
         return EXIT_USAGE
+    except (exception.Unauthorized, exception.Forbidden) as err:
+        hint = '; %s' % auth.ANONYMOUS_HINT if session.is_anonymous else ''
+        print('glance: error: %s%s' % (err, hint), file=sys.stderr)
+        return EXIT_FAILURE
     except exception.GlanceException as err:
         print('glance: error: %s' % err, file=sys.stderr)
         return EXIT_FAILURE

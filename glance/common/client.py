@@ -121,18 +121,25 @@ class HttpPool:
     :param ca_file: PEM bundle of the CAs trusted for ``https`` (default: httplib2's).
     :param insecure: skip TLS certificate and host name verification.
     :param max_idle: most ``Http`` objects kept open between requests.
-    :raises Invalid: for a non-positive timeout or a ``ca_file`` that does not exist.
+    :param cert_file: PEM client certificate presented to servers that ask for one.
+    :param key_file: PEM private key of ``cert_file``.
+    :raises Invalid: for a non-positive timeout or a ``ca_file``, ``cert_file`` or
+        ``key_file`` that does not exist.
     """
 
-    def __init__(self, timeout=DEFAULT_TIMEOUT, ca_file=None, insecure=False, max_idle=8):
+    def __init__(self, timeout=DEFAULT_TIMEOUT, ca_file=None, insecure=False, max_idle=8,
+                 cert_file=None, key_file=None):
         if timeout is None or timeout <= 0:
             raise exception.Invalid(reason='timeout must be a positive number of seconds')
-        if ca_file and not os.path.isfile(ca_file):
-            raise exception.Invalid(reason='CA file %s does not exist' % ca_file)
+        for kind, path in (('CA', ca_file), ('certificate', cert_file),
+                           ('key', key_file)):
+            if path and not os.path.isfile(path):
+                raise exception.Invalid(reason='%s file %s does not exist' % (kind, path))
         self.timeout = timeout
         self.ca_file = ca_file or None
         self.insecure = bool(insecure)
         self.max_idle = max_idle
+        self.client_cert = (key_file, cert_file) if cert_file else None
         self._idle = collections.deque()
 
     def _new_http(self):
@@ -141,6 +148,8 @@ class HttpPool:
         transport = httplib2.Http(timeout=self.timeout, proxy_info=None,
                                   ca_certs=self.ca_file,
                                   disable_ssl_certificate_validation=self.insecure)
+        if self.client_cert:
+            transport.add_certificate(*self.client_cert, domain='')
         # A redirect could send the identity headers to a host nobody allow-listed.
         transport.follow_redirects = False
         return transport
@@ -184,20 +193,23 @@ class BaseJSONClient:
         a new one with default options when None.
     :param context: the :class:`~glance.common.context.RequestContext` whose
         :meth:`~glance.common.context.RequestContext.to_headers` go with every request.
+    :param credentials: this process's own identity, an object whose ``headers()``
+        go with every request (:class:`~glance.common.auth.ServiceCredentials`).
     :raises Invalid: when ``base_url`` is not an acceptable service URL.
     """
 
     #: Raised for 5xx answers and transport failures; subclasses name their service.
     unavailable = exception.ServiceUnavailable
 
-    def __init__(self, base_url, pool=None, context=None):
+    def __init__(self, base_url, pool=None, context=None, credentials=None):
         self.base_url = normalize_base_url(base_url)
         self.pool = pool if pool is not None else HttpPool()
         self.context = context
+        self.credentials = credentials
 
     def with_context(self, context):
         """Return a client for the same service and pool that acts as ``context``."""
-        return type(self)(self.base_url, self.pool, context)
+        return type(self)(self.base_url, self.pool, context, self.credentials)
 
     def _headers(self, body, extra_headers):
         headers = {'Accept': 'application/json',
@@ -206,6 +218,8 @@ class BaseJSONClient:
             headers['Content-Type'] = 'application/json'
         if self.context is not None:
             headers.update(self.context.to_headers())
+        if self.credentials is not None:
+            headers.update(self.credentials.headers())
         headers.update(extra_headers or {})
         return headers
 

@@ -9,17 +9,22 @@ class RequestContext:
     :param tenant: the caller's tenant (project) id, or None for an anonymous caller.
     :param user: the caller's user id, or None.
     :param roles: role names; ``admin`` makes the caller an administrator and ``service``
-        marks another Glance service (e.g. glance-api calling the registry).
-    :param auth_token: an opaque token to forward to other services, never logged.
+        marks another Glance service (e.g. glance-api calling the registry). Only the
+        ``context`` filter grants these two, from a verified identity
+        (:mod:`glance.middleware.context`).
+    :param auth_token: the caller's own token, forwarded to other services as
+        ``X-Auth-Token`` so they can verify it; never logged.
+    :param can_publish: the caller holds a role allowed to make images public.
     """
 
     def __init__(self, tenant=None, user=None, roles=(), auth_token=None,
-                 request_id=None):
+                 request_id=None, can_publish=None):
         self.tenant = tenant or None
         self.user = user or None
         self.roles = tuple(role for role in roles if role)
         self.auth_token = auth_token
         self.request_id = request_id
+        self.can_publish = self.is_admin if can_publish is None else bool(can_publish)
 
     @property
     def is_admin(self):
@@ -38,8 +43,12 @@ class RequestContext:
 
     @property
     def can_see_locations(self):
-        """Locations and chunks are shown only to admins and services."""
-        return self.is_admin or self.is_service
+        """Locations and chunks are shown only to a verified Glance service.
+
+        glance-api shows them to its admins itself; a caller of the registry (an
+        admin included) never gets them, so a store URL stays inside Glance.
+        """
+        return self.is_service
 
     def can_see(self, image_owner, is_public):
         """Return True when an image with that owner and visibility is visible."""
@@ -51,25 +60,26 @@ class RequestContext:
         return self.is_admin or (self.tenant is not None and image_owner == self.tenant)
 
     def to_headers(self):
-        """Headers that carry this identity to another Glance service."""
+        """Headers that carry this identity to another Glance service.
+
+        The token (``X-Auth-Token``) is what a receiving service verifies. The identity
+        headers are believed only by a service in ``trusted_gateway`` mode, and the
+        ``service`` role is never among them: a service identity travels only as a
+        verifiable ``X-Service-Token`` (:mod:`glance.common.auth`).
+        """
         headers = {}
         if self.tenant:
             headers['X-Tenant-Id'] = self.tenant
         if self.user:
             headers['X-User-Id'] = self.user
-        if self.roles:
-            headers['X-Roles'] = ','.join(self.roles)
+        roles = [role for role in self.roles if role != 'service']
+        if roles:
+            headers['X-Roles'] = ','.join(roles)
         if self.auth_token:
             headers['X-Auth-Token'] = self.auth_token
         if self.request_id:
             headers['X-Request-Id'] = self.request_id
         return headers
-
-    def elevated_for_service(self):
-        """A copy of this context that also holds the ``service`` role."""
-        roles = self.roles if self.is_service else self.roles + ('service',)
-        return RequestContext(self.tenant, self.user, roles, self.auth_token,
-                              self.request_id)
 
     def __repr__(self):
         return ('RequestContext(tenant=%r, user=%r, roles=%r)'

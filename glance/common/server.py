@@ -123,6 +123,8 @@ class Server:
     :param port: port to bind; 0 picks a free one (see :attr:`port` after :meth:`bind`).
     :param cert_file: PEM certificate; with ``key_file`` the server speaks TLS only.
     :param key_file: PEM private key.
+    :param client_ca_file: PEM CAs; when set, every client must present a certificate
+        signed by one of them (mutual TLS).
     :param backlog: listen backlog.
     :param pool_size: most concurrent requests (green threads).
     :param graceful_timeout: seconds to wait for in-flight requests on shutdown.
@@ -134,8 +136,10 @@ class Server:
                  backlog=4096, pool_size=1000, graceful_timeout=60,
                  keepalive=True, client_socket_timeout=900,
                  max_header_line=eventlet.wsgi.MAX_HEADER_LINE,
-                 max_total_header_size=eventlet.wsgi.MAX_TOTAL_HEADER_SIZE):
+                 max_total_header_size=eventlet.wsgi.MAX_TOTAL_HEADER_SIZE,
+                 client_ca_file=None):
         self.app = app
+        self.client_ca_file = client_ca_file
         self.host = host
         self.port = port
         self.cert_file = cert_file
@@ -164,6 +168,9 @@ class Server:
             context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
             context.minimum_version = ssl.TLSVersion.TLSv1_2
             context.load_cert_chain(self.cert_file, self.key_file)
+            if self.client_ca_file:
+                context.load_verify_locations(self.client_ca_file)
+                context.verify_mode = ssl.CERT_REQUIRED
             sock = context.wrap_socket(sock, server_side=True)
         self.socket = sock
         self.port = sock.getsockname()[1]
@@ -225,7 +232,8 @@ class Server:
 def server_from_conf(app, conf, default_port):
     """Build a :class:`Server` from the daemon's ``[DEFAULT]`` options.
 
-    Options: ``bind_host``, ``bind_port``, ``cert_file``, ``key_file``, ``backlog``,
+    Options: ``bind_host``, ``bind_port``, ``cert_file``, ``key_file``,
+    ``client_ca_file``, ``backlog``,
     ``workers_pool_size``, ``graceful_shutdown_timeout``, ``client_socket_timeout``,
     ``max_header_line``, ``max_total_header_size``.
     """
@@ -236,6 +244,11 @@ def server_from_conf(app, conf, default_port):
         from glance.common.exception import ConfigError
         raise ConfigError('cert_file' if not cert_file else 'key_file', 'DEFAULT',
                           'cert_file and key_file must be set together for TLS')
+    client_ca_file = opts.get_path('client_ca_file', None)
+    if client_ca_file and not cert_file:
+        from glance.common.exception import ConfigError
+        raise ConfigError('client_ca_file', 'DEFAULT',
+                          'client certificates need TLS: set cert_file and key_file')
     return Server(app,
                   host=opts.get_str('bind_host', '127.0.0.1'),
                   port=opts.get_int('bind_port', default_port, minimum=0, maximum=65535),
@@ -250,4 +263,5 @@ def server_from_conf(app, conf, default_port):
                       'max_header_line', eventlet.wsgi.MAX_HEADER_LINE, minimum=1024),
                   max_total_header_size=opts.get_size(
                       'max_total_header_size', eventlet.wsgi.MAX_TOTAL_HEADER_SIZE,
-                      minimum=1024))
+                      minimum=1024),
+                  client_ca_file=client_ca_file)

@@ -72,10 +72,20 @@ def json_error(status, message, headers=None):
     return response
 
 
+#: Seconds a client is told to wait before retrying after a 503 (a backing service
+#: such as the registry or Keystone is down); load balancers and clients honour it.
+RETRY_AFTER = '5'
+
+
 def error_response(exc):
-    """Translate a domain exception into its JSON error response."""
+    """Translate a domain exception into its JSON error response.
+
+    A 503 carries ``Retry-After``: the failure is somebody else's and may pass.
+    """
     status = status_for(exc)
-    headers = getattr(exc, 'headers', None)
+    headers = dict(getattr(exc, 'headers', None) or {})
+    if status == 503:
+        headers.setdefault('Retry-After', RETRY_AFTER)
     return json_error(status, exc.message, headers)
 
 

@@ -19,6 +19,10 @@ instance 123 of this Nova?".
 The contexts Nova passes are used for identity only: any object with ``project_id``,
 ``user_id`` and ``roles`` (and optionally ``is_admin``, ``auth_token``,
 ``request_id``) will do, as will a :class:`glance.common.context.RequestContext`.
+The context's ``auth_token`` (the user's Keystone token) is what Glance verifies; a
+context without one is sent with Nova's own token, from ``OS_AUTH_TOKEN`` or a Keystone
+login with the usual ``OS_*`` variables (:meth:`glance.common.auth.TokenSource.
+from_environ`), when those are set.
 
 Flags read by :meth:`GlanceImageService.from_flagfile` (gflags-style ``--name=value``):
 
@@ -51,7 +55,7 @@ import urllib.parse
 
 import blake3
 
-from glance.common import client, config, context as glance_context, exception
+from glance.common import auth, client, config, context as glance_context, exception
 from glance.nova import installation
 from glance.registry.client import RegistryClient
 
@@ -158,13 +162,16 @@ class GlanceImageService:
     :param ca_file: PEM file of the CAs trusted for https.
     :param insecure: skip TLS certificate verification.
     :param chunk_size: bytes per block when streaming image data.
+    :param token_source: a :class:`~glance.common.auth.TokenSource` giving the token
+        sent for contexts that carry none.
     :raises Invalid: for an empty or unacceptable URL list, or an ``api_urls`` key
         that is not one of the registries.
     """
 
     def __init__(self, registry_urls, api_url=None, api_urls=None,
                  timeout=client.DEFAULT_TIMEOUT, ca_file=None, insecure=False,
-                 chunk_size=DEFAULT_CHUNK_SIZE):
+                 chunk_size=DEFAULT_CHUNK_SIZE, token_source=None):
+        self.token_source = token_source
         self.registry = RegistryClient(registry_urls, timeout=timeout, ca_file=ca_file,
                                        insecure=insecure)
         self.api_url = client.normalize_base_url(api_url) if api_url else None
@@ -204,15 +211,17 @@ class GlanceImageService:
                                             'expected registry_url=api_url pairs, got %r'
                                             % pair)
             api_urls[registry] = api
+        timeout = opts.get_float('glance_timeout', client.DEFAULT_TIMEOUT, minimum=0.001)
+        ca_file = opts.get_str('glance_ca_file', None)
+        insecure = opts.get_bool('glance_insecure', False)
         return {'registry_urls': registry_urls,
                 'api_url': opts.get_str('glance_api_url', None),
                 'api_urls': api_urls,
-                'timeout': opts.get_float('glance_timeout', client.DEFAULT_TIMEOUT,
-                                          minimum=0.001),
-                'ca_file': opts.get_str('glance_ca_file', None),
-                'insecure': opts.get_bool('glance_insecure', False),
+                'timeout': timeout, 'ca_file': ca_file, 'insecure': insecure,
                 'chunk_size': opts.get_int('glance_chunk_size', DEFAULT_CHUNK_SIZE,
-                                           minimum=1)}
+                                           minimum=1),
+                'token_source': auth.TokenSource.from_environ(
+                    os.environ, ca_file=ca_file, insecure=insecure, timeout=timeout)}
 
     @classmethod
     def from_flagfile(cls, flagfile):
@@ -230,8 +239,15 @@ class GlanceImageService:
 
     # -- helpers ---------------------------------------------------------------------
 
+    def _context(self, context):
+        ctx = request_context(context)
+        if ctx.auth_token is None and self.token_source:
+            ctx = glance_context.RequestContext(ctx.tenant, ctx.user, ctx.roles,
+                                                self.token_source(), ctx.request_id)
+        return ctx
+
     def _registry(self, context):
-        return self.registry.with_context(request_context(context))
+        return self.registry.with_context(self._context(context))
 
     def _api_for(self, registry):
         api = self.api_urls.get(registry, self.api_url)
@@ -260,7 +276,7 @@ class GlanceImageService:
         # One connection per request, closed by the server after its answer: nothing
         # is left open between calls that a stopping glance-api would wait for.
         all_headers = {'Connection': 'close'}
-        all_headers.update(request_context(context).to_headers())
+        all_headers.update(self._context(context).to_headers())
         all_headers.update(headers or {})
         length = None if body is None else _body_length(body)
         if length is not None:

@@ -187,10 +187,13 @@ class ImagesController(wsgi.Controller):
         """Check the fields only some callers may set.
 
         :raises Forbidden: for fields only the upload flow may set (see
-            :mod:`glance.registry.image_rules`), or an owner other than the caller's
+            :mod:`glance.registry.image_rules`), ``is_public`` from a caller whose roles
+            may not publish (``publish_roles``), or an owner other than the caller's
             tenant from a non-admin.
         """
         image_rules.check_caller_fields(ctx, values)
+        if values.get('is_public') and not ctx.can_publish:
+            raise exception.Forbidden('your roles may not make images public')
         if 'owner' in values and not ctx.is_admin and values['owner'] != ctx.tenant:
             raise exception.Forbidden('only an admin may set another owner')
 

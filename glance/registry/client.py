@@ -19,14 +19,20 @@ registry_urls       http://127.0.0.1:9191   allow-listed registry base URLs (com
 registry_timeout    30                      seconds allowed to connect and per read
 registry_ca_file    (httplib2's bundle)     PEM file of CAs trusted for https
 registry_insecure   false                   skip TLS verification (tests only)
+registry_cert_file  (none)                  PEM client certificate for registries that
+                                            require one (their ``client_ca_file``)
+registry_key_file   (none)                  PEM private key of registry_cert_file
 =================== ======================= ==========================================
+
+glance-api's own identity towards the registries (``registry_service_token`` and
+friends) is read by :meth:`glance.common.auth.ServiceCredentials.from_conf`.
 """
 
 import copy
 import re
 import urllib.parse
 
-from glance.common import client, config, exception
+from glance.common import auth, client, config, exception
 
 DEFAULT_REGISTRY_URL = 'http://127.0.0.1:9191'
 _UUID = re.compile(r'^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
@@ -56,18 +62,24 @@ class RegistryClient:
     :param timeout: seconds allowed to connect and for each socket read.
     :param ca_file: PEM file of the CAs trusted for ``https`` registries.
     :param insecure: skip TLS certificate verification.
+    :param cert_file: PEM client certificate, for registries that require one.
+    :param key_file: PEM private key of ``cert_file``.
+    :param credentials: this process's service identity
+        (:class:`~glance.common.auth.ServiceCredentials`), sent with every request.
     :raises Invalid: for an empty allow-list or an unacceptable URL (user info, another
         scheme, a query), or a missing ``ca_file``.
     """
 
     def __init__(self, registries, context=None, timeout=client.DEFAULT_TIMEOUT,
-                 ca_file=None, insecure=False):
+                 ca_file=None, insecure=False, cert_file=None, key_file=None,
+                 credentials=None):
         if isinstance(registries, str):
             registries = [registries]
-        self._pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
+        self._pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure,
+                                     cert_file=cert_file, key_file=key_file)
         self._clients = {}
         for url in registries or ():
-            json_client = _RegistryJSONClient(url, self._pool, context)
+            json_client = _RegistryJSONClient(url, self._pool, context, credentials)
             self._clients.setdefault(json_client.base_url, json_client)
         if not self._clients:
             raise exception.Invalid(reason='at least one registry URL is needed')
@@ -88,6 +100,12 @@ class RegistryClient:
                                  minimum=0.001)
         ca_file = opts.get_path('registry_ca_file', None)
         insecure = opts.get_bool('registry_insecure', False)
+        cert_file = opts.get_path('registry_cert_file', None)
+        key_file = opts.get_path('registry_key_file', None)
+        if bool(cert_file) != bool(key_file):
+            raise exception.ConfigError('registry_cert_file', section,
+                                        'registry_cert_file and registry_key_file go '
+                                        'together')
         if not urls:
             raise exception.ConfigError('registry_urls', section,
                                         'at least one registry URL is needed')
@@ -97,9 +115,15 @@ class RegistryClient:
             except exception.Invalid as err:
                 raise exception.ConfigError('registry_urls', section, err.message)
         try:
-            return cls(urls, context, timeout, ca_file, insecure)
+            pool = client.HttpPool(timeout=timeout, ca_file=ca_file, insecure=insecure)
         except exception.Invalid as err:
             raise exception.ConfigError('registry_ca_file', section, err.message)
+        credentials = auth.ServiceCredentials.from_conf(conf, pool, section)
+        try:
+            return cls(urls, context, timeout, ca_file, insecure, cert_file, key_file,
+                       credentials)
+        except exception.Invalid as err:
+            raise exception.ConfigError('registry_cert_file', section, err.message)
 
     @property
     def registries(self):

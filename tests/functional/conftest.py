@@ -6,4 +6,5 @@ pytest.register_assert_rewrite('tests.functional.store_contract')
 
 from tests.functional.daemons import make_api, make_client, make_registry  # noqa: F401
 from tests.functional.databases import database_url, make_database  # noqa: F401
+from tests.functional.keystone import keystone_service  # noqa: F401,E402
 from tests.functional.services import nginx_service, swift_service  # noqa: F401,E402

@@ -133,9 +133,20 @@ class Daemon:
             self.process.wait()
 
 
+#: Unless a test says otherwise, test daemons believe the identity headers the tests
+#: send (trusted_gateway mode, glance-api's service role included) and let members
+#: publish. A test of authentication passes these options as None (not written).
+TRUSTED_GATEWAY = {'trusted_gateway': 'true', 'publish_roles': 'admin, member'}
+#: Pass these (``**NO_TRUSTED_GATEWAY``) for a daemon that authenticates for real.
+NO_TRUSTED_GATEWAY = {'trusted_gateway': None, 'publish_roles': None,
+                      'registry_trusted_gateway': None}
+
+
 def registry_daemon(folder, sql_connection, pipeline=None, sections=None, **options):
     """Build (not start) a glance-registry :class:`Daemon` on the given database."""
     options.setdefault('sql_connection', sql_connection)
+    for name, value in TRUSTED_GATEWAY.items():
+        options.setdefault(name, value)
     return Daemon('glance-registry', folder, options, sections, pipeline)
 
 
@@ -147,11 +158,28 @@ def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
     if isinstance(registry_urls, (list, tuple)):
         registry_urls = ', '.join(registry_urls)
     options.setdefault('registry_urls', registry_urls)
+    for name, value in dict(TRUSTED_GATEWAY, registry_trusted_gateway='true').items():
+        options.setdefault(name, value)
     options.setdefault('filesystem_store_datadir', os.path.join(str(folder), 'images'))
     sections = dict(sections or {})
     sections.setdefault('store:file', {'filesystem_store_datadir':
                                        options['filesystem_store_datadir']})
     return Daemon('glance-api', folder, options, sections, pipeline)
+
+
+def start_deployment(registry, build_api):
+    """Start a registry, then the glance-api ``build_api(registry_url)`` makes.
+
+    :param registry: an unstarted registry :class:`Daemon`.
+    :returns: the two started daemons ``(registry, api)``; the registry is stopped
+        again when the api does not start.
+    """
+    registry.start()
+    try:
+        return registry, build_api(registry.url).start()
+    except DaemonError:
+        registry.stop()
+        raise
 
 
 def _started_daemons(build):

@@ -52,12 +52,19 @@ class Registry:
 
     def call(self, method, path, body=None, raw=None, tenant=None, roles=(),
              headers=None):
-        """Send one request; ``body`` goes as JSON, ``raw`` as given bytes."""
+        """Send one request; ``body`` goes as JSON, ``raw`` as given bytes.
+
+        The registry runs in trusted_gateway mode: the role ``service`` goes as
+        ``X-Service-Roles`` (what a gateway sets for a verified service token), the
+        others as ``X-Roles``.
+        """
         headers = dict(headers or {})
         if tenant:
             headers['X-Tenant-Id'] = tenant
-        if roles:
-            headers['X-Roles'] = ','.join(roles)
+        if [role for role in roles if role != 'service']:
+            headers['X-Roles'] = ','.join(role for role in roles if role != 'service')
+        if 'service' in roles:
+            headers['X-Service-Roles'] = 'service'
         if body is not None:
             raw = json.dumps(body).encode('utf-8')
         if raw is not None:
@@ -69,8 +76,9 @@ class Registry:
         finally:
             connection.close()
 
-    def create(self, tenant, roles=(), **fields):
-        """Create an image as ``tenant``; returns the record (asserts 201)."""
+    def create(self, tenant, roles=('member',), **fields):
+        """Create an image as ``tenant`` (a member, who may publish here); returns the
+        record (asserts 201)."""
         reply = self.call('POST', '/images', {'image': fields}, tenant=tenant, roles=roles)
         assert reply.status == 201, reply.body
         return reply.json['image']
@@ -157,16 +165,21 @@ def test_client_supplied_id_and_duplicates(registry, tenants):
     registry.call('POST', '/images', {'image': {'id': image_id}}, tenant=bob).error(409)
 
 
-def test_locations_only_for_admin_and_service(registry, tenants):
+def test_locations_only_for_the_service(registry, tenants):
     alice, _ = tenants
     chunks = [{'location': 'file:///var/lib/glance/images/x.%d' % index, 'size': 4,
                'checksum': 'e2fc714c4727ee9395f324cd2e7f331f'} for index in range(3)]
     registry.call('POST', '/images', {'image': {'chunks': chunks}},
                   tenant=alice).error(403)
+    registry.call('POST', '/images', {'image': {'chunks': chunks}},
+                  tenant='ops', roles=ADMIN).error(403)
+    registry.call('POST', '/images', {'image': {'chunks': chunks}}, tenant=alice,
+                  headers={'X-Roles': 'service'}).error(403)
     image = registry.create(alice, roles=('service',), chunks=chunks, size=12)
     assert image['chunks'] == chunks and image['location'] == chunks[0]['location']
-    assert 'chunks' not in registry.call('GET', '/images/' + image['id'],
-                                         tenant=alice).json['image']
+    for tenant, roles in ((alice, ()), ('ops', ADMIN)):
+        assert 'chunks' not in registry.call('GET', '/images/' + image['id'],
+                                             tenant=tenant, roles=roles).json['image']
 
 
 def test_unicode_and_largest_values_round_trip(registry, tenants):

@@ -10,7 +10,7 @@ import uuid
 
 import pytest
 
-from glance.common import exception
+from glance.common import auth, exception
 from glance.common.context import RequestContext
 from glance.registry.client import RegistryClient
 from tests.tls import write_self_signed_certificate
@@ -173,12 +173,19 @@ def test_purge_props_by_argument_or_extra_header(client):
     assert by_header['properties'] == {'e': '5'}
 
 
-def test_locations_are_shown_to_services_only(client):
-    service = client.with_context(RequestContext(tenant='alice', roles=['service']))
+def test_locations_are_shown_to_services_only(registry, client, make_client):
+    # The registry runs in trusted_gateway mode, so the service identity is the
+    # X-Service-Roles header; a "service" role in the context is never sent.
+    service = make_client([registry.url], credentials=auth.ServiceCredentials(
+        trusted_gateway=True)).with_context(ALICE)
     chunks = [{'location': 'file:///var/lib/glance/x.0', 'size': 3, 'checksum': 'ab'}]
     image = service.create_image(_image(chunks=chunks, size=3))
     assert service.get_image(image['id'])['chunks'] == chunks
-    assert 'chunks' not in client.with_context(ALICE).get_image(image['id'])
+    claims = client.with_context(RequestContext(tenant='alice', roles=['service']))
+    for caller in (client.with_context(ALICE), client.with_context(ADMIN), claims):
+        assert 'chunks' not in caller.get_image(image['id'])
+    with pytest.raises(exception.Forbidden):
+        claims.create_image(_image(chunks=chunks, size=3))
 
 
 def test_a_stopped_registry_is_registry_unavailable(registry, client):

@@ -202,7 +202,7 @@ def test_identity_headers_come_from_the_context(json_client):
     headers = json_client.with_context(context).request('GET', '/echo').data['headers']
     assert headers['X-Tenant-Id'] == 't1'
     assert headers['X-User-Id'] == 'u1'
-    assert headers['X-Roles'] == 'member,service'
+    assert headers['X-Roles'] == 'member'
     assert headers['X-Auth-Token'] == 'tok'
     assert headers['X-Request-Id'] == 'req-1'
 

@@ -5,9 +5,7 @@ import logging
 import pytest
 import webob
 
-from glance.common import context
-from glance.middleware import (access_log, catch_errors, context as context_filter,
-                               healthcheck, request_id)
+from glance.middleware import access_log, catch_errors, healthcheck, request_id
 
 
 def _app(environ, start_response):
@@ -94,41 +92,6 @@ def test_access_log_writes_one_line_with_bytes_and_status(caplog):
     assert len(lines) == 1
     assert '"GET /images?limit=2" 200 11 ' in lines[0]
     assert 'tok' not in lines[0]
-
-
-def test_context_filter_builds_context_from_headers():
-    seen = {}
-
-    def app(environ, start_response):
-        seen['ctx'] = context.from_environ(environ)
-        return _app(environ, start_response)
-
-    filtered = _build(context_filter, app)
-    webob.Request.blank('/', headers={'X-Tenant-Id': 't1', 'X-User-Id': 'u1',
-                                      'X-Roles': 'member, admin'}).get_response(filtered)
-    ctx = seen['ctx']
-    assert (ctx.tenant, ctx.user, ctx.is_admin) == ('t1', 'u1', True)
-    webob.Request.blank('/').get_response(filtered)
-    assert seen['ctx'].is_anonymous and not seen['ctx'].is_admin
-
-
-def test_context_filter_rejects_malformed_headers():
-    filtered = _build(context_filter, _app)
-    response = webob.Request.blank('/', headers={'X-Tenant-Id': 'a b;c'}).get_response(
-        filtered)
-    assert response.status_int == 400
-    assert 'X-Tenant-Id' in response.json['error']['message']
-
-
-def test_visibility_rules():
-    alice = context.RequestContext('alice', roles=['member'])
-    admin = context.RequestContext('ops', roles=['admin'])
-    anonymous = context.RequestContext()
-    assert alice.can_see('alice', False) and alice.can_see('bob', True)
-    assert not alice.can_see('bob', False)
-    assert admin.can_see('bob', False) and admin.can_modify('bob')
-    assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
-    assert not alice.can_see_locations and alice.elevated_for_service().can_see_locations
 
 
 def test_metrics_count_requests_bytes_and_cut_short_bodies():

@@ -27,7 +27,8 @@ ENDPOINT = 'http://registry.test:9191'
 
 def _conf(tmp_path, **extra):
     conf = {'sql_connection': 'sqlite:///%s' % (tmp_path / 'glance.sqlite'),
-            'public_endpoint': ENDPOINT}
+            'public_endpoint': ENDPOINT, 'trusted_gateway': 'true',
+            'publish_roles': 'admin, member'}
     conf.update(extra)
     return conf
 
@@ -42,7 +43,7 @@ def _pipeline(conf, with_filter=True):
 class Client:
     """Drive a pipeline with webob requests as one tenant."""
 
-    def __init__(self, app, tenant='alice', roles=''):
+    def __init__(self, app, tenant='alice', roles='member'):
         self.app = app
         self.tenant = tenant
         self.roles = roles

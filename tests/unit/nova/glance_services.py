@@ -56,7 +56,8 @@ def serve_registry(folder, instance_aware_filter=True):
 
     def build(port):
         conf = {'sql_connection': 'sqlite:///%s' % (folder / 'registry.sqlite'),
-                'bind_host': '127.0.0.1', 'bind_port': str(port)}
+                'bind_host': '127.0.0.1', 'bind_port': str(port),
+                'trusted_gateway': 'true', 'publish_roles': 'admin, member'}
         app = registry_api.app_factory(conf)
         if instance_aware_filter:
             app = instance_aware.filter_factory(conf)(app)
@@ -69,7 +70,8 @@ def serve_api(folder, registry_urls):
     datadir = folder / 'images'
     datadir.mkdir(parents=True, exist_ok=True)
     conf_path = folder / 'glance-api.conf'
-    conf_path.write_text('[DEFAULT]\nregistry_urls = %s\nread_block_size = 4096\n\n'
+    conf_path.write_text('[DEFAULT]\nregistry_urls = %s\nread_block_size = 4096\n'
+                         'trusted_gateway = true\nregistry_trusted_gateway = true\n\n'
                          '[store:file]\nfilesystem_store_datadir = %s\n'
                          % (', '.join(registry_urls), datadir))
     conf = config.load_config_file(str(conf_path))

@@ -31,8 +31,8 @@ def nova_context(project, roles=(), is_admin=False):
                                  auth_token=None, request_id='req-' + project)
 
 
-ALICE = nova_context('alice')
-BOB = nova_context('bob')
+ALICE = nova_context('alice', ['member'])
+BOB = nova_context('bob', ['member'])
 
 
 @pytest.fixture
@@ -357,3 +357,20 @@ def test_a_registry_without_the_filter_knows_nothing_of_nova(tmp_path):
         service.close()
     finally:
         registry.stop()
+
+
+def test_contexts_without_a_token_get_novas_own_token(monkeypatch):
+    monkeypatch.setenv('OS_AUTH_TOKEN', 'nova-own-token-0123456789')
+    options = image_service.GlanceImageService.options_from_flags({
+        'glance_registry_urls': 'http://r1:9191'})
+    service = image_service.GlanceImageService(**options)
+    assert service._context(ALICE).auth_token == 'nova-own-token-0123456789'
+    assert service._context(ALICE).tenant == 'alice'
+    with_token = types.SimpleNamespace(project_id='bob', user_id='b', roles=[],
+                                       auth_token='users-token', request_id=None)
+    assert service._context(with_token).auth_token == 'users-token'
+    monkeypatch.delenv('OS_AUTH_TOKEN')
+    plain = image_service.GlanceImageService(**image_service.GlanceImageService
+                                             .options_from_flags({
+                                                 'glance_registry_urls': 'http://r1'}))
+    assert plain._context(ALICE).auth_token is None

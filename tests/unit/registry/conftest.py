@@ -32,11 +32,13 @@ class Caller:
     :param app: the registry WSGI app.
     :param tenant: tenant id, or None for an anonymous caller.
     :param roles: role names.
+    :param can_publish: the caller may make images public (default: admins only).
     """
 
-    def __init__(self, app, tenant=None, roles=()):
+    def __init__(self, app, tenant=None, roles=(), can_publish=None):
         self.app = app
-        self.context = context.RequestContext(tenant=tenant, roles=roles)
+        self.context = context.RequestContext(tenant=tenant, roles=roles,
+                                              can_publish=can_publish)
 
     def __call__(self, method, path, body=None, raw=None, headers=None):
         """Return the :class:`webob.Response`; ``body`` is sent as JSON, ``raw`` as is."""
@@ -66,14 +68,14 @@ def registry_app(database):
 
 @pytest.fixture
 def alice(registry_app):
-    """Tenant ``alice`` with the member role."""
-    return Caller(registry_app, 'alice', ('member',))
+    """Tenant ``alice`` with the member role, which may publish here."""
+    return Caller(registry_app, 'alice', ('member',), can_publish=True)
 
 
 @pytest.fixture
 def bob(registry_app):
-    """Tenant ``bob`` with the member role."""
-    return Caller(registry_app, 'bob', ('member',))
+    """Tenant ``bob`` with the member role, which may publish here."""
+    return Caller(registry_app, 'bob', ('member',), can_publish=True)
 
 
 @pytest.fixture
@@ -85,7 +87,7 @@ def admin(registry_app):
 @pytest.fixture
 def service(registry_app):
     """glance-api acting for ``alice`` (roles member + service)."""
-    return Caller(registry_app, 'alice', ('member', 'service'))
+    return Caller(registry_app, 'alice', ('member', 'service'), can_publish=True)
 
 
 @pytest.fixture

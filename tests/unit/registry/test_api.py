@@ -266,8 +266,7 @@ def test_owner_defaults_to_the_caller_and_only_admins_set_another(alice, admin):
     _error(alice('PUT', '/images/' + image['id'], {'image': {'owner': 'bob'}}), 403)
 
 
-def test_locations_are_shown_and_accepted_only_for_admin_and_service(alice, service,
-                                                                     admin):
+def test_locations_are_shown_and_accepted_only_for_the_service(alice, service, admin):
     chunks = [{'location': 'swift://c/o.0', 'size': 5, 'checksum': 'abc'},
               {'location': 'swift://c/o.1', 'size': 2, 'checksum': None}]
     _error(alice('POST', '/images', {'image': {'chunks': chunks}}), 403)
@@ -275,9 +274,10 @@ def test_locations_are_shown_and_accepted_only_for_admin_and_service(alice, serv
     image = service.create(chunks=chunks, size=7)
     assert image['chunks'] == chunks
     assert image['location'] == 'swift://c/o.0'
-    assert admin('GET', '/images/' + image['id']).json['image']['chunks'] == chunks
-    seen = alice('GET', '/images/' + image['id']).json['image']
-    assert 'chunks' not in seen and 'location' not in seen
+    for caller in (alice, admin):
+        seen = caller('GET', '/images/' + image['id']).json['image']
+        assert 'chunks' not in seen and 'location' not in seen
+    _error(admin('POST', '/images', {'image': {'location': 'file:///x'}}), 403)
     detail = alice('GET', '/images/detail').json['images'][0]
     assert 'chunks' not in detail and 'location' not in detail
     _error(alice('PUT', '/images/' + image['id'], {'image': {'chunks': []}}), 403)
@@ -642,3 +642,11 @@ def test_unreachable_database_is_503_not_500():
                                ('POST', '/images', {'image': {}})):
         message = _error(caller(method, path, body), 503)
         assert 'database' in message and 'secret' not in message
+
+
+def test_publishing_needs_a_publish_role(registry_app, admin):
+    member = Caller(registry_app, 'carol', ('member',))
+    _error(member('POST', '/images', {'image': {'name': 'p', 'is_public': True}}), 403)
+    image = member.create(name='private')
+    _error(member('PUT', '/images/' + image['id'], {'image': {'is_public': True}}), 403)
+    assert admin.create(name='public', is_public=True)['is_public'] is True

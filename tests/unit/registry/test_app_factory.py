@@ -1,5 +1,6 @@
 """app_factory: typed options, fail-fast start-up, the shipped paste pipeline."""
 
+import json
 import os
 
 import pytest
@@ -68,12 +69,41 @@ def test_without_auto_create_the_schema_must_be_synced(tmp_path):
 
 
 @pytest.mark.parametrize('pipeline', ['glance-registry', 'glance-registry-instance-aware'])
-def test_shipped_paste_pipelines_load_and_serve(tmp_path, pipeline):
+def test_shipped_default_pipelines_ignore_identity_headers(tmp_path, pipeline):
     app = wsgi.load_paste_app(os.path.join(REPO, 'etc', 'glance-registry-paste.ini'),
                               pipeline, {'sql_connection': _sqlite(tmp_path)})
+    refused = webob.Request.blank('/images', method='POST', body=b'{"image": {}}',
+                                  headers={'X-Tenant-Id': 'alice', 'X-Roles': 'admin'}
+                                  ).get_response(app)
+    assert refused.status_int == 403
+    assert webob.Request.blank('/healthcheck').get_response(app).body == b'OK\n'
+    assert 'X-Request-Id' in refused.headers
+
+
+def test_shipped_trusted_gateway_pipeline_believes_headers(tmp_path):
+    app = wsgi.load_paste_app(os.path.join(REPO, 'etc', 'glance-registry-paste.ini'),
+                              'glance-registry-trusted-gateway',
+                              {'sql_connection': _sqlite(tmp_path)})
     created = webob.Request.blank('/images', method='POST', body=b'{"image": {}}',
                                   headers={'X-Tenant-Id': 'alice'}).get_response(app)
     assert created.status_int == 201
     assert created.json['image']['owner'] == 'alice'
-    assert webob.Request.blank('/healthcheck').get_response(app).body == b'OK\n'
-    assert 'X-Request-Id' in created.headers
+
+
+def test_shipped_tokens_file_pipeline_needs_a_known_token(tmp_path):
+    tokens = tmp_path / 'tokens.json'
+    tokens.write_text(json.dumps({'alice-token-0123456789': {
+        'user': 'alice-user', 'project': 'alice', 'roles': ['member']}}))
+    app = wsgi.load_paste_app(os.path.join(REPO, 'etc', 'glance-registry-paste.ini'),
+                              'glance-registry-tokens-file',
+                              {'sql_connection': _sqlite(tmp_path),
+                               'tokens_file': str(tokens)})
+
+    def create(headers):
+        return webob.Request.blank('/images', method='POST', body=b'{"image": {}}',
+                                   headers=headers).get_response(app)
+    assert create({'X-Auth-Token': 'alice-token-0123456789'}).json['image'][
+        'owner'] == 'alice'
+    assert create({'X-Auth-Token': 'bogus-token-0123456789',
+                   'X-Roles': 'admin'}).status_int == 401
+    assert create({'X-Tenant-Id': 'bob', 'X-Roles': 'admin'}).status_int == 403

@@ -13,7 +13,7 @@ import pytest
 import webob
 import webob.dec
 
-from glance.common import exception
+from glance.common import auth, config, exception
 from glance.common.context import RequestContext
 from glance.registry.client import RegistryClient
 from tests.unit.common.test_client import serve_wsgi
@@ -208,6 +208,20 @@ def test_from_conf_reads_every_option(tmp_path):
                for json_client in registry_client._clients.values())
 
 
+def test_from_conf_reads_the_client_certificate_and_service_token(tmp_path):
+    for name in ('cert.pem', 'key.pem'):
+        (tmp_path / name).write_text('x')
+    registry_client = RegistryClient.from_conf({
+        'registry_cert_file': 'cert.pem', 'registry_key_file': 'key.pem',
+        'registry_service_token': 'svc-token-0123456789',
+        'config_file': str(tmp_path / 'glance-api.conf')})
+    json_client = registry_client._clients['http://127.0.0.1:9191']
+    assert json_client.pool.client_cert == (str(tmp_path / 'key.pem'),
+                                            str(tmp_path / 'cert.pem'))
+    assert json_client.credentials.headers() == {
+        'X-Service-Token': 'svc-token-0123456789'}
+
+
 @pytest.mark.parametrize('conf, option', [
     ({'registry_urls': 'http://ok:1 http://user:pw@bad:2'}, 'registry_urls'),
     ({'registry_urls': 'gopher://x'}, 'registry_urls'),
@@ -216,6 +230,11 @@ def test_from_conf_reads_every_option(tmp_path):
     ({'registry_timeout': 'soon'}, 'registry_timeout'),
     ({'registry_insecure': 'maybe'}, 'registry_insecure'),
     ({'registry_ca_file': '/nonexistent/ca.pem'}, 'registry_ca_file'),
+    ({'registry_cert_file': '/nonexistent/c.pem'}, 'registry_cert_file'),
+    ({'registry_cert_file': '/nonexistent/c.pem', 'registry_key_file': '/nonexistent/k'},
+     'registry_cert_file'),
+    ({'registry_service_token': 's' * 20, 'registry_trusted_gateway': 'true'},
+     'registry_service_token'),
 ])
 def test_from_conf_names_the_bad_option(conf, option):
     with pytest.raises(exception.ConfigError) as info:
@@ -228,17 +247,32 @@ def test_from_conf_names_the_bad_option(conf, option):
 def test_with_context_sends_the_identity_and_keeps_the_original(registry):
     registry.add(1)
     anonymous = RegistryClient([registry.url])
-    context = RequestContext(tenant='t1', user='u1', roles=['service'], auth_token='tok')
+    context = RequestContext(tenant='t1', user='u1', roles=['member', 'service'],
+                             auth_token='tok')
     acting = anonymous.with_context(context)
     acting.list_images()
     anonymous.list_images()
     first, second = registry.requests
     assert first.headers['X-Tenant-Id'] == 't1'
-    assert first.headers['X-Roles'] == 'service'
+    assert first.headers['X-Roles'] == 'member'
     assert first.headers['X-Auth-Token'] == 'tok'
+    assert 'X-Service-Token' not in first.headers
     assert 'X-Tenant-Id' not in second.headers
     assert acting.context is context and anonymous.context is None
     assert acting.registries == anonymous.registries
+
+
+def test_service_credentials_go_with_every_request_of_every_context(registry):
+    registry.add(1)
+    service = RegistryClient([registry.url], credentials=auth.ServiceCredentials(
+        token=config.Secret('svc-token-0123456789')))
+    service.list_images()
+    service.with_context(RequestContext(tenant='t1', auth_token='tok')).list_images()
+    first, second = registry.requests
+    assert first.headers['X-Service-Token'] == 'svc-token-0123456789'
+    assert second.headers['X-Service-Token'] == 'svc-token-0123456789'
+    assert second.headers['X-Auth-Token'] == 'tok'
+    assert 'service' not in second.headers.get('X-Roles', '')
 
 
 def test_close_drops_idle_connections_and_the_client_still_works(registry):

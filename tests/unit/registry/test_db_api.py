@@ -12,6 +12,7 @@ from glance.registry.db.models import Image
 
 ALICE = context.RequestContext(tenant='alice')
 ADMIN = context.RequestContext(tenant='ops', roles=['admin'])
+SERVICE = context.RequestContext(tenant='alice', roles=['service'])
 
 
 def _query(**params):
@@ -75,7 +76,7 @@ def test_list_reports_whether_more_pages_exist(database):
     assert (len(images), more) == (3, False)
 
 
-@pytest.mark.parametrize('caller, queries', [(ALICE, 2), (ADMIN, 3)])
+@pytest.mark.parametrize('caller, queries', [(ALICE, 2), (ADMIN, 2), (SERVICE, 3)])
 def test_detail_list_loads_children_in_a_fixed_number_of_queries(
         database, caller, queries):
     for index in range(10):

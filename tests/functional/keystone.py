@@ -1,0 +1,242 @@
+"""A real OpenStack Keystone on loopback, for the token authentication tests.
+
+Keystone runs from its own virtualenv (``.test-services/keystone-venv``, or
+``$GLANCE_TEST_KEYSTONE_VENV``; ``tools/test-setup.sh`` installs it) on SQLite with
+fernet tokens, every file under a private folder, served by ``wsgiref`` on
+``127.0.0.1`` and stopped by PID. It is bootstrapped with ``admin`` / a generated
+password; :class:`KeystoneService` then creates projects, users and role assignments
+through the ordinary v3 API.
+
+Fixture (session-scoped): ``keystone_service``. Example::
+
+    def test_x(keystone_service):
+        alice = keystone_service.make_user('alice', 'p-alice', ['member'])
+        token = keystone_service.token(alice)
+"""
+
+import dataclasses
+import json
+import os
+import secrets
+import subprocess
+import textwrap
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from tests.functional.services import (REPO, ServiceError, _stop, _tail, free_ports,
+                                       start_or_give_up)
+
+KEYSTONE_VENV = os.environ.get('GLANCE_TEST_KEYSTONE_VENV') or os.path.join(
+    REPO, '.test-services', 'keystone-venv')
+
+_SERVE = textwrap.dedent('''
+    import os, socketserver, sys, wsgiref.simple_server
+    port = int(sys.argv[1])
+    del sys.argv[1:]  # keystone parses the command line as its own options
+    from keystone.server import wsgi
+    app = wsgi.initialize_public_application()
+
+    class Server(socketserver.ThreadingMixIn, wsgiref.simple_server.WSGIServer):
+        daemon_threads = True
+
+    class Quiet(wsgiref.simple_server.WSGIRequestHandler):
+        def log_message(self, *args):
+            pass
+
+    httpd = wsgiref.simple_server.make_server('127.0.0.1', port, app,
+                                              server_class=Server, handler_class=Quiet)
+    print('listening', flush=True)
+    httpd.serve_forever()
+''')
+
+
+@dataclasses.dataclass(frozen=True)
+class User:
+    """A Keystone user made for a test: names, ids and its password."""
+
+    name: str
+    password: str
+    user_id: str
+    project: str
+    project_id: str
+
+
+class KeystoneService:
+    """Keystone (public API only) on a free loopback port, private to one folder.
+
+    :param base: a fresh folder for the config, database, keys and log.
+    :param venv: the virtualenv holding Keystone (default :data:`KEYSTONE_VENV`).
+    """
+
+    def __init__(self, base, venv=KEYSTONE_VENV):
+        self.base = str(base)
+        self.venv = venv
+        self.port = None
+        self.process = None
+        self.admin_password = secrets.token_urlsafe(12)
+        self._admin_token = None
+        self._roles = {}
+
+    @property
+    def url(self):
+        """The identity endpoint, ``http://127.0.0.1:<port>/v3``."""
+        return 'http://127.0.0.1:%d/v3' % self.port
+
+    @property
+    def log_path(self):
+        """Keystone's log file."""
+        return os.path.join(self.base, 'keystone.log')
+
+    def _manage(self, *args):
+        command = [os.path.join(self.venv, 'bin', 'keystone-manage'), '--config-file',
+                   os.path.join(self.base, 'keystone.conf')] + list(args)
+        result = subprocess.run(command, capture_output=True, cwd=self.base, timeout=300)
+        if result.returncode:
+            raise ServiceError('keystone-manage %s failed: %s' % (
+                args[0], result.stderr.decode('utf-8', 'replace')[-2000:]))
+
+    def start(self, timeout=120):
+        """Configure, bootstrap and serve Keystone; wait until it answers.
+
+        :raises ServiceError: when the virtualenv is missing or Keystone does not start.
+        """
+        if not os.path.exists(os.path.join(self.venv, 'bin', 'keystone-manage')):
+            raise ServiceError('no Keystone in %s; run tools/test-setup.sh' % self.venv)
+        self.port = free_ports(1)[0]
+        for folder in ('fernet', 'fernet-r'):
+            os.makedirs(os.path.join(self.base, folder), exist_ok=True)
+        with open(os.path.join(self.base, 'keystone.conf'), 'w') as conf:
+            conf.write(textwrap.dedent('''\
+                [DEFAULT]
+                log_file = {base}/keystone.log
+                [database]
+                connection = sqlite:///{base}/keystone.db
+                [token]
+                provider = fernet
+                [fernet_tokens]
+                key_repository = {base}/fernet
+                [fernet_receipts]
+                key_repository = {base}/fernet-r
+                ''').format(base=self.base))
+        user = ['--keystone-user', str(os.getuid()), '--keystone-group', str(os.getgid())]
+        self._manage('db_sync')
+        self._manage('fernet_setup', *user)
+        self._manage('credential_setup', *user)
+        self._manage('bootstrap', '--bootstrap-password', self.admin_password,
+                     '--bootstrap-public-url', self.url)
+        with open(os.path.join(self.base, 'serve.stderr'), 'wb') as stderr:
+            self.process = subprocess.Popen(
+                [os.path.join(self.venv, 'bin', 'python'), '-c', _SERVE, str(self.port)],
+                stdout=subprocess.DEVNULL, stderr=stderr, stdin=subprocess.DEVNULL,
+                cwd=self.base, env=dict(os.environ, OS_KEYSTONE_CONFIG_FILES=os.path.join(
+                    self.base, 'keystone.conf')))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                break
+            try:
+                with urllib.request.urlopen(self.url, timeout=2) as answer:
+                    if answer.status == 200:
+                        return self
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise ServiceError('Keystone did not start: %s'
+                           % _tail(os.path.join(self.base, 'serve.stderr')))
+
+    def stop(self):
+        """Stop Keystone by PID and reap it."""
+        _stop(self.process)
+
+    def call(self, method, path, body=None, token=None):
+        """One v3 API call; returns ``(status, headers, decoded JSON or None)``."""
+        request = urllib.request.Request(
+            self.url + path, method=method,
+            data=None if body is None else json.dumps(body).encode('utf-8'),
+            headers={'Content-Type': 'application/json',
+                     'X-Auth-Token': token or self.admin_token()})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as answer:
+                raw = answer.read()
+                return answer.status, answer.headers, json.loads(raw) if raw else None
+        except urllib.error.HTTPError as err:
+            return err.code, err.headers, None
+
+    def password_token(self, name, password, project):
+        """Log in with a password, scoped to a project; returns the token."""
+        request = urllib.request.Request(
+            self.url + '/auth/tokens', method='POST',
+            data=json.dumps({'auth': {
+                'identity': {'methods': ['password'], 'password': {'user': {
+                    'name': name, 'domain': {'id': 'default'}, 'password': password}}},
+                'scope': {'project': {'name': project, 'domain': {'id': 'default'}}}}}
+            ).encode('utf-8'), headers={'Content-Type': 'application/json'})
+        with urllib.request.urlopen(request, timeout=30) as answer:
+            return answer.headers['X-Subject-Token']
+
+    def admin_token(self):
+        """A token of the bootstrap admin (cached)."""
+        if self._admin_token is None:
+            self._admin_token = self.password_token('admin', self.admin_password, 'admin')
+        return self._admin_token
+
+    def _role_id(self, name):
+        if name not in self._roles:
+            status, _, found = self.call('GET', '/roles?name=' + name)
+            if found and found['roles']:
+                self._roles[name] = found['roles'][0]['id']
+            else:
+                status, _, made = self.call('POST', '/roles', {'role': {'name': name}})
+                assert status == 201, status
+                self._roles[name] = made['role']['id']
+        return self._roles[name]
+
+    def _project_id(self, name):
+        status, _, found = self.call('GET', '/projects?name=' + name)
+        if found and found['projects']:
+            return found['projects'][0]['id']
+        status, _, made = self.call('POST', '/projects', {'project': {
+            'name': name, 'domain_id': 'default'}})
+        assert status == 201, status
+        return made['project']['id']
+
+    def make_user(self, name, project, roles):
+        """Create a user with a random password and roles on a (new) project.
+
+        :returns: a :class:`User`.
+        """
+        project_id = self._project_id(project)
+        password = secrets.token_urlsafe(12)
+        status, _, made = self.call('POST', '/users', {'user': {
+            'name': name, 'password': password, 'domain_id': 'default',
+            'default_project_id': project_id}})
+        assert status == 201, status
+        user_id = made['user']['id']
+        for role in roles:
+            status, _, _ = self.call('PUT', '/projects/%s/users/%s/roles/%s' % (
+                project_id, user_id, self._role_id(role)))
+            assert status == 204, status
+        return User(name, password, user_id, project, project_id)
+
+    def token(self, user):
+        """A fresh project-scoped token of a :class:`User`."""
+        return self.password_token(user.name, user.password, user.project)
+
+    def auth_token_options(self, user):
+        """keystonemiddleware auth_token options for a daemon logging in as ``user``."""
+        return {'auth_type': 'password', 'auth_url': self.url,
+                'www_authenticate_uri': self.url, 'username': user.name,
+                'password': user.password, 'project_name': user.project,
+                'user_domain_id': 'default', 'project_domain_id': 'default',
+                'interface': 'public'}
+
+
+@pytest.fixture(scope='session')
+def keystone_service(tmp_path_factory):
+    """A running :class:`KeystoneService` shared by the session (stopped at its end)."""
+    service = KeystoneService(tmp_path_factory.mktemp('keystone'))
+    yield start_or_give_up(service)
+    service.stop()
