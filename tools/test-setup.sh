@@ -21,6 +21,17 @@ if ! command -v nginx >/dev/null 2>&1 && [ ! -x /usr/sbin/nginx ]; then
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light >/dev/null
 fi
 
+# qemu-img (Debian's qemu-utils) converts images and makes the format-safety test
+# images; genisoimage makes the ISO one.
+for tool in qemu-img:qemu-utils genisoimage:genisoimage; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+        if ! apt-cache show "${tool#*:}" >/dev/null 2>&1; then
+            apt-get update -qq
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${tool#*:}" >/dev/null
+    fi
+done
+
 if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         || ! "$swift_venv/bin/python" -c 'import swift, swiftclient, boto3' 2>/dev/null; then
     mkdir -p "$(dirname "$swift_venv")"
@@ -29,4 +40,4 @@ if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         swift python-swiftclient boto3
 fi
 
-echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx) swift=$swift_venv"
+echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx) swift=$swift_venv qemu-img=$(command -v qemu-img)"

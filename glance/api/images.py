@@ -21,7 +21,7 @@ import logging
 
 import webob
 
-from glance.api import download, headers, upload
+from glance.api import download, headers, inspection, upload
 from glance.common import context, exception, wsgi
 from glance.store import base as store_base
 
@@ -47,12 +47,16 @@ class ImagesController(wsgi.Controller):
         each request uses a copy acting for its caller.
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param options: the typed :class:`~glance.api.router.ApiOptions`.
+    :param formats: the :class:`~glance.api.inspection.InspectionOptions` every
+        upload and registration is inspected with.
     """
 
-    def __init__(self, registry, stores, options):
+    def __init__(self, registry, stores, options,
+                 formats=inspection.InspectionOptions()):
         self.registry = registry
         self.stores = stores
         self.options = options
+        self.formats = formats
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -117,6 +121,9 @@ class ImagesController(wsgi.Controller):
         if meta.locations and _has_body(req):
             raise exception.Invalid(reason='send either image data or '
                                            'x-image-meta-location, not both')
+        if meta.locations or _has_body(req):
+            # An unaccepted disk_format is refused before any record exists.
+            self.formats.begin(meta.fields.get('disk_format'))
         if meta.locations:
             chunks = self._check_locations(ctx, meta)
             image = client.create_image(meta.registry_metadata())
@@ -169,16 +176,19 @@ class ImagesController(wsgi.Controller):
         re-raises for the error map to answer.
         """
         image_id = image['id']
+        inspected = self.formats.begin(metadata.get('disk_format',
+                                                    image.get('disk_format')))
         writer = upload.ImageUpload(self.stores.default_store, image_id,
                                     self.options.store_chunk_size,
                                     self.options.read_block_size,
-                                    self.options.image_size_cap)
+                                    self.options.image_size_cap, inspected)
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
             writer.write(req.body_file, req.content_length)
             measured = {'size': writer.size, 'checksum': writer.checksum,
                         'sha256': writer.sha256, 'xxh3': writer.xxh3}
             self._check_declared(image, metadata, measured)
+            measured.update(inspected.verdict().record())
             return client.update_image(image_id, dict(measured, status='active',
                                                       chunks=writer.chunks))
         # Deliberate cleanup on every failure, client disconnects included; re-raised.
@@ -239,18 +249,39 @@ class ImagesController(wsgi.Controller):
         return chunks
 
     def _activate_registered(self, client, image, chunks, metadata=None):
-        """Record existing chunks on a queued image and make it active.
+        """Record existing chunks on a queued image, inspect them, make it active.
 
-        A failure marks the image ``killed`` (the registered objects are not touched).
+        The image is ``saving`` while its data is read once, whole, through the
+        format inspector (:meth:`_inspect_registered`); it becomes ``active`` only
+        if the data passes. A failure marks the image ``killed`` (the registered
+        objects are not ours and are not touched).
         """
+        metadata = dict(metadata or {}, chunks=chunks,
+                        size=sum(chunk['size'] for chunk in chunks))
         try:
-            return client.update_image(image['id'], dict(
-                metadata or {}, status='active', chunks=chunks,
-                size=sum(chunk['size'] for chunk in chunks)))
+            image = client.update_image(image['id'], dict(metadata, status='saving'))
+            verdict = self._inspect_registered(image)
+            return client.update_image(image['id'], dict(verdict.record(),
+                                                         status='active'))
         # Deliberate cleanup on every failure; re-raised.
         except BaseException:
             self._kill(client, image['id'])
             raise
+
+    def _inspect_registered(self, image):
+        """Read a registered image's chunks once, whole, through the inspector.
+
+        :returns: the :class:`~glance.api.inspection.Verdict`.
+        :raises FormatRefused: when the data is refused.
+        :raises StoreError: when a chunk cannot be read.
+        """
+        inspected = self.formats.begin(image.get('disk_format'))
+        body = download.ChunkedImageIterable(self.stores, image['id'],
+                                             download.image_chunks(image),
+                                             self.options.read_block_size)
+        for _block in inspected.wrap(iter(body)):
+            pass
+        return inspected.verdict()
 
     # -- delete -----------------------------------------------------------------
 

@@ -17,14 +17,15 @@ image_size_cap     1T      largest image accepted on upload (413 above it)
 ================== ======= ===========================================================
 
 The registry options (``registry_urls``...) are documented in
-:mod:`glance.registry.client`, the store options in :mod:`glance.store`.
+:mod:`glance.registry.client`, the store options in :mod:`glance.store`, the format
+safety options in :mod:`glance.api.inspection` and :mod:`glance.api.conversion`.
 """
 
 import dataclasses
 
 import routes
 
-from glance.api import images
+from glance.api import images, inspection
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -87,7 +88,9 @@ def build_app(conf, stores=None):
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options)))
+    formats = inspection.InspectionOptions.from_conf(conf)
+    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options,
+                                                            formats)))
 
 
 def app_factory(global_conf, **local_conf):

@@ -32,14 +32,18 @@ class ImageUpload:
     :param chunk_size: the largest object written (``store_chunk_size``).
     :param block_size: the most bytes read from the body at once.
     :param size_cap: the largest image accepted (``image_size_cap``), or None.
+    :param inspection: a :class:`~glance.api.inspection.Inspection` that sees the
+        bytes as they are read (its verdict is the caller's to ask), or None.
     """
 
-    def __init__(self, store, image_id, chunk_size, block_size, size_cap=None):
+    def __init__(self, store, image_id, chunk_size, block_size, size_cap=None,
+                 inspection=None):
         self.store = store
         self.image_id = image_id
         self.chunk_size = chunk_size
         self.block_size = block_size
         self.size_cap = size_cap
+        self.inspection = inspection
         #: ``[{"location", "size", "checksum"}]`` of the objects written, in order.
         self.chunks = []
         self.size = 0
@@ -67,6 +71,8 @@ class ImageUpload:
                 reason='Content-Length %d is over image_size_cap (%d bytes)'
                        % (content_length, self.size_cap))
         reader = streaming.LimitedReader(body, self.size_cap)
+        if self.inspection is not None:
+            reader = self.inspection.wrap(reader)
         hashers = [streaming.new_hasher(name) for name in DIGESTS]
         try:
             for index in itertools.count():

@@ -36,6 +36,9 @@ from glance.registry.db import migration, session
 
 LOG = logging.getLogger(__name__)
 
+#: Fields only admin or service callers (glance-api) may set.
+SERVICE_FIELDS = frozenset(('chunks', 'detected_format', 'virtual_size'))
+
 DEFAULT_PORT = 9191  # the glance-registry daemon's default bind_port
 API_VERSION = 'v1.0'
 _WILDCARD_HOSTS = ('', '0.0.0.0', '::')
@@ -121,6 +124,7 @@ class ImagesController(wsgi.Controller):
         view = self._brief(image, base)
         view.update(
             owner=image.owner, sha256=image.sha256, xxh3=image.xxh3,
+            detected_format=image.detected_format, virtual_size=image.virtual_size,
             properties={name: prop.value for name, prop in image.properties.items()},
             created_at=_timestamp(image.created_at),
             updated_at=_timestamp(image.updated_at),
@@ -169,9 +173,10 @@ class ImagesController(wsgi.Controller):
         :raises Forbidden: for chunks/location from a caller that may not see them,
             or an owner other than the caller's tenant from a non-admin.
         """
-        if 'chunks' in values and not ctx.can_see_locations:
+        if set(values) & SERVICE_FIELDS and not ctx.can_see_locations:
             raise exception.Forbidden('only admin or service callers may set '
-                                      'location or chunks')
+                                      'location, chunks, detected_format or '
+                                      'virtual_size')
         if 'owner' in values and not ctx.is_admin and values['owner'] != ctx.tenant:
             raise exception.Forbidden('only an admin may set another owner')
 

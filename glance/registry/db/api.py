@@ -236,7 +236,8 @@ def _set_properties(image, properties, purge):
 
 
 _SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
-                  'container_format', 'size', 'checksum', 'sha256', 'xxh3')
+                  'container_format', 'size', 'checksum', 'sha256', 'xxh3',
+                  'detected_format', 'virtual_size')
 
 
 def image_create(database, values):

@@ -113,12 +113,12 @@ def test_create_without_data_is_queued_and_update_uploads_it(service):
 
 
 def test_create_with_data_goes_through_glance_api_headers(service):
-    image = service.create(ALICE, {'name': 'with data', 'disk_format': 'qcow2',
+    image = service.create(ALICE, {'name': 'with data', 'disk_format': 'raw',
                                    'container_format': 'bare', 'is_public': False,
                                    'properties': {'os_type': 'linux'}},
                            data=b'abc' * 1000)
     shown = service.show(ALICE, image['id'])
-    assert shown['status'] == 'active' and shown['disk_format'] == 'qcow2'
+    assert shown['status'] == 'active' and shown['disk_format'] == 'raw'
     assert shown['properties'] == {'os_type': 'linux'}
 
 
