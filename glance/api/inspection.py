@@ -188,3 +188,27 @@ class Inspection:
         except format_inspector.ImageFormatError as err:
             raise FormatRefused(reason='the %s image cannot be checked: %s'
                                 % (found, err))
+
+
+def inspect_file(path, disk_format, block_size=1024 * 1024):
+    """Inspect a whole file on disk and judge it, always enforcing.
+
+    The node agent uses this on a downloaded image before it becomes the final file
+    (a store may have been tampered with behind the registry's back).
+
+    :param path: the file.
+    :param disk_format: the image's ``disk_format``, or None (held to raw).
+    :param block_size: bytes read at a time.
+    :returns: a :class:`Verdict`.
+    :raises FormatRefused: for a refused image, or a disk format with no inspector.
+    """
+    declared = (disk_format or 'raw').lower()
+    if declared not in ACCEPTED:
+        raise FormatRefused(reason='disk_format %s cannot be checked: no inspector '
+                                   'knows it' % declared)
+    inspected = Inspection(declared)
+    with open(path, 'rb') as source:
+        reader = inspected.wrap(source)
+        while reader.read(block_size):
+            pass
+    return inspected.verdict()
