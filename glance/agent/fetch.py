@@ -14,6 +14,14 @@ lock on the partial file keeps two fetches of one image from writing it at once.
 Verification covers the whole file, resumed or not: md5 against
 ``x-image-meta-checksum`` and the ETag (glance-api's ETag is the image's md5), and
 sha256 against ``x-image-meta-sha256``. A mismatch removes the partial file.
+
+Format safety, in depth: before the verified file becomes the final one, it is read
+once more through oslo's format inspector
+(:func:`glance.api.inspection.inspect_file`): data that is not its ``disk_format``, or
+that names host files (a qcow2 backing or data file, a VMDK extent), is refused and
+removed, whatever glance-api recorded, since a store can be changed behind the
+registry's back. :func:`stream_image` writes to a stream and cannot take bytes back,
+so it is not inspected.
 """
 
 import dataclasses
@@ -25,6 +33,7 @@ import re
 
 from glance.agent import api_client
 from glance.agent import unbundle as unbundling
+from glance.api import inspection
 from glance.common import exception
 
 BLOCK_SIZE = api_client.BLOCK_SIZE
@@ -226,7 +235,8 @@ def _receive(response, partial, have, total, image_ref, progress):
                                       'says %d' % (image, size, metadata['size']))
     try:
         verified = _verify(image, metadata, response.etag, md5, sha256)
-    except exception.ChecksumMismatch:
+        inspection.inspect_file(partial.path, metadata.get('disk_format'))
+    except (exception.ChecksumMismatch, inspection.FormatRefused):
         partial.discard()
         raise
     return FetchResult(None, metadata.get('id'), size, metadata, have, verified)
@@ -267,6 +277,7 @@ def download_to_file(client, image_ref, path, progress=None):
     :returns: a :class:`FetchResult`.
     :raises TransferInterrupted: the transfer broke off; ``path.part`` is kept.
     :raises ChecksumMismatch: the data does not match; nothing is kept.
+    :raises FormatRefused: the data fails format inspection; nothing is kept.
     :raises Conflict: another fetch is writing ``path.part``.
     """
     with _PartFile(path + '.part') as partial:
@@ -328,6 +339,7 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     :raises Duplicate: when ``dest_dir/<image id>`` already exists.
     :raises TransferInterrupted: the transfer broke off; call again to resume.
     :raises ChecksumMismatch: the data does not match the image's record.
+    :raises FormatRefused: the data fails format inspection; nothing is kept.
     :raises UnbundleError: the bundle cannot be unpacked (``UnsafeArchive``: refused).
     :raises GlanceException: from glance-api (NotFound, ServiceUnavailable...).
     """

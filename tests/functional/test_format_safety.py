@@ -1,0 +1,195 @@
+"""Image format safety end to end: real qemu-img images through real daemons and stores.
+
+glance-registry (SQLite) and glance-api run from bin/ with the shipped paste ini, the
+file store on a temp folder, and for one case each real Swift. Each hostile image
+(:data:`tests.disk_images.UNSAFE`) is refused on upload with a readable 400 and leaves
+the image ``killed`` with no object in the store; each valid one is accepted with its
+detected format and virtual size. The same hostile bytes planted in the store with a
+registry record made behind glance-api's back are refused by glance-fetch, which
+leaves nothing in its folder.
+"""
+
+import hashlib
+import json
+import os
+import uuid
+
+import pytest
+
+from glance.agent import fetch
+from glance.api import inspection
+from glance.common import context
+from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages
+from tests.functional import daemons
+from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
+                                              image_files, registry)  # noqa: F401
+from tests.functional.test_api_stores import SwiftObjects, start_api
+
+CHUNK = 1024 * 1024
+TENANT = context.RequestContext('tenant1', 'user1', ['member'])
+
+
+@pytest.fixture(scope='module')
+def images(tmp_path_factory):
+    return DiskImages(tmp_path_factory.mktemp('disk-images'))
+
+
+@pytest.fixture(scope='module')
+def datadir(tmp_path_factory):
+    return str(tmp_path_factory.mktemp('images'))
+
+
+@pytest.fixture(scope='module')
+def api_daemon(tmp_path_factory, registry, datadir):  # noqa: F811
+    daemon = daemons.api_daemon(
+        tmp_path_factory.mktemp('api'), registry.url,
+        sections={'store:file': {'filesystem_store_datadir': datadir}},
+        store_chunk_size=CHUNK, read_block_size='64K')
+    yield daemon.start()
+    daemon.stop()
+
+
+@pytest.fixture(scope='module')
+def api(api_daemon):
+    return Api(api_daemon.url)
+
+
+def upload(api, data, disk_format, name):
+    return api.upload(data, name=name, extra={'x-image-meta-disk-format': disk_format})
+
+
+def assert_refused(resp, reason):
+    assert resp.status == 400, resp.body
+    error = resp.json()['error']
+    assert error['code'] == 400 and 'Traceback' not in resp.body.decode()
+    assert error['message'].startswith('Image refused: ')
+    assert reason in error['message']
+
+
+@pytest.mark.parametrize('case,disk_format,reason', UNSAFE)
+def test_unsafe_upload_is_refused_and_nothing_is_stored(api, registry, datadir,  # noqa: F811
+                                                        images, case, disk_format,
+                                                        reason):
+    name = 'unsafe-' + case
+    assert_refused(upload(api, images.data(case), disk_format, name), reason)
+    [record] = find_images(registry, name)
+    assert record['status'] == 'killed'
+    assert record['chunks'] == [] or all(
+        not os.path.exists(chunk['location'][len('file://'):])
+        for chunk in record['chunks'])
+    assert image_files(datadir, record['id']) == []
+
+
+@pytest.mark.parametrize('case,disk_format,detected', VALID)
+def test_valid_upload_records_detected_format_and_virtual_size(api, images, case,
+                                                              disk_format, detected):
+    data = images.data(case)
+    resp = upload(api, data, disk_format, 'valid-' + case)
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    virtual = len(data) if case in ('raw', 'iso') else PAYLOAD_SIZE
+    assert (image['status'], image['detected_format'], image['virtual_size']) == (
+        'active', detected, virtual)
+    head = api.request('HEAD', '/images/' + image['id'], USER)
+    assert head.headers['x-image-meta-detected_format'] == detected
+    assert head.headers['x-image-meta-virtual_size'] == str(virtual)
+    assert api.request('GET', '/images/' + image['id'], USER).body == data
+
+
+def test_a_disk_format_outside_disk_formats_is_refused_before_a_record_exists(
+        api, registry):  # noqa: F811
+    resp = upload(api, b'x' * 100, 'ploop', 'not-accepted')
+    assert_refused(resp, 'disk_format ploop is not accepted')
+    assert find_images(registry, 'not-accepted') == []
+
+
+def _plant(datadir, data):
+    path = os.path.join(datadir, 'planted-%s' % uuid.uuid4())
+    with open(path, 'wb') as planted:
+        planted.write(data)
+    return path
+
+
+def test_registering_an_unsafe_location_kills_the_image_and_keeps_the_object(
+        api, registry, datadir, images):  # noqa: F811
+    data = images.data('qcow2_backing_file')
+    path = _plant(datadir, data)
+    resp = api.request('POST', '/images', dict(ADMIN, **{
+        'x-image-meta-name': 'registered-unsafe', 'x-image-meta-disk-format': 'qcow2',
+        'x-image-meta-location': 'file://' + path}))
+    assert_refused(resp, 'backing_file')
+    [record] = find_images(registry, 'registered-unsafe')
+    assert record['status'] == 'killed'
+    with open(path, 'rb') as kept:
+        assert kept.read() == data
+
+
+def test_registering_a_valid_location_records_what_was_detected(api, datadir, images):
+    path = _plant(datadir, images.data('vmdk'))
+    resp = api.request('POST', '/images', dict(ADMIN, **{
+        'x-image-meta-name': 'registered-vmdk', 'x-image-meta-disk-format': 'vmdk',
+        'x-image-meta-location': 'file://' + path}))
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['status'], image['detected_format'], image['virtual_size']) == (
+        'active', 'vmdk', PAYLOAD_SIZE)
+
+
+def _record_behind_apis_back(registry, datadir, data, disk_format):  # noqa: F811
+    """Plant ``data`` in the file store and make it an active image in the registry
+    directly, as tampering or an image from before inspection would be."""
+    path = _plant(datadir, data)
+    body = {'image': {'name': 'planted', 'disk_format': disk_format, 'status': 'active',
+                      'owner': 'tenant1', 'size': len(data),
+                      'checksum': hashlib.md5(data).hexdigest(),
+                      'chunks': [{'location': 'file://' + path, 'size': len(data),
+                                  'checksum': None}]}}
+    resp = Api(registry.url).request('POST', '/images',
+                                     dict(ADMIN, **{'Content-Type': 'application/json'}),
+                                     body=json.dumps(body).encode())
+    assert resp.status == 201, resp.body
+    return resp.json()['image']
+
+
+@pytest.mark.parametrize('case,disk_format,reason', UNSAFE)
+def test_glance_fetch_refuses_planted_bytes_and_leaves_nothing(api_daemon, api, registry,  # noqa: F811,E501
+                                                               datadir, images, tmp_path,
+                                                               case, disk_format, reason):
+    data = images.data(case)
+    image = _record_behind_apis_back(registry, datadir, data, disk_format)
+    assert api.request('GET', '/images/' + image['id'], USER).body == data
+    dest = tmp_path / 'fetched'
+    with pytest.raises(inspection.FormatRefused, match=reason):
+        fetch.fetch_image(image['id'], str(dest), api_url=api_daemon.url,
+                          context=TENANT)
+    assert os.listdir(dest) == []
+
+
+@pytest.fixture(scope='module')
+def swift_api(tmp_path_factory, registry, swift_service):  # noqa: F811
+    daemon = start_api(tmp_path_factory.mktemp('api-swift'), registry.url,
+                       swift_service, 'swift')
+    yield Api(daemon.url), SwiftObjects(swift_service)
+    daemon.stop()
+
+
+@pytest.mark.parametrize('case,disk_format,reason', [UNSAFE[0], UNSAFE[3]])
+def test_unsafe_upload_to_swift_leaves_no_object(swift_api, registry, images,  # noqa: F811
+                                                 case, disk_format, reason):
+    api, objects = swift_api
+    name = 'swift-unsafe-' + case
+    assert_refused(upload(api, images.data(case), disk_format, name), reason)
+    [record] = find_images(registry, name)
+    assert record['status'] == 'killed'
+    assert objects.names(record['id']) == []
+
+
+def test_valid_qcow2_upload_to_swift_is_accepted(swift_api, images):
+    api, objects = swift_api
+    data = images.data('qcow2')
+    resp = upload(api, data, 'qcow2', 'swift-qcow2')
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['detected_format'], image['virtual_size']) == ('qcow2', PAYLOAD_SIZE)
+    assert objects.names(image['id'])
+    assert api.request('GET', '/images/' + image['id'], USER).body == data
