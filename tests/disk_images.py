@@ -118,6 +118,9 @@ class DiskImages:
         with open(path, 'w', encoding='ascii') as descriptor:
             descriptor.write(text.replace(extent, '"%s"' % HOST_FILE))
 
+    def _make_qcow2_huge_virtual(self, path):
+        qemu_img('create', '-f', 'qcow2', path, '1G')
+
     def _make_qcow2_declared_raw(self, path):
         shutil.copy(self.path('qcow2'), path)
 

@@ -21,7 +21,7 @@ import logging
 
 import webob
 
-from glance.api import download, headers, inspection, upload
+from glance.api import conversion, download, headers, inspection, upload
 from glance.common import context, exception, wsgi
 from glance.store import base as store_base
 
@@ -49,14 +49,17 @@ class ImagesController(wsgi.Controller):
     :param options: the typed :class:`~glance.api.router.ApiOptions`.
     :param formats: the :class:`~glance.api.inspection.InspectionOptions` every
         upload and registration is inspected with.
+    :param conversion: the :class:`~glance.api.conversion.ConversionOptions`.
     """
 
     def __init__(self, registry, stores, options,
-                 formats=inspection.InspectionOptions()):
+                 formats=inspection.InspectionOptions(),
+                 conversion=conversion.ConversionOptions()):
         self.registry = registry
         self.stores = stores
         self.options = options
         self.formats = formats
+        self.conversion = conversion
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -178,17 +181,21 @@ class ImagesController(wsgi.Controller):
         image_id = image['id']
         inspected = self.formats.begin(metadata.get('disk_format',
                                                     image.get('disk_format')))
-        writer = upload.ImageUpload(self.stores.default_store, image_id,
-                                    self.options.store_chunk_size,
-                                    self.options.read_block_size,
-                                    self.options.image_size_cap, inspected)
+        converting = self.conversion.wants(inspected.declared)
+        writer = upload.ImageUpload(
+            self.stores.default_store, image_id, self.options.store_chunk_size,
+            self.options.read_block_size, self.options.image_size_cap,
+            inspection.Inspection(self.conversion.convert_to) if converting
+            else inspected)
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
-            writer.write(req.body_file, req.content_length)
-            measured = {'size': writer.size, 'checksum': writer.checksum,
-                        'sha256': writer.sha256, 'xxh3': writer.xxh3}
-            self._check_declared(image, metadata, measured)
-            measured.update(inspected.verdict().record())
+            if converting:
+                measured = self._convert(image, metadata, req, inspected, writer)
+            else:
+                writer.write(req.body_file, req.content_length)
+                measured = self._measured(writer)
+                self._check_declared(image, metadata, measured)
+            measured.update(writer.inspection.verdict().record())
             return client.update_image(image_id, dict(measured, status='active',
                                                       chunks=writer.chunks))
         # Deliberate cleanup on every failure, client disconnects included; re-raised.
@@ -196,6 +203,33 @@ class ImagesController(wsgi.Controller):
             writer.discard()
             self._kill(client, image_id)
             raise
+
+    def _convert(self, image, metadata, req, inspected, writer):
+        """Stage the body, convert it with qemu-img, and write the result with
+        ``writer`` (see :mod:`glance.api.conversion`).
+
+        :returns: the registry fields of the converted image, the source's size and
+            digests as ``source_*`` properties.
+        """
+        with self.conversion.workspace(image['id']) as work:
+            staged, verdict = work.stage(req.body_file, req.content_length, inspected,
+                                         self.options.read_block_size)
+            source = self._measured(staged)
+            self._check_declared(image, metadata, source)
+            with open(work.convert(staged, verdict), 'rb') as converted:
+                writer.write(converted)
+        properties = {'source_disk_format': inspected.declared,
+                      'source_size': str(source['size']),
+                      'source_checksum': source['checksum'],
+                      'source_sha256': source['sha256']}
+        return dict(self._measured(writer), disk_format=self.conversion.convert_to,
+                    properties=properties)
+
+    @staticmethod
+    def _measured(writer):
+        """The size and digests an :class:`~glance.api.upload.ImageUpload` measured."""
+        return {'size': writer.size, 'checksum': writer.checksum,
+                'sha256': writer.sha256, 'xxh3': writer.xxh3}
 
     @staticmethod
     def _check_declared(image, metadata, measured):

@@ -25,7 +25,7 @@ import dataclasses
 
 import routes
 
-from glance.api import images, inspection
+from glance.api import conversion, images, inspection
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -88,9 +88,10 @@ def build_app(conf, stores=None):
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    formats = inspection.InspectionOptions.from_conf(conf)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options,
-                                                            formats)))
+    controller = images.ImagesController(
+        registry, stores, options, inspection.InspectionOptions.from_conf(conf),
+        conversion.ConversionOptions.from_conf(conf))
+    return wsgi.Router(build_mapper(controller))
 
 
 def app_factory(global_conf, **local_conf):

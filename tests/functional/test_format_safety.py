@@ -19,7 +19,7 @@ import pytest
 from glance.agent import fetch
 from glance.api import inspection
 from glance.common import context
-from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages
+from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages, qemu_img
 from tests.functional import daemons
 from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
                                               image_files, registry)  # noqa: F401
@@ -193,3 +193,90 @@ def test_valid_qcow2_upload_to_swift_is_accepted(swift_api, images):
     assert (image['detected_format'], image['virtual_size']) == ('qcow2', PAYLOAD_SIZE)
     assert objects.names(image['id'])
     assert api.request('GET', '/images/' + image['id'], USER).body == data
+
+
+@pytest.fixture(scope='module')
+def converting(tmp_path_factory, registry):  # noqa: F811
+    """(Api, work folder, datadir) of a glance-api converting uploads to raw."""
+    work = tmp_path_factory.mktemp('conversion')
+    datadir = str(tmp_path_factory.mktemp('converted-images'))
+    daemon = daemons.api_daemon(
+        tmp_path_factory.mktemp('api-convert'), registry.url,
+        sections={'store:file': {'filesystem_store_datadir': datadir}},
+        store_chunk_size=CHUNK, read_block_size='64K', convert_to='raw',
+        conversion_work_dir=str(work), conversion_size_cap='32M')
+    daemon.start()
+    yield Api(daemon.url), work, datadir
+    daemon.stop()
+
+
+@pytest.mark.parametrize('case', ['qcow2', 'vmdk', 'vhdx'])
+def test_conversion_to_raw_is_identical_to_the_source(converting, images, tmp_path,
+                                                      case):
+    api, work, _datadir = converting
+    source = images.data(case)
+    resp = upload(api, source, case, 'convert-' + case)
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['disk_format'], image['detected_format']) == ('raw', 'raw')
+    assert image['virtual_size'] == image['size'] == PAYLOAD_SIZE
+    assert image['properties'] == {
+        'source_disk_format': case, 'source_size': str(len(source)),
+        'source_checksum': hashlib.md5(source).hexdigest(),
+        'source_sha256': hashlib.sha256(source).hexdigest()}
+    converted = api.request('GET', '/images/' + image['id'], USER).body
+    assert hashlib.sha256(converted).hexdigest() == image['sha256']
+    (tmp_path / 'converted.raw').write_bytes(converted)
+    qemu_img('compare', '-f', case, '-F', 'raw', images.path(case),
+             str(tmp_path / 'converted.raw'))
+    assert os.listdir(work) == []
+
+
+def test_raw_uploads_are_not_converted(converting, images):
+    api, _work, _datadir = converting
+    resp = upload(api, images.data('raw'), 'raw', 'convert-raw')
+    assert resp.status == 201, resp.body
+    assert resp.json()['image']['properties'] == {}
+
+
+def test_conversion_refuses_an_unsafe_source_before_qemu_img(converting, registry,  # noqa: F811,E501
+                                                            images):
+    api, work, datadir = converting
+    assert_refused(upload(api, images.data('qcow2_backing_file'), 'qcow2',
+                          'convert-unsafe'), 'backing_file')
+    [record] = find_images(registry, 'convert-unsafe')
+    assert record['status'] == 'killed'
+    assert os.listdir(work) == [] and image_files(datadir, record['id']) == []
+
+
+def test_a_virtual_size_over_the_cap_is_413_and_cleaned(converting, registry, images):  # noqa: F811,E501
+    api, work, datadir = converting
+    resp = upload(api, images.data('qcow2_huge_virtual'), 'qcow2', 'convert-huge')
+    assert resp.status == 413, resp.body
+    assert 'conversion_size_cap' in resp.json()['error']['message']
+    [record] = find_images(registry, 'convert-huge')
+    assert record['status'] == 'killed'
+    assert os.listdir(work) == [] and image_files(datadir, record['id']) == []
+
+
+def test_qemu_img_over_its_memory_limit_kills_the_image(tmp_path, registry, images):  # noqa: F811,E501
+    work = tmp_path / 'work'
+    work.mkdir()
+    datadir = str(tmp_path / 'images')
+    os.mkdir(datadir)
+    daemon = daemons.api_daemon(
+        tmp_path / 'api', registry.url,
+        sections={'store:file': {'filesystem_store_datadir': datadir}},
+        convert_to='raw', conversion_work_dir=str(work), conversion_memory='16M')
+    daemon.start()
+    try:
+        resp = upload(Api(daemon.url), images.data('qcow2'), 'qcow2', 'convert-oom')
+    finally:
+        daemon.stop()
+    assert resp.status == 400, resp.body
+    message = resp.json()['error']['message']
+    assert message.startswith('Image conversion failed: qemu-img could not convert')
+    assert str(work) not in message
+    [record] = find_images(registry, 'convert-oom')
+    assert record['status'] == 'killed'
+    assert os.listdir(work) == [] and os.listdir(datadir) == []
