@@ -12,6 +12,8 @@ leaves nothing in its folder.
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import uuid
 
 import pytest
@@ -162,6 +164,23 @@ def test_glance_fetch_refuses_planted_bytes_and_leaves_nothing(api_daemon, api, 
     with pytest.raises(inspection.FormatRefused, match=reason):
         fetch.fetch_image(image['id'], str(dest), api_url=api_daemon.url,
                           context=TENANT)
+    assert os.listdir(dest) == []
+
+
+def test_bin_glance_fetch_refuses_with_one_line_and_exit_status_1(
+        api_daemon, registry, datadir, images, tmp_path):  # noqa: F811
+    image = _record_behind_apis_back(registry, datadir,
+                                     images.data('vmdk_flat_descriptor'), 'vmdk')
+    dest = tmp_path / 'fetched'
+    result = subprocess.run(
+        [sys.executable, os.path.join(daemons.REPO, 'bin', 'glance-fetch'), image['id'],
+         '--dest', str(dest), '--api-url', api_daemon.url, '--tenant', 'tenant1',
+         '--user', 'user1', '--roles', 'member'],
+        capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines()[-1].startswith(
+        'glance-fetch: error: Image refused: the vmdk image fails safety checks: '
+        'descriptor')
     assert os.listdir(dest) == []
 
 
