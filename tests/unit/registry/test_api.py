@@ -282,6 +282,19 @@ def test_locations_are_shown_and_accepted_only_for_admin_and_service(alice, serv
     _error(alice('PUT', '/images/' + image['id'], {'image': {'chunks': []}}), 403)
 
 
+def test_detected_format_and_virtual_size_are_set_by_the_service_only(alice, service):
+    _error(alice('POST', '/images', {'image': {'detected_format': 'raw'}}), 403)
+    image = alice.create()
+    _error(alice('PUT', '/images/' + image['id'], {'image': {'virtual_size': 1}}), 403)
+    response = service('PUT', '/images/' + image['id'], {'image': {
+        'detected_format': 'qcow2', 'virtual_size': 10 * 1024 ** 3}})
+    assert response.status_int == 200, response.text
+    seen = alice('GET', '/images/' + image['id']).json['image']
+    assert (seen['detected_format'], seen['virtual_size']) == ('qcow2', 10 * 1024 ** 3)
+    assert 'virtual_size' in _error(service('PUT', '/images/' + image['id'], {
+        'image': {'virtual_size': -1}}), 400)
+
+
 def test_update_replaces_the_chunk_list(service):
     image = service.create(chunks=[{'location': 'file:///%d' % i} for i in range(3)])
     for chunks in ([{'location': 'file:///b', 'size': 1}],
