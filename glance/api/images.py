@@ -49,17 +49,17 @@ class ImagesController(wsgi.Controller):
     :param options: the typed :class:`~glance.api.router.ApiOptions`.
     :param formats: the :class:`~glance.api.inspection.InspectionOptions` every
         upload and registration is inspected with.
-    :param conversion: the :class:`~glance.api.conversion.ConversionOptions`.
+    :param conversions: the :class:`~glance.api.conversion.ConversionOptions`.
     """
 
     def __init__(self, registry, stores, options,
                  formats=inspection.InspectionOptions(),
-                 conversion=conversion.ConversionOptions()):
+                 conversions=conversion.ConversionOptions()):
         self.registry = registry
         self.stores = stores
         self.options = options
         self.formats = formats
-        self.conversion = conversion
+        self.conversions = conversions
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -181,11 +181,11 @@ class ImagesController(wsgi.Controller):
         image_id = image['id']
         inspected = self.formats.begin(metadata.get('disk_format',
                                                     image.get('disk_format')))
-        converting = self.conversion.wants(inspected.declared)
+        converting = self.conversions.wants(inspected.declared)
         writer = upload.ImageUpload(
             self.stores.default_store, image_id, self.options.store_chunk_size,
             self.options.read_block_size, self.options.image_size_cap,
-            inspection.Inspection(self.conversion.convert_to) if converting
+            inspection.Inspection(self.conversions.convert_to) if converting
             else inspected)
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
@@ -211,7 +211,7 @@ class ImagesController(wsgi.Controller):
         :returns: the registry fields of the converted image, the source's size and
             digests as ``source_*`` properties.
         """
-        with self.conversion.workspace(image['id']) as work:
+        with self.conversions.workspace(image['id']) as work:
             staged, verdict = work.stage(req.body_file, req.content_length, inspected,
                                          self.options.read_block_size)
             source = self._measured(staged)
@@ -222,7 +222,7 @@ class ImagesController(wsgi.Controller):
                       'source_size': str(source['size']),
                       'source_checksum': source['checksum'],
                       'source_sha256': source['sha256']}
-        return dict(self._measured(writer), disk_format=self.conversion.convert_to,
+        return dict(self._measured(writer), disk_format=self.conversions.convert_to,
                     properties=properties)
 
     @staticmethod

@@ -23,8 +23,8 @@ from glance.api import inspection
 from glance.common import context
 from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages, qemu_img
 from tests.functional import daemons
-from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
-                                              image_files, registry)  # noqa: F401
+from tests.functional.test_api_images import registry  # noqa: F401
+from tests.functional.test_api_images import ADMIN, USER, Api, find_images, image_files
 from tests.functional.test_api_stores import SwiftObjects, start_api
 
 CHUNK = 1024 * 1024
@@ -83,8 +83,8 @@ def test_unsafe_upload_is_refused_and_nothing_is_stored(api, registry, datadir, 
 
 
 @pytest.mark.parametrize('case,disk_format,detected', VALID)
-def test_valid_upload_records_detected_format_and_virtual_size(api, images, case,
-                                                              disk_format, detected):
+def test_valid_upload_records_detected_format_and_virtual_size(
+        api, images, case, disk_format, detected):
     data = images.data(case)
     resp = upload(api, data, disk_format, 'valid-' + case)
     assert resp.status == 201, resp.body
@@ -258,8 +258,8 @@ def test_raw_uploads_are_not_converted(converting, images):
     assert resp.json()['image']['properties'] == {}
 
 
-def test_conversion_refuses_an_unsafe_source_before_qemu_img(converting, registry,  # noqa: F811,E501
-                                                            images):
+def test_conversion_refuses_an_unsafe_source_before_qemu_img(
+        converting, registry, images):  # noqa: F811
     api, work, datadir = converting
     assert_refused(upload(api, images.data('qcow2_backing_file'), 'qcow2',
                           'convert-unsafe'), 'backing_file')
