@@ -323,7 +323,8 @@ def test_unreachable_api_is_service_unavailable():
 def test_image_headers_use_hyphens_and_leave_out_fields_glance_sets():
     headers = image_service.image_headers({
         'name': 'n', 'disk_format': 'raw', 'is_public': True, 'size': None,
-        'id': 'x', 'status': 'active', 'uri': 'u',
+        'id': 'x', 'status': 'active', 'uri': 'u', 'detected_format': 'raw',
+        'virtual_size': 5,
         'properties': {'instance_id': '123', 'kernel_id': None}})
     assert headers == {'x-image-meta-name': 'n', 'x-image-meta-disk-format': 'raw',
                        'x-image-meta-is-public': 'true',
