@@ -7,6 +7,7 @@
 
 import os
 import shutil
+import struct
 import subprocess
 
 import pytest
@@ -26,6 +27,7 @@ UNSAFE = (
     ('qcow2_declared_raw', 'raw', 'disk_format is raw but the data is qcow2'),
     ('raw_declared_qcow2', 'qcow2', 'disk_format is qcow2 but the data is raw'),
     ('qcow2_truncated_header', 'qcow2', 'disk_format is qcow2 but the data is raw'),
+    ('mbr_bad_boot_flag', 'raw', 'the gpt image fails safety checks: mbr'),
 )
 #: ``(case, disk_format, detected format)`` of accepted images.
 VALID = (
@@ -34,7 +36,10 @@ VALID = (
     ('vmdk', 'vmdk', 'vmdk'),
     ('vhdx', 'vhdx', 'vhdx'),
     ('iso', 'iso', 'iso'),
+    ('raw_gpt', 'raw', 'gpt'),
 )
+#: Valid cases whose virtual size is their file size (no header giving another).
+SIZE_IS_VIRTUAL_SIZE = ('raw', 'iso', 'raw_gpt')
 
 
 def require_tools():
@@ -117,6 +122,22 @@ class DiskImages:
         assert extent in text
         with open(path, 'w', encoding='ascii') as descriptor:
             descriptor.write(text.replace(extent, '"%s"' % HOST_FILE))
+
+    def _with_mbr(self, path, boot_flag):
+        # A protective MBR (one 0xEE partition from LBA 1) and a GPT header: how
+        # every GPT-partitioned raw disk starts.
+        sectors = PAYLOAD_SIZE // 512
+        entry = struct.pack('<B3BB3BII', boot_flag, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF, 1,
+                            sectors - 1)
+        mbr = bytes(446) + entry + bytes(48) + b'\x55\xaa'
+        with open(path, 'wb') as image:
+            image.write(mbr + b'EFI PART' + self.payload[520:])
+
+    def _make_raw_gpt(self, path):
+        self._with_mbr(path, 0x00)
+
+    def _make_mbr_bad_boot_flag(self, path):
+        self._with_mbr(path, 0x42)
 
     def _make_qcow2_huge_virtual(self, path):
         qemu_img('create', '-f', 'qcow2', path, '1G')

@@ -21,7 +21,8 @@ import pytest
 from glance.agent import fetch
 from glance.api import inspection
 from glance.common import context
-from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages, qemu_img
+from tests.disk_images import (PAYLOAD_SIZE, SIZE_IS_VIRTUAL_SIZE, UNSAFE, VALID,
+                               DiskImages, qemu_img)
 from tests.functional import daemons
 from tests.functional.test_api_images import registry  # noqa: F401
 from tests.functional.test_api_images import ADMIN, USER, Api, find_images, image_files
@@ -89,7 +90,7 @@ def test_valid_upload_records_detected_format_and_virtual_size(
     resp = upload(api, data, disk_format, 'valid-' + case)
     assert resp.status == 201, resp.body
     image = resp.json()['image']
-    virtual = len(data) if case in ('raw', 'iso') else PAYLOAD_SIZE
+    virtual = len(data) if case in SIZE_IS_VIRTUAL_SIZE else PAYLOAD_SIZE
     assert (image['status'], image['detected_format'], image['virtual_size']) == (
         'active', detected, virtual)
     head = api.request('HEAD', '/images/' + image['id'], USER)

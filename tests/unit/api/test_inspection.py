@@ -7,7 +7,8 @@ import pytest
 
 from glance.api import inspection, upload
 from glance.common import exception
-from tests.disk_images import PAYLOAD_SIZE, UNSAFE, VALID, DiskImages
+from tests.disk_images import (PAYLOAD_SIZE, SIZE_IS_VIRTUAL_SIZE, UNSAFE, VALID,
+                               DiskImages)
 from tests.unit.api.memory_store import memory_stores
 
 
@@ -33,7 +34,7 @@ def test_valid_images_pass_with_their_format_and_virtual_size(images, case, disk
     verdict = inspected.verdict()
     assert verdict.format == detected
     assert writer.size == len(data)
-    expected_virtual = len(data) if case in ('raw', 'iso') else PAYLOAD_SIZE
+    expected_virtual = len(data) if case in SIZE_IS_VIRTUAL_SIZE else PAYLOAD_SIZE
     assert verdict.virtual_size == expected_virtual
     assert verdict.record() == {'detected_format': detected,
                                 'virtual_size': expected_virtual}
