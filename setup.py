@@ -22,6 +22,7 @@ setuptools.setup(
         'PyMySQL>=1.1',
         'pg8000>=1.30',
         'blake3>=0.4',
+        'oslo.utils>=7.3',
     ],
     extras_require={
         'swift': ['python-swiftclient>=4.4'],

@@ -33,6 +33,11 @@ apt_install() {
 apt_install nginx nginx-light
 apt_install ip iproute2
 
+# qemu-img (Debian's qemu-utils) converts images and makes the format-safety test
+# images; genisoimage makes the ISO one.
+apt_install qemu-img qemu-utils
+apt_install genisoimage genisoimage
+
 if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         || ! "$swift_venv/bin/python" -c 'import swift, swiftclient, boto3' 2>/dev/null; then
     mkdir -p "$(dirname "$swift_venv")"
@@ -49,4 +54,4 @@ if ! "$keystone_venv/bin/python" -c 'import keystone.server.wsgi' 2>/dev/null \
 fi
 
 echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx)" \
-     "swift=$swift_venv keystone=$keystone_venv"
+     "swift=$swift_venv keystone=$keystone_venv qemu-img=$(command -v qemu-img)"

@@ -16,6 +16,14 @@ Verification covers the whole file, resumed or not: md5 against
 against ``x-image-meta-sha256``, and BLAKE3 against ``x-image-meta-blake3`` when
 glance-api sends one (the cryptographic digest it verifies downloads with). A
 mismatch removes the partial file.
+
+Format safety, in depth: before the verified file becomes the final one, it is read
+once more through oslo's format inspector
+(:func:`glance.api.inspection.inspect_file`): data that is not its ``disk_format``, or
+that names host files (a qcow2 backing or data file, a VMDK extent), is refused and
+removed, whatever glance-api recorded, since a store can be changed behind the
+registry's back. :func:`stream_image` writes to a stream and cannot take bytes back,
+so it is not inspected.
 """
 
 import dataclasses
@@ -29,6 +37,7 @@ import blake3
 
 from glance.agent import api_client
 from glance.agent import unbundle as unbundling
+from glance.api import inspection
 from glance.common import exception
 
 BLOCK_SIZE = api_client.BLOCK_SIZE
@@ -239,7 +248,8 @@ def _receive(response, partial, have, total, image_ref, progress):
                                       'says %d' % (image, size, metadata['size']))
     try:
         verified = _verify(image, metadata, response.etag, hashers)
-    except exception.ChecksumMismatch:
+        inspection.inspect_file(partial.path, metadata.get('disk_format'))
+    except (exception.ChecksumMismatch, inspection.FormatRefused):
         partial.discard()
         raise
     return FetchResult(None, metadata.get('id'), size, metadata, have, verified)
@@ -280,6 +290,7 @@ def download_to_file(client, image_ref, path, progress=None):
     :returns: a :class:`FetchResult`.
     :raises TransferInterrupted: the transfer broke off; ``path.part`` is kept.
     :raises ChecksumMismatch: the data does not match; nothing is kept.
+    :raises FormatRefused: the data fails format inspection; nothing is kept.
     :raises Conflict: another fetch is writing ``path.part``.
     """
     with _PartFile(path + '.part') as partial:
@@ -341,6 +352,7 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     :raises Duplicate: when ``dest_dir/<image id>`` already exists.
     :raises TransferInterrupted: the transfer broke off; call again to resume.
     :raises ChecksumMismatch: the data does not match the image's record.
+    :raises FormatRefused: the data fails format inspection; nothing is kept.
     :raises UnbundleError: the bundle cannot be unpacked (``UnsafeArchive``: refused).
     :raises GlanceException: from glance-api (NotFound, ServiceUnavailable...).
     """

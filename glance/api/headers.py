@@ -29,10 +29,11 @@ WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owne
                    'size', 'checksum', 'sha256', 'blake3')
 #: Fields the registry or the API own.
 READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
-                    'deleted', 'chunks')
+                    'deleted', 'chunks', 'detected_format', 'virtual_size')
 #: Fields sent back as headers, in this order (then ``location`` for admins).
 SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
-                'container_format', 'size', 'checksum', 'sha256', 'blake3', 'created_at',
+                'container_format', 'size', 'virtual_size', 'detected_format',
+                'checksum', 'sha256', 'blake3', 'created_at',
                 'updated_at', 'deleted_at', 'deleted')
 #: Fields hidden from callers who are not admins.
 PRIVATE_FIELDS = ('location', 'chunks')

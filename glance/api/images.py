@@ -22,7 +22,7 @@ import re
 
 import webob
 
-from glance.api import download, headers, upload
+from glance.api import conversion, download, headers, inspection, upload
 from glance.common import context, exception, server, wsgi
 from glance.store import base as store_base
 
@@ -77,12 +77,19 @@ class ImagesController(wsgi.Controller):
         each request uses a copy acting for its caller.
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param options: the typed :class:`~glance.api.router.ApiOptions`.
+    :param formats: the :class:`~glance.api.inspection.InspectionOptions` every
+        upload and registration is inspected with.
+    :param conversions: the :class:`~glance.api.conversion.ConversionOptions`.
     """
 
-    def __init__(self, registry, stores, options):
+    def __init__(self, registry, stores, options,
+                 formats=inspection.InspectionOptions(),
+                 conversions=conversion.ConversionOptions()):
         self.registry = registry
         self.stores = stores
         self.options = options
+        self.formats = formats
+        self.conversions = conversions
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -175,6 +182,9 @@ class ImagesController(wsgi.Controller):
         if meta.locations and _has_body(req):
             raise exception.Invalid(reason='send either image data or '
                                            'x-image-meta-location, not both')
+        if meta.locations or _has_body(req):
+            # An unaccepted disk_format is refused before any record exists.
+            self.formats.begin(meta.fields.get('disk_format'))
         if meta.locations:
             chunks = self._check_locations(ctx, meta)
             self._check_registered_size(client, meta.fields.get('owner', ctx.tenant),
@@ -238,16 +248,24 @@ class ImagesController(wsgi.Controller):
         except BaseException:
             self._kill(client, image_id)
             raise
-        writer = upload.ImageUpload(self.stores.default_store, image_id,
-                                    self.options.store_chunk_size,
-                                    self.options.read_block_size, size_cap, cap_name)
+        inspected = self.formats.begin(metadata.get('disk_format',
+                                                    image.get('disk_format')))
+        converting = self.conversions.wants(inspected.declared)
+        writer = upload.ImageUpload(
+            self.stores.default_store, image_id, self.options.store_chunk_size,
+            self.options.read_block_size, size_cap, cap_name,
+            inspection.Inspection(self.conversions.convert_to) if converting
+            else inspected)
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
-            writer.write(req.body_file, req.content_length)
-            _check_body_end(req)
-            measured = {'size': writer.size, 'checksum': writer.checksum,
-                        'sha256': writer.sha256, 'blake3': writer.blake3}
-            self._check_declared(image, metadata, measured)
+            if converting:
+                measured = self._convert(image, metadata, req, inspected, writer)
+            else:
+                writer.write(req.body_file, req.content_length)
+                _check_body_end(req)
+                measured = self._measured(writer)
+                self._check_declared(image, metadata, measured)
+            measured.update(writer.inspection.verdict().record())
             return client.update_image(image_id, dict(measured, status='active',
                                                       chunks=writer.chunks))
         # Deliberate cleanup on every failure, client disconnects included; re-raised.
@@ -286,6 +304,33 @@ class ImagesController(wsgi.Controller):
         if size > cap:
             raise exception.RequestTooLarge(reason='the locations hold %d bytes, over %s '
                                                    '(%d bytes)' % (size, name, cap))
+
+    def _convert(self, image, metadata, req, inspected, writer):
+        """Stage the body, convert it with qemu-img, and write the result with
+        ``writer`` (see :mod:`glance.api.conversion`).
+
+        :returns: the registry fields of the converted image, the source's size and
+            digests as ``source_*`` properties.
+        """
+        with self.conversions.workspace(image['id']) as work:
+            staged, verdict = work.stage(req.body_file, req.content_length, inspected,
+                                         self.options.read_block_size)
+            source = self._measured(staged)
+            self._check_declared(image, metadata, source)
+            with open(work.convert(staged, verdict), 'rb') as converted:
+                writer.write(converted)
+        properties = {'source_disk_format': inspected.declared,
+                      'source_size': str(source['size']),
+                      'source_checksum': source['checksum'],
+                      'source_sha256': source['sha256']}
+        return dict(self._measured(writer), disk_format=self.conversions.convert_to,
+                    properties=properties)
+
+    @staticmethod
+    def _measured(writer):
+        """The size and digests an :class:`~glance.api.upload.ImageUpload` measured."""
+        return {'size': writer.size, 'checksum': writer.checksum,
+                'sha256': writer.sha256, 'blake3': writer.blake3}
 
     @staticmethod
     def _check_declared(image, metadata, measured):
@@ -339,18 +384,39 @@ class ImagesController(wsgi.Controller):
         return chunks
 
     def _activate_registered(self, client, image, chunks, metadata=None):
-        """Record existing chunks on a queued image and make it active.
+        """Record existing chunks on a queued image, inspect them, make it active.
 
-        A failure marks the image ``killed`` (the registered objects are not touched).
+        The image is ``saving`` while its data is read once, whole, through the
+        format inspector (:meth:`_inspect_registered`); it becomes ``active`` only
+        if the data passes. A failure marks the image ``killed`` (the registered
+        objects are not ours and are not touched).
         """
+        metadata = dict(metadata or {}, chunks=chunks,
+                        size=sum(chunk['size'] for chunk in chunks))
         try:
-            return client.update_image(image['id'], dict(
-                metadata or {}, status='active', chunks=chunks,
-                size=sum(chunk['size'] for chunk in chunks)))
+            image = client.update_image(image['id'], dict(metadata, status='saving'))
+            verdict = self._inspect_registered(image)
+            return client.update_image(image['id'], dict(verdict.record(),
+                                                         status='active'))
         # Deliberate cleanup on every failure; re-raised.
         except BaseException:
             self._kill(client, image['id'])
             raise
+
+    def _inspect_registered(self, image):
+        """Read a registered image's chunks once, whole, through the inspector.
+
+        :returns: the :class:`~glance.api.inspection.Verdict`.
+        :raises FormatRefused: when the data is refused.
+        :raises StoreError: when a chunk cannot be read.
+        """
+        inspected = self.formats.begin(image.get('disk_format'))
+        body = download.ChunkedImageIterable(self.stores, image['id'],
+                                             download.image_chunks(image),
+                                             self.options.read_block_size)
+        for _block in inspected.wrap(iter(body)):
+            pass
+        return inspected.verdict()
 
     # -- delete -----------------------------------------------------------------
 

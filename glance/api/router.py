@@ -20,14 +20,15 @@ user_storage_quota 0       most bytes a tenant's images (not deleted) may hold, 
 ================== ======= ===========================================================
 
 The registry options (``registry_urls``...) are documented in
-:mod:`glance.registry.client`, the store options in :mod:`glance.store`.
+:mod:`glance.registry.client`, the store options in :mod:`glance.store`, the format
+safety options in :mod:`glance.api.inspection` and :mod:`glance.api.conversion`.
 """
 
 import dataclasses
 
 import routes
 
-from glance.api import images
+from glance.api import conversion, images, inspection
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -93,7 +94,10 @@ def build_app(conf, stores=None):
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options)))
+    controller = images.ImagesController(
+        registry, stores, options, inspection.InspectionOptions.from_conf(conf),
+        conversion.ConversionOptions.from_conf(conf))
+    return wsgi.Router(build_mapper(controller))
 
 
 def app_factory(global_conf, **local_conf):

@@ -34,16 +34,19 @@ class ImageUpload:
     :param size_cap: the largest image accepted (``image_size_cap``, or what is left
         of the owner's ``user_storage_quota``), or None.
     :param cap_name: what ``size_cap`` is, for the 413 message.
+    :param inspection: a :class:`~glance.api.inspection.Inspection` that sees the
+        bytes as they are read (its verdict is the caller's to ask), or None.
     """
 
     def __init__(self, store, image_id, chunk_size, block_size, size_cap=None,
-                 cap_name='image_size_cap'):
+                 cap_name='image_size_cap', inspection=None):
         self.store = store
         self.image_id = image_id
         self.chunk_size = chunk_size
         self.block_size = block_size
         self.size_cap = size_cap
         self.cap_name = cap_name
+        self.inspection = inspection
         #: ``[{"location", "size", "checksum"}]`` of the objects written, in order.
         self.chunks = []
         self.size = 0
@@ -71,6 +74,8 @@ class ImageUpload:
                 reason='Content-Length %d is over %s (%d bytes)'
                        % (content_length, self.cap_name, self.size_cap))
         reader = streaming.LimitedReader(body, self.size_cap, self.cap_name)
+        if self.inspection is not None:
+            reader = self.inspection.wrap(reader)
         hashers = [streaming.new_hasher(name) for name in DIGESTS]
         try:
             for index in itertools.count():

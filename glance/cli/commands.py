@@ -24,7 +24,7 @@ WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owne
                    'size', 'checksum', 'sha256', 'location')
 #: Fields Glance sets itself.
 READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
-                    'deleted', 'chunks')
+                    'deleted', 'chunks', 'detected_format', 'virtual_size')
 #: Registry filters ``index`` and ``details`` accept; other keys filter on properties.
 FILTER_FIELDS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
                  'owner', 'size_min', 'size_max', 'changes-since')

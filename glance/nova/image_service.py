@@ -64,7 +64,8 @@ LOG = logging.getLogger(__name__)
 DEFAULT_CHUNK_SIZE = 64 * 1024
 #: Image fields the registry sets itself; they are never sent as headers to glance-api.
 _READ_ONLY_FIELDS = frozenset(('id', 'uri', 'status', 'location', 'chunks', 'created_at',
-                               'updated_at', 'deleted_at', 'deleted', 'properties'))
+                               'updated_at', 'deleted_at', 'deleted', 'properties',
+                               'detected_format', 'virtual_size'))
 _HEADER_KEY = re.compile(r'^[a-z0-9_]+$')
 _MAX_JSON_BODY = 1024 * 1024
 _STATUS_EXCEPTIONS = {400: exception.Invalid, 401: exception.Unauthorized,

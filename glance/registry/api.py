@@ -135,6 +135,7 @@ class ImagesController(wsgi.Controller):
         view = self._brief(image, base)
         view.update(
             owner=image.owner, sha256=image.sha256, blake3=image.blake3,
+            detected_format=image.detected_format, virtual_size=image.virtual_size,
             properties={name: prop.value for name, prop in image.properties.items()},
             created_at=_timestamp(image.created_at),
             updated_at=_timestamp(image.updated_at),

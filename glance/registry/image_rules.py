@@ -21,13 +21,16 @@ deleted        (none)                                       final; the id is nev
 
 Field rules:
 
-* :data:`SERVICE_FIELDS` (``status``, ``size``, the digests and ``chunks``) are set
+* :data:`SERVICE_FIELDS` (``status``, ``size``, the digests, the detected format, ``virtual_size`` and
+  ``chunks``) are set
   only by requests whose context :attr:`~glance.common.context.RequestContext.is_service`
   (glance-api's upload and registration flows). Other callers change the status only
   by deleting the image (``DELETE``), which follows the same table.
 * :data:`DATA_FIELDS` of an image that has been ``active`` (``active``,
   ``pending_delete``, ``deleted``) never change again, whoever asks: downloads are
-  verified against them.
+  verified against them. The one exception, :data:`RECORDED_ONCE_FIELDS`, may be
+  filled in once while empty (the BLAKE3 digest and detected format of a registered
+  location, measured on its first full read).
 """
 
 from glance.common import exception
@@ -45,7 +48,11 @@ TRANSITIONS = {
 }
 
 #: Fields describing the stored bytes; frozen once an image has been active.
-DATA_FIELDS = ('size', 'checksum', 'sha256', 'blake3', 'chunks')
+DATA_FIELDS = ('size', 'checksum', 'sha256', 'blake3', 'detected_format',
+               'virtual_size', 'chunks')
+#: Data fields that may still be recorded once on a frozen image while they are
+#: empty: glance-api computes them on the first full read of a registered location.
+RECORDED_ONCE_FIELDS = ('blake3', 'detected_format', 'virtual_size')
 #: Fields only the upload flow (a service identity) may set.
 SERVICE_FIELDS = ('status',) + DATA_FIELDS
 #: Statuses in which :data:`DATA_FIELDS` are frozen.
@@ -94,7 +101,8 @@ def check_change(image_id, current_status, current_data, values):
                                  % (image_id, current_status, status))
     if current_status in FROZEN_STATUSES:
         changed = [name for name in DATA_FIELDS
-                   if name in values and values[name] != current_data[name]]
+                   if name in values and values[name] != current_data[name]
+                   and not (name in RECORDED_ONCE_FIELDS and current_data[name] is None)]
         if changed:
             raise exception.Conflict(
                 reason='image %s is %s: its %s cannot change (the data it describes '

@@ -167,6 +167,8 @@ _FIELDS = {
     'checksum': _hex_digest(32),
     'sha256': _hex_digest(64),
     'blake3': _hex_digest(64),
+    'detected_format': _format,
+    'virtual_size': _size,
     'location': _text_of(models.LOCATION_MAX, True),
     'chunks': _chunks,
     'properties': _properties,

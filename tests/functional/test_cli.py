@@ -388,7 +388,7 @@ def test_index_filters_sorts_and_pages(services, tmp_path):
     names = ['delta', 'alpha', 'echo', 'charlie', 'bravo']
     ids = {}
     for number, name in enumerate(names):
-        disk_format = 'qcow2' if name == 'echo' else 'raw'
+        disk_format = 'ami' if name == 'echo' else 'raw'
         ids[name] = add_image(services, tmp_path, b'x' * (number + 1), [
             'name=%s' % name, 'disk_format=%s' % disk_format, 'container_format=bare',
             'batch=%s' % batch])['id']
@@ -401,7 +401,7 @@ def test_index_filters_sorts_and_pages(services, tmp_path):
     ordered = listed('--sort-key', 'name', '--sort-dir', 'asc')
     assert [image['name'] for image in ordered['images']] == sorted(names)
     assert ordered['next_marker'] is None
-    assert [image['name'] for image in listed('disk_format=qcow2')['images']] == ['echo']
+    assert [image['name'] for image in listed('disk_format=ami')['images']] == ['echo']
     assert [image['name'] for image in listed('size_min=4')['images']] == ['bravo',
                                                                            'charlie']
     first = listed('--sort-key', 'name', '--sort-dir', 'asc', '--limit', '2')

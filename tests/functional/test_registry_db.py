@@ -16,8 +16,10 @@ import pg8000.native
 import pymysql
 import pytest
 
-from glance.registry.db.migration import REGISTRY
+from glance.registry.db import migration
 from tests.functional import daemons, databases
+
+HEAD = migration.REGISTRY.head()
 
 
 def _manage(conf_path, *args):
@@ -50,10 +52,9 @@ def test_manage_sync_and_version_then_a_registry_without_auto_create(
         make_registry(sql_connection=database_url, db_auto_create='false')
 
     synced = _manage(str(conf), 'db', 'sync')
-    assert (synced.returncode, synced.stdout) == (0, REGISTRY.head() + '\n'), \
-        synced.stderr
+    assert (synced.returncode, synced.stdout) == (0, HEAD + '\n'), synced.stderr
     after = _manage(str(conf), 'db', 'version')
-    assert after.stdout == REGISTRY.head() + '\n'
+    assert after.stdout == HEAD + '\n'
 
     registry = make_registry(sql_connection=database_url, db_auto_create='false')
     status, body = _call(registry, 'POST', '/images', {'image': {'name': 'synced'}})

@@ -237,7 +237,8 @@ def _set_properties(image, properties, purge):
 
 
 _SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
-                  'container_format', 'size', 'checksum', 'sha256', 'blake3')
+                  'container_format', 'size', 'checksum', 'sha256', 'blake3',
+                  'detected_format', 'virtual_size')
 
 
 def image_create(database, values, max_properties=None):

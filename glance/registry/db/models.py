@@ -73,6 +73,9 @@ class Image(Base):
     checksum: Mapped[str | None] = mapped_column(sa.String(32))
     sha256: Mapped[str | None] = mapped_column(sa.String(64))
     blake3: Mapped[str | None] = mapped_column(sa.String(64))
+    # What glance-api's format inspector found (migration 0002_format_safety).
+    detected_format: Mapped[str | None] = mapped_column(sa.String(FORMAT_MAX))
+    virtual_size: Mapped[int | None] = mapped_column(sa.BigInteger)
     created_at: Mapped[datetime.datetime] = mapped_column(Timestamp)
     updated_at: Mapped[datetime.datetime] = mapped_column(Timestamp)
     deleted_at: Mapped[datetime.datetime | None] = mapped_column(Timestamp)

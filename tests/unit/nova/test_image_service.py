@@ -114,12 +114,12 @@ def test_create_without_data_is_queued_and_update_uploads_it(service):
 
 
 def test_create_with_data_goes_through_glance_api_headers(service):
-    image = service.create(ALICE, {'name': 'with data', 'disk_format': 'qcow2',
+    image = service.create(ALICE, {'name': 'with data', 'disk_format': 'raw',
                                    'container_format': 'bare', 'is_public': False,
                                    'properties': {'os_type': 'linux'}},
                            data=b'abc' * 1000)
     shown = service.show(ALICE, image['id'])
-    assert shown['status'] == 'active' and shown['disk_format'] == 'qcow2'
+    assert shown['status'] == 'active' and shown['disk_format'] == 'raw'
     assert shown['properties'] == {'os_type': 'linux'}
 
 
@@ -338,7 +338,8 @@ def test_unreachable_api_is_service_unavailable():
 def test_image_headers_use_hyphens_and_leave_out_fields_glance_sets():
     headers = image_service.image_headers({
         'name': 'n', 'disk_format': 'raw', 'is_public': True, 'size': None,
-        'id': 'x', 'status': 'active', 'uri': 'u',
+        'id': 'x', 'status': 'active', 'uri': 'u', 'detected_format': 'raw',
+        'virtual_size': 5,
         'properties': {'instance_id': '123', 'kernel_id': None}})
     assert headers == {'x-image-meta-name': 'n', 'x-image-meta-disk-format': 'raw',
                        'x-image-meta-is-public': 'true',

@@ -12,6 +12,7 @@ from tests.unit.registry.conftest import ENDPOINT, Caller
 IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
 FULL_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
                'container_format', 'size', 'checksum', 'sha256', 'blake3', 'properties',
+               'detected_format', 'virtual_size',
                'created_at', 'updated_at', 'deleted_at', 'deleted'}
 BRIEF_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'disk_format',
                 'container_format', 'size', 'checksum'}
@@ -281,6 +282,19 @@ def test_locations_are_shown_and_accepted_only_for_the_service(alice, service, a
     detail = alice('GET', '/images/detail').json['images'][0]
     assert 'chunks' not in detail and 'location' not in detail
     _error(alice('PUT', '/images/' + image['id'], {'image': {'chunks': []}}), 403)
+
+
+def test_detected_format_and_virtual_size_are_set_by_the_service_only(alice, service):
+    _error(alice('POST', '/images', {'image': {'detected_format': 'raw'}}), 403)
+    image = alice.create()
+    _error(alice('PUT', '/images/' + image['id'], {'image': {'virtual_size': 1}}), 403)
+    response = service('PUT', '/images/' + image['id'], {'image': {
+        'detected_format': 'qcow2', 'virtual_size': 10 * 1024 ** 3}})
+    assert response.status_int == 200, response.text
+    seen = alice('GET', '/images/' + image['id']).json['image']
+    assert (seen['detected_format'], seen['virtual_size']) == ('qcow2', 10 * 1024 ** 3)
+    assert 'virtual_size' in _error(service('PUT', '/images/' + image['id'], {
+        'image': {'virtual_size': -1}}), 400)
 
 
 def test_update_replaces_the_chunk_list(service):

@@ -18,7 +18,8 @@ def _error(response, status):
 
 
 def _active(service):
-    return service.create(status='active', size=3, checksum='a' * 32, chunks=CHUNKS)
+    return service.create(status='active', size=3, checksum='a' * 32,
+                          blake3='b' * 64, chunks=CHUNKS)
 
 
 @pytest.mark.parametrize('field, value', [
@@ -63,6 +64,21 @@ def test_data_fields_of_an_active_image_are_immutable_even_for_services_and_admi
     message = _error(caller('PUT', '/images/' + image['id'], {'image': change}), 409)
     assert 'active' in message and 'cannot change' in message
     assert service('GET', '/images/' + image['id']).json['image'] == image
+
+
+@pytest.mark.parametrize('field, value', [
+    ('blake3', 'c' * 64), ('detected_format', 'qcow2'), ('virtual_size', 1024)])
+def test_an_empty_recorded_once_field_of_an_active_image_is_filled_once(
+        service, field, value):
+    image = service.create(status='active', size=3, checksum='a' * 32, chunks=CHUNKS)
+    filled = service('PUT', '/images/' + image['id'], {'image': {field: value}})
+    assert filled.status_int == 200, filled.text
+    assert filled.json['image'][field] == value
+    other = 'd' * 64 if field == 'blake3' else ('raw' if field == 'detected_format'
+                                                else 2048)
+    message = _error(service('PUT', '/images/' + image['id'],
+                             {'image': {field: other}}), 409)
+    assert 'cannot change' in message
 
 
 def test_resending_unchanged_data_fields_of_an_active_image_is_accepted(service):

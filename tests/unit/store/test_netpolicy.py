@@ -5,7 +5,7 @@ import socket
 
 import pytest
 
-from glance.common import config, exception
+from glance.common import config, exception, wsgi
 from glance.store import base, netpolicy
 
 # Every spelling a URL's host can take for a loopback, metadata or private address.
@@ -120,7 +120,9 @@ def test_policy_refuses_every_spelling_without_looking_it_up(host, monkeypatch):
 
 def test_refusal_is_a_bad_location_so_it_answers_400():
     assert issubclass(netpolicy.AddressRefused, base.BadLocation)
-    assert issubclass(netpolicy.AddressRefused, exception.Invalid)
+    refused = netpolicy.AddressRefused(host='127.0.0.1', reason='is loopback',
+                                       store='http')
+    assert wsgi.status_for(refused) == 400
 
 
 def test_a_name_is_judged_by_every_address_it_resolves_to(monkeypatch):
