@@ -19,7 +19,7 @@ than the hub sends a cached image, so hashing costs throughput wherever it runs.
 ``bench/digest_bench.py`` streams an image through the real download iterator in
 interleaved rounds and measured, as a fraction of the unverified speed (medians of
 5-8 runs on the shared 2-core machine at load 13-15): one dedicated thread 0.65,
-inline in the hub 0.72, inline with ``max_threads=2`` 0.78, a dedicated thread with
+inline in the hub 0.66, inline with ``max_threads=2`` 0.78, a dedicated thread with
 ``max_threads=2`` 0.80; sha256 in a thread 0.30. So BLAKE3 runs in a dedicated OS
 thread (the ``blake3`` module, like ``hashlib`` for buffers over 2 KiB, releases the
 GIL) and splits each block over :data:`BLAKE3_THREADS` threads of its own: the hub
