@@ -142,12 +142,18 @@ def test_a_registered_object_gets_its_blake3_on_first_full_read(
         image = resp.json()['image']
         assert image['blake3'] is None
         path = '/images/' + image['id']
+        refused = api.request('POST', '/images', dict(USER, **{
+            'x-image-meta-name': name,
+            'x-image-meta-location': '%s://%s/%s' % (scheme, CONTAINER, name)}))
+        assert refused.status == 403, refused.body
         first = api.request('GET', path, ADMIN)
         assert first.body == DATA and first.headers['x-image-meta-verified'] == 'none'
         assert registry_get(registry, image['id'])['blake3'] == \
             blake3.blake3(DATA).hexdigest()
         second = api.request('GET', path, ADMIN)
         assert second.body == DATA and second.headers['x-image-meta-verified'] == 'blake3'
+        assert api.request('DELETE', path, ADMIN).status == 204
+        assert objects.names(name) == [name]  # registered, so only unregistered
     finally:
         objects.delete(name)
 
