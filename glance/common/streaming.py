@@ -275,7 +275,8 @@ class HashingIterator:
     The final block is held back until every byte has been hashed; on a mismatch it
     raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
     so the response ends short of its ``Content-Length`` and a client can never
-    receive a complete-looking corrupt body. Hashers come from :func:`new_hasher`.
+    receive a complete-looking corrupt body. (A body of one block is sent but for
+    its last byte first, so that it too ends short rather than never starting.) Hashers come from :func:`new_hasher`.
 
     With ``learn``, a second digest is computed on the way and, once the stream is
     complete (and matched ``expected``, if given), handed to a callback before the
@@ -310,14 +311,22 @@ class HashingIterator:
         hashers = [new_hasher(name) for name in names]
         try:
             held = None
+            released = False
             for block in self._blocks:
                 if not block:
                     continue
                 for hasher in hashers:
                     hasher.update(block)
                 if held is not None:
+                    released = True
                     yield held
                 held = block
+            if held is not None and not released and len(held) > 1:
+                # A one-block body: send all but its last byte before the verdict, so
+                # a mismatch ends it short of Content-Length like a longer body. With
+                # nothing sent, the server could only answer with a bare 500.
+                yield held[:-1]
+                held = held[-1:]
             digests = [hasher.hexdigest() for hasher in hashers]
         finally:
             for hasher in hashers:

@@ -381,3 +381,18 @@ def test_s3_multipart_chunks_keep_their_opaque_etags(tmp_path, registry,  # noqa
         assert resp.status == 206 and resp.body == data[first:last + 1]
     finally:
         daemon.stop()
+
+
+def test_http_image_of_one_block_tampered_is_a_short_read_not_a_500(
+        http_api, registry, nginx_folder):  # noqa: F811
+    # Smaller than read_block_size (1 MiB): the whole body is one held-back block,
+    # and all but its last byte go out before the verdict.
+    prefix = 'small-%s' % os.urandom(4).hex()
+    image = register_http(http_api, nginx_folder, PARTS, prefix)
+    path = '/images/' + image['id']
+    assert http_api.request('GET', path, USER).body == DATA
+    rot_silently(os.path.join(nginx_folder.root, prefix + '-1'), offset=5)
+    status, received, error = http_api.read_streaming(path)
+    assert status == 200
+    assert error is not None and len(received) == len(DATA) - 1
+    assert 'blake3 of the streamed data' in stop_reason(http_api.daemon, image['id'])
