@@ -276,7 +276,8 @@ class HashingIterator:
     raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
     so the response ends short of its ``Content-Length`` and a client can never
     receive a complete-looking corrupt body. (A body of one block is sent but for
-    its last byte first, so that it too ends short rather than never starting.) Hashers come from :func:`new_hasher`.
+    its last byte first, so that it too ends short rather than never starting.)
+    Hashers come from :func:`new_hasher`.
 
     With ``learn``, a second digest is computed on the way and, once the stream is
     complete (and matched ``expected``, if given), handed to a callback before the

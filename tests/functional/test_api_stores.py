@@ -128,6 +128,17 @@ def test_download_is_byte_exact_and_verified_with_blake3(uploaded):
     assert resp.headers['x-image-meta-verified'] == 'blake3'
 
 
+def assert_learns_blake3(api, registry, image_id, identity):  # noqa: F811
+    """The first full GET of ``image_id`` (holding DATA) is unverified and records
+    its BLAKE3; the next one is verified with it."""
+    path = '/images/' + image_id
+    first = api.request('GET', path, identity)
+    assert first.body == DATA and first.headers['x-image-meta-verified'] == 'none'
+    assert registry_get(registry, image_id)['blake3'] == blake3.blake3(DATA).hexdigest()
+    second = api.request('GET', path, identity)
+    assert second.body == DATA and second.headers['x-image-meta-verified'] == 'blake3'
+
+
 def test_a_registered_object_gets_its_blake3_on_first_full_read(
         uploaded, registry):  # noqa: F811
     api, objects, _ = uploaded  # the upload made sure the container exists
@@ -146,12 +157,7 @@ def test_a_registered_object_gets_its_blake3_on_first_full_read(
             'x-image-meta-name': name,
             'x-image-meta-location': '%s://%s/%s' % (scheme, CONTAINER, name)}))
         assert refused.status == 403, refused.body
-        first = api.request('GET', path, ADMIN)
-        assert first.body == DATA and first.headers['x-image-meta-verified'] == 'none'
-        assert registry_get(registry, image['id'])['blake3'] == \
-            blake3.blake3(DATA).hexdigest()
-        second = api.request('GET', path, ADMIN)
-        assert second.body == DATA and second.headers['x-image-meta-verified'] == 'blake3'
+        assert_learns_blake3(api, registry, image['id'], ADMIN)
         assert api.request('DELETE', path, ADMIN).status == 204
         assert objects.names(name) == [name]  # registered, so only unregistered
     finally:
@@ -286,12 +292,7 @@ def test_http_registered_image_learns_blake3_on_first_full_read(
     ranged = http_api.request('GET', path, dict(USER, Range='bytes=0-99'))
     assert ranged.status == 206 and ranged.headers['x-image-meta-verified'] == 'none'
     assert registry_get(registry, image['id'])['blake3'] is None
-    first = http_api.request('GET', path, USER)
-    assert first.body == DATA and first.headers['x-image-meta-verified'] == 'none'
-    assert registry_get(registry, image['id'])['blake3'] == \
-        blake3.blake3(DATA).hexdigest()
-    second = http_api.request('GET', path, USER)
-    assert second.body == DATA and second.headers['x-image-meta-verified'] == 'blake3'
+    assert_learns_blake3(http_api, registry, image['id'], USER)
 
 
 def test_http_chunk_tampered_keeping_size_and_mtime_is_a_short_read(
