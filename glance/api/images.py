@@ -360,15 +360,20 @@ class ImagesController(wsgi.Controller):
         """HEAD each location given to register; return the chunk records.
 
         :raises Invalid: for a malformed location, one carrying credentials, one that
-            no enabled store serves, or one with no object behind it.
-        :raises Forbidden: for a ``file://`` location from a caller who is not admin.
+            no enabled store serves, one the store refuses (outside the file store's
+            directory, a non-global address), or one with no object behind it.
+        :raises Forbidden: for a location in a writable store (``file://``,
+            ``swift://``, ``s3://``: read with glance-api's own credentials) from a
+            caller who is not admin.
         """
         chunks = []
         for position, value in enumerate(meta.locations, 1):
             location = store_base.Location.parse(value)
-            if location.scheme == 'file' and not ctx.is_admin:
-                raise exception.Forbidden('Only admins may register file:// locations')
             store = self.stores.for_location(location)
+            if store.writable and not ctx.is_admin:
+                raise exception.Forbidden(
+                    'Only admins may register %s:// locations: store %s reads them '
+                    "with glance-api's own credentials" % (location.scheme, store.name))
             try:
                 info = store.head(location)
             except store_base.ObjectNotFound:
@@ -424,9 +429,12 @@ class ImagesController(wsgi.Controller):
         """DELETE /images/<id>: delete the image's data, then its record.
 
         An active image first becomes ``pending_delete`` (the registry checks the
-        caller may modify it), then each chunk is deleted from its store (read-only
-        stores such as http are skipped: their objects are only unregistered; an
-        object already gone is fine), then the record is deleted.
+        caller may modify it), then each chunk that glance-api itself wrote for this
+        image is deleted from its store (an object already gone is fine), then the
+        record is deleted. Registered objects (any location other than the one an
+        upload of this image would have written, and every object of a read-only
+        store such as http) are only unregistered, so deleting an image can never
+        delete another image's data.
 
         :returns: 204.
         :raises Forbidden: when the caller may see but not delete the image.
@@ -451,7 +459,9 @@ class ImagesController(wsgi.Controller):
             raise store_base.BadLocation(reason='%s: %s; enable its store to delete it'
                                                 % (where, err.kwargs.get('reason',
                                                                          err.message)))
-        if not store.writable:
+        if not store.writable or chunk.location != store.location_for(image_id,
+                                                                      chunk.index):
+            LOG.info('%s was registered, not uploaded: unregistered only', where)
             return
         try:
             store.delete(chunk.location)

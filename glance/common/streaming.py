@@ -12,18 +12,23 @@
 
 Why BLAKE3, and why in a thread (see bench/README.md, "BLAKE3 verification"):
 BLAKE3 is a cryptographic hash (collision- and preimage-resistant, unlike the XXH3
-it replaces as the download guard), and the fastest one here: ~1.7-4.3 GB/s per core
-with 1 MiB buffers, against sha256's ~0.9-1.4 GB/s (SHA-NI) and md5's ~0.6 GB/s.
-That is still slower than the hub sends a cached image (~0.45 ms per 1 MiB block),
-so hashing inline would cost a download about half its throughput. The ``blake3``
-module, like ``hashlib`` for buffers over 2 KiB, releases the GIL while it hashes,
-so one dedicated OS thread per digest runs on the other core in parallel with the
-hub; ``bench/digest_bench.py`` measures inline, inline with ``max_threads`` and the
-dedicated thread side by side and the thread won (numbers in bench/README.md).
-``eventlet.tpool`` was slower than a dedicated thread (a pool round trip per block,
-and consecutive blocks land on different threads).
+it replaces as the download guard), and the fastest one here: ~1.5-1.8 GB/s on one
+core of the loaded reference machine with 1 MiB buffers (~4.3 GB/s on a quiet
+core), against sha256's ~0.3-1.4 GB/s and md5's ~0.2-0.6 GB/s. That is still slower
+than the hub sends a cached image, so hashing costs throughput wherever it runs.
+``bench/digest_bench.py`` streams an image through the real download iterator in
+interleaved rounds and measured, as a fraction of the unverified speed (medians of
+5-8 runs on the shared 2-core machine at load 13-15): one dedicated thread 0.65,
+inline in the hub 0.66, inline with ``max_threads=2`` 0.78, a dedicated thread with
+``max_threads=2`` 0.80; sha256 in a thread 0.30. So BLAKE3 runs in a dedicated OS
+thread (the ``blake3`` module, like ``hashlib`` for buffers over 2 KiB, releases the
+GIL) and splits each block over :data:`BLAKE3_THREADS` threads of its own: the hub
+stays free for other requests while a block is hashed. ``eventlet.tpool`` was slower
+than a dedicated thread (a pool round trip per block, and consecutive blocks land on
+different threads).
 """
 
+import functools
 import hashlib
 import os
 
@@ -41,8 +46,12 @@ _os_queue = eventlet.patcher.original('queue')
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
 HASH_QUEUE_DEPTH = 4
 
+#: Threads BLAKE3 splits each block over (its ``max_threads``; see the docstring).
+BLAKE3_THREADS = 2
+
 #: Digest constructors by algorithm name; ``blake3`` is the 256-bit default output.
-ALGORITHMS = {'md5': hashlib.md5, 'sha256': hashlib.sha256, 'blake3': blake3.blake3}
+ALGORITHMS = {'md5': hashlib.md5, 'sha256': hashlib.sha256,
+              'blake3': functools.partial(blake3.blake3, max_threads=BLAKE3_THREADS)}
 #: Algorithms hashed inline in the hub rather than in a thread (see the module
 #: docstring: by measurement, none of them is cheap enough).
 INLINE_ALGORITHMS = frozenset()
@@ -269,7 +278,9 @@ class HashingIterator:
     The final block is held back until every byte has been hashed; on a mismatch it
     raises :class:`~glance.common.exception.ChecksumMismatch` instead of yielding it,
     so the response ends short of its ``Content-Length`` and a client can never
-    receive a complete-looking corrupt body. Hashers come from :func:`new_hasher`.
+    receive a complete-looking corrupt body. (A body of one block is sent but for
+    its last byte first, so that it too ends short rather than never starting.)
+    Hashers come from :func:`new_hasher`.
 
     With ``learn``, a second digest is computed on the way and, once the stream is
     complete (and matched ``expected``, if given), handed to a callback before the
@@ -304,14 +315,22 @@ class HashingIterator:
         hashers = [new_hasher(name) for name in names]
         try:
             held = None
+            released = False
             for block in self._blocks:
                 if not block:
                     continue
                 for hasher in hashers:
                     hasher.update(block)
                 if held is not None:
+                    released = True
                     yield held
                 held = block
+            if held is not None and not released and len(held) > 1:
+                # A one-block body: send all but its last byte before the verdict, so
+                # a mismatch ends it short of Content-Length like a longer body. With
+                # nothing sent, the server could only answer with a bare 500.
+                yield held[:-1]
+                held = held[-1:]
             digests = [hasher.hexdigest() for hasher in hashers]
         finally:
             for hasher in hashers:

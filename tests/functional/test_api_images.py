@@ -548,3 +548,26 @@ def test_file_registered_image_without_digests_learns_blake3_then_catches_rot(
     assert status == 200 and error is not None
     assert received == data[:len(received)] and len(received) < len(data)
     assert 'blake3 of the streamed data' in stop_reason(api_daemon, image['id'])
+
+
+def test_deleting_a_registered_image_never_deletes_its_objects(api, datadir):
+    # Registered objects may belong to someone else (another image's chunk): only
+    # the objects glance-api wrote for the image itself are deleted with it.
+    path = os.path.join(datadir, 'kept-on-delete')
+    with open(path, 'wb') as out:
+        out.write(b'not yours to delete')
+    resp = api.request('POST', '/images', dict(ADMIN, **{
+        'x-image-meta-name': 'kept', 'x-image-meta-location': 'file://' + path}))
+    assert resp.status == 201, resp.body
+    assert api.request('DELETE', '/images/' + resp.json()['image']['id'],
+                       ADMIN).status == 204
+    with open(path, 'rb') as kept:
+        assert kept.read() == b'not yours to delete'
+
+
+def test_a_user_cannot_register_another_images_chunk(api, image, datadir):
+    victim = 'file://%s/%s' % (datadir, image_files(datadir, image['id'])[0])
+    resp = api.request('POST', '/images', dict(OTHER, **{
+        'x-image-meta-name': 'theft', 'x-image-meta-location': victim}))
+    assert resp.status == 403
+    assert "glance-api's own credentials" in resp.json()['error']['message']

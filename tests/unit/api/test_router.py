@@ -62,3 +62,20 @@ def test_images_without_uri_is_400():
     resp = webob.Request.blank('/images').get_response(app)
     assert resp.status_int == 400
     assert '?uri=' in resp.json['error']['message']
+
+
+@pytest.mark.parametrize('query', ['uri=%ff', 'uri=%c3%28', '%ff=1', 'uri=x&y=%fe'])
+@pytest.mark.parametrize('method', ['GET', 'HEAD'])
+def test_images_query_that_is_not_utf8_is_400_not_500(query, method):
+    app = router.build_app({}, stores=memory_stores())
+    resp = webob.Request.blank('/images?' + query, method=method).get_response(app)
+    assert resp.status_int == 400
+    if method == 'GET':
+        assert 'not percent-encoded UTF-8' in resp.json['error']['message']
+
+
+@pytest.mark.parametrize('path', ['/images/%ff', '/images/%00', '/images/%c3%28'])
+def test_image_paths_that_are_not_ids_are_400(path):
+    app = router.build_app({}, stores=memory_stores())
+    resp = webob.Request.blank(path).get_response(app)
+    assert resp.status_int == 400

@@ -177,6 +177,18 @@ def test_hashing_iterator_verifies_each_algorithm(algorithm):
     assert '%s of the streamed data' % algorithm in info.value.message
 
 
+def test_a_one_block_body_is_cut_one_byte_short_on_mismatch():
+    body = streaming.HashingIterator([b'only block'], 'sha256', _sha256(b'x'), 'img')
+    received = []
+    with pytest.raises(exception.ChecksumMismatch):
+        for block in body:
+            received.append(block)
+    assert received == [b'only bloc']
+    good = streaming.HashingIterator([b'only block'], 'sha256', _sha256(b'only block'),
+                                     'img')
+    assert b''.join(good) == b'only block'
+
+
 def test_hashing_iterator_compares_case_insensitively():
     body = streaming.HashingIterator([b'abc'], 'md5',
                                      hashlib.md5(b'abc').hexdigest().upper(), 'img')
