@@ -159,6 +159,10 @@ class Workspace:
         staging = FilesystemStore({'filesystem_store_datadir': self.folder},
                                   name='conversion')
         cap = self.options.size_cap
+        if content_length is not None and content_length > cap:
+            raise exception.RequestTooLarge(
+                reason='Content-Length %d is over conversion_size_cap (%d bytes)'
+                       % (content_length, cap))
         staged = upload.ImageUpload(staging, self.image_id, cap, block_size, cap,
                                     inspected)
         staged.write(body, content_length)

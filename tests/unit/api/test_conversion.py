@@ -69,3 +69,15 @@ def test_a_memory_limit_reached_is_reported_without_paths(images, tmp_path):
     assert 'qemu-img could not convert the qcow2 image to raw' in failed.value.message
     assert str(tmp_path) not in failed.value.message
     assert os.listdir(tmp_path) == []
+
+
+def test_a_source_over_the_cap_is_refused_before_staging(images, tmp_path):
+    options = conversion.ConversionOptions.from_conf(
+        {'convert_to': 'raw', 'conversion_work_dir': str(tmp_path),
+         'conversion_size_cap': '1M'})
+    source = images.data('qcow2')
+    with options.workspace('img') as work:
+        with pytest.raises(exception.RequestTooLarge, match='conversion_size_cap'):
+            work.stage(io.BytesIO(source), len(source), inspection.Inspection('qcow2'),
+                       65536)
+    assert os.listdir(tmp_path) == []
