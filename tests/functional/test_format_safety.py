@@ -300,3 +300,21 @@ def test_qemu_img_over_its_memory_limit_kills_the_image(tmp_path, registry, imag
     [record] = find_images(registry, 'convert-oom')
     assert record['status'] == 'killed'
     assert os.listdir(work) == [] and os.listdir(datadir) == []
+
+
+def test_enforcement_off_warns_at_startup_and_stores_what_it_detected(tmp_path, registry,  # noqa: F811,E501
+                                                                       images):
+    daemon = daemons.api_daemon(tmp_path / 'api', registry.url,
+                                enforce_format_inspection='false')
+    daemon.start()
+    try:
+        resp = upload(Api(daemon.url), images.data('qcow2_declared_raw'), 'raw',
+                      'not-enforced')
+        log = daemon.read_log() + daemon.read_stderr()
+    finally:
+        daemon.stop()
+    assert 'enforce_format_inspection is OFF' in log
+    assert 'would be refused: Image refused: disk_format is raw but the data is qcow2' in log
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['disk_format'], image['detected_format']) == ('raw', 'qcow2')
