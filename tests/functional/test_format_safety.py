@@ -302,8 +302,8 @@ def test_qemu_img_over_its_memory_limit_kills_the_image(tmp_path, registry, imag
     assert os.listdir(work) == [] and os.listdir(datadir) == []
 
 
-def test_enforcement_off_warns_at_startup_and_stores_what_it_detected(tmp_path, registry,  # noqa: F811,E501
-                                                                       images):
+def test_enforcement_off_warns_at_startup_and_stores_what_it_detected(
+        tmp_path, registry, images):  # noqa: F811
     daemon = daemons.api_daemon(tmp_path / 'api', registry.url,
                                 enforce_format_inspection='false')
     daemon.start()
