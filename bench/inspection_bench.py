@@ -58,7 +58,8 @@ def make_image(folder, size, fmt):
 def timed_upload(store, path, fmt, inspected):
     """Upload ``path`` through ImageUpload; return (seconds, verdict or None)."""
     inspector = inspection.InspectionOptions().begin(fmt) if inspected else None
-    writer = upload.ImageUpload(store, 'bench', STORE_CHUNK, BLOCK, None, inspector)
+    writer = upload.ImageUpload(store, 'bench', STORE_CHUNK, BLOCK, None,
+                                inspection=inspector)
     with open(path, 'rb') as body:
         started = time.perf_counter()
         writer.write(body, os.path.getsize(path))

@@ -164,7 +164,7 @@ class Workspace:
                 reason='Content-Length %d is over conversion_size_cap (%d bytes)'
                        % (content_length, cap))
         staged = upload.ImageUpload(staging, self.image_id, cap, block_size, cap,
-                                    inspected)
+                                    inspection=inspected)
         staged.write(body, content_length)
         verdict = inspected.verdict()
         if verdict.virtual_size > cap:

@@ -185,8 +185,8 @@ class ImagesController(wsgi.Controller):
         writer = upload.ImageUpload(
             self.stores.default_store, image_id, self.options.store_chunk_size,
             self.options.read_block_size, self.options.image_size_cap,
-            inspection.Inspection(self.conversions.convert_to) if converting
-            else inspected)
+            inspection=(inspection.Inspection(self.conversions.convert_to)
+                        if converting else inspected))
         try:
             client.update_image(image_id, dict(metadata, status='saving'))
             if converting:
