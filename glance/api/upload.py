@@ -71,9 +71,9 @@ class ImageUpload:
                 reason='Content-Length %d is over image_size_cap (%d bytes)'
                        % (content_length, self.size_cap))
         reader = streaming.LimitedReader(body, self.size_cap)
+        hashers = [streaming.new_hasher(name) for name in DIGESTS]
         if self.inspection is not None:
             reader = self.inspection.wrap(reader)
-        hashers = [streaming.new_hasher(name) for name in DIGESTS]
         try:
             for index in itertools.count():
                 first = reader.read(min(self.block_size, self.chunk_size))
