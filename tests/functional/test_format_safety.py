@@ -143,15 +143,20 @@ def _record_behind_apis_back(registry, datadir, data, disk_format):  # noqa: F81
     """Plant ``data`` in the file store and make it an active image in the registry
     directly, as tampering or an image from before inspection would be."""
     path = _plant(datadir, data)
-    body = {'image': {'name': 'planted', 'disk_format': disk_format, 'status': 'active',
-                      'owner': 'tenant1', 'size': len(data),
+    registry_api = Api(registry.url)
+    # The identity glance-api itself uses with the registry.
+    service = dict(ADMIN, **{'X-Roles': 'admin,service',
+                             'Content-Type': 'application/json'})
+    resp = registry_api.request('POST', '/images', service, body=json.dumps({'image': {
+        'name': 'planted', 'disk_format': disk_format, 'owner': 'tenant1'}}).encode())
+    assert resp.status == 201, resp.body
+    resp = registry_api.request(
+        'PUT', '/images/' + resp.json()['image']['id'], service, body=json.dumps({
+            'image': {'status': 'active', 'size': len(data),
                       'checksum': hashlib.md5(data).hexdigest(),
                       'chunks': [{'location': 'file://' + path, 'size': len(data),
-                                  'checksum': None}]}}
-    resp = Api(registry.url).request('POST', '/images',
-                                     dict(ADMIN, **{'Content-Type': 'application/json'}),
-                                     body=json.dumps(body).encode())
-    assert resp.status == 201, resp.body
+                                  'checksum': None}]}}).encode())
+    assert resp.status == 200, resp.body
     return resp.json()['image']
 
 
