@@ -81,3 +81,14 @@ def test_a_source_over_the_cap_is_refused_before_staging(images, tmp_path):
             work.stage(io.BytesIO(source), len(source), inspection.Inspection('qcow2'),
                        65536)
     assert os.listdir(tmp_path) == []
+
+
+def test_an_unsafe_source_is_never_converted_even_without_enforcement(images, tmp_path):
+    options = conversion.ConversionOptions.from_conf(
+        {'convert_to': 'raw', 'conversion_work_dir': str(tmp_path)})
+    source = images.data('qcow2_backing_file')
+    with options.workspace('img') as work:
+        with pytest.raises(conversion.ConversionFailed, match='never run .*backing_file'):
+            work.stage(io.BytesIO(source), len(source),
+                       inspection.Inspection('qcow2', enforce=False), 65536)
+    assert os.listdir(tmp_path) == []
