@@ -43,8 +43,8 @@ def test_bad_conversion_options_stop_startup(conf, option):
 
 
 def _stage(images, folder, case, disk_format, enforce=True, **conf):
-    """Stage image ``case`` (declared ``disk_format``) in a workspace under ``folder``; yield (work, staged,
-    verdict) while the workspace exists."""
+    """Stage image ``case`` (declared ``disk_format``) in a workspace under
+    ``folder``; yield (work, staged, verdict) while the workspace exists."""
     options = conversion.ConversionOptions.from_conf(
         dict(conf, convert_to='raw', conversion_work_dir=str(folder)))
     source = images.data(case)
