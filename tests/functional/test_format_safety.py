@@ -27,7 +27,8 @@ from tests.disk_images import (PAYLOAD_SIZE, SIZE_IS_VIRTUAL_SIZE, UNSAFE, VALID
 from tests.functional import daemons
 from tests.functional.test_api_images import registry  # noqa: F401
 from tests.functional.test_api_images import ADMIN, USER, Api, find_images, image_files
-from tests.functional.test_api_stores import SwiftObjects, start_api
+from tests.functional.test_api_stores import (SwiftObjects, http_api,  # noqa: F401
+                                              nginx_folder, start_api)
 
 CHUNK = 1024 * 1024
 TENANT = context.RequestContext('tenant1', 'user1', ['member'])
@@ -324,3 +325,38 @@ def test_enforcement_off_warns_at_startup_and_stores_what_it_detected(
     assert resp.status == 201, resp.body
     image = resp.json()['image']
     assert (image['disk_format'], image['detected_format']) == ('raw', 'qcow2')
+
+
+def _register_over_http(api, folder, data, disk_format, name, parts=3):
+    """Serve ``data`` from nginx as ``parts`` files and register them as one image."""
+    step = len(data) // parts + 1
+    locations = []
+    for number in range(parts):
+        with open(os.path.join(folder.root, '%s-%d' % (name, number)), 'wb') as out:
+            out.write(data[number * step:(number + 1) * step])
+        locations.append('%s/%s-%d' % (folder.url, name, number))
+    return api.request('POST', '/images', dict(USER, **{
+        'x-image-meta-name': name, 'x-image-meta-disk-format': disk_format,
+        'x-image-meta-location': ', '.join(locations)}))
+
+
+def test_http_registration_is_inspected_across_its_chunks(http_api, nginx_folder,  # noqa: F811,E501
+                                                          images):
+    resp = _register_over_http(http_api, nginx_folder, images.data('vmdk'), 'vmdk',
+                               'http-vmdk')
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['status'], image['detected_format'], image['virtual_size']) == (
+        'active', 'vmdk', PAYLOAD_SIZE)
+
+
+def test_unsafe_http_registration_is_refused_and_its_objects_kept(
+        http_api, nginx_folder, registry, images):  # noqa: F811
+    data = images.data('qcow2_data_file')
+    resp = _register_over_http(http_api, nginx_folder, data, 'qcow2', 'http-unsafe')
+    assert_refused(resp, 'data_file')
+    [record] = find_images(registry, 'http-unsafe')
+    assert record['status'] == 'killed'
+    kept = b''.join(pathlib.Path(nginx_folder.root, 'http-unsafe-%d' % n).read_bytes()
+                    for n in range(3))
+    assert kept == data
