@@ -11,8 +11,9 @@ leaves nothing in its folder.
 
 import hashlib
 import json
-import re
 import os
+import pathlib
+import re
 import subprocess
 import sys
 import uuid
