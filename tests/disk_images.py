@@ -28,6 +28,7 @@ UNSAFE = (
     ('raw_declared_qcow2', 'qcow2', 'disk_format is qcow2 but the data is raw'),
     ('qcow2_truncated_header', 'qcow2', 'disk_format is qcow2 but the data is raw'),
     ('mbr_bad_boot_flag', 'raw', 'the gpt image fails safety checks: mbr'),
+    ('iso_hybrid_declared_raw', 'raw', 'the data matches several formats (gpt, iso)'),
 )
 #: ``(case, disk_format, detected format)`` of accepted images.
 VALID = (
@@ -37,9 +38,10 @@ VALID = (
     ('vhdx', 'vhdx', 'vhdx'),
     ('iso', 'iso', 'iso'),
     ('raw_gpt', 'raw', 'gpt'),
+    ('iso_hybrid', 'iso', 'iso'),
 )
 #: Valid cases whose virtual size is their file size (no header giving another).
-SIZE_IS_VIRTUAL_SIZE = ('raw', 'iso', 'raw_gpt')
+SIZE_IS_VIRTUAL_SIZE = ('raw', 'iso', 'raw_gpt', 'iso_hybrid')
 
 
 def require_tools():
@@ -123,21 +125,28 @@ class DiskImages:
         with open(path, 'w', encoding='ascii') as descriptor:
             descriptor.write(text.replace(extent, '"%s"' % HOST_FILE))
 
-    def _with_mbr(self, path, boot_flag):
+    @staticmethod
+    def _with_mbr(path, data, boot_flag):
         # A protective MBR (one 0xEE partition from LBA 1) and a GPT header: how
-        # every GPT-partitioned raw disk starts.
-        sectors = PAYLOAD_SIZE // 512
+        # every GPT-partitioned raw disk starts, and what isohybrid puts in an ISO's
+        # unused system area so that it also boots from a USB stick.
         entry = struct.pack('<B3BB3BII', boot_flag, 0, 2, 0, 0xEE, 0xFF, 0xFF, 0xFF, 1,
-                            sectors - 1)
+                            len(data) // 512 - 1)
         mbr = bytes(446) + entry + bytes(48) + b'\x55\xaa'
         with open(path, 'wb') as image:
-            image.write(mbr + b'EFI PART' + self.payload[520:])
+            image.write(mbr + b'EFI PART' + data[520:])
 
     def _make_raw_gpt(self, path):
-        self._with_mbr(path, 0x00)
+        self._with_mbr(path, self.payload, 0x00)
 
     def _make_mbr_bad_boot_flag(self, path):
-        self._with_mbr(path, 0x42)
+        self._with_mbr(path, self.payload, 0x42)
+
+    def _make_iso_hybrid(self, path):
+        self._with_mbr(path, self.data('iso'), 0x00)
+
+    def _make_iso_hybrid_declared_raw(self, path):
+        shutil.copy(self.path('iso_hybrid'), path)
 
     def _make_qcow2_huge_virtual(self, path):
         qemu_img('create', '-f', 'qcow2', path, '1G')

@@ -4,6 +4,14 @@ This is the node agent's half of the design: it asks Teller for the image by its
 (``GET /images?uri=<uri>``, or ``GET /images/<id>`` for a bare id), checks the bytes,
 and with ``unbundle=True`` unpacks them (:mod:`glance.agent.unbundle`).
 
+Format safety, in depth: before a verified download becomes the final file, it is
+read once more through oslo's format inspector
+(:func:`glance.api.inspection.inspect_file`): data that is not its ``disk_format``, or
+that names host files (a qcow2 backing or data file, a VMDK extent), is refused and
+removed, whatever glance-api recorded, since a store can be changed behind the
+registry's back. :func:`stream_image` writes to a stream and cannot take bytes back,
+so it is not inspected.
+
 Resuming: the bytes go to ``<name>.part``, and the image's strong ETag to
 ``<name>.part.etag`` beside it. A later fetch of the same image asks only for the rest,
 with ``Range: bytes=<have>-`` and ``If-Range: <etag>``, and appends only to a 206 that
@@ -278,6 +286,19 @@ def _download(client, image_ref, partial, progress):
                                   '%s inconsistently' % (client.url, image_ref))
 
 
+def _inspect(partial, metadata):
+    """Read the verified file through the format inspector before it becomes final.
+
+    :raises FormatRefused: the data is not its ``disk_format`` or names host files;
+        the partial file is removed.
+    """
+    try:
+        inspection.inspect_file(partial.path, metadata.get('disk_format'))
+    except inspection.FormatRefused:
+        partial.discard()
+        raise
+
+
 def download_to_file(client, image_ref, path, progress=None):
     """Download an image to ``path`` through ``path.part``, resuming and verifying.
 
@@ -295,6 +316,7 @@ def download_to_file(client, image_ref, path, progress=None):
     """
     with _PartFile(path + '.part') as partial:
         result = _download(client, image_ref, partial, progress)
+        _inspect(partial, result.metadata)
         partial.finish(path)
     return dataclasses.replace(result, path=path)
 
@@ -363,6 +385,7 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     os.makedirs(dest_dir, exist_ok=True)
     with _PartFile(final + '.part') as partial:
         result = _download(client, image_ref, partial, progress)
+        _inspect(partial, result.metadata)
         if not unbundle:
             partial.finish(final)
             return dataclasses.replace(result, path=final)

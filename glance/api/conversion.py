@@ -155,14 +155,24 @@ class Workspace:
             that wrote the file (size and digests) and the inspector's verdict.
         :raises RequestTooLarge: for a source or a virtual size over the cap.
         :raises FormatRefused: when the inspector refuses the source.
+        :raises ConversionFailed: when it would refuse it but enforcement is off.
         """
         staging = FilesystemStore({'filesystem_store_datadir': self.folder},
                                   name='conversion')
         cap = self.options.size_cap
+        if content_length is not None and content_length > cap:
+            raise exception.RequestTooLarge(
+                reason='Content-Length %d is over conversion_size_cap (%d bytes)'
+                       % (content_length, cap))
         staged = upload.ImageUpload(staging, self.image_id, cap, block_size, cap,
                                     'conversion_size_cap', inspection=inspected)
         staged.write(body, content_length)
         verdict = inspected.verdict()
+        if verdict.refused:
+            # Even with enforce_format_inspection off: qemu-img would open the host
+            # files such an image names.
+            raise ConversionFailed(reason='qemu-img is never run on an image that '
+                                          'fails inspection (%s)' % verdict.refused)
         if verdict.virtual_size > cap:
             raise exception.RequestTooLarge(
                 reason='the virtual size (%d bytes) is over conversion_size_cap (%d '

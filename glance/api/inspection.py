@@ -70,10 +70,13 @@ class Verdict:
 
     :param format: the detected format (inspector name: raw, qcow2, gpt, iso...).
     :param virtual_size: the disk size a guest sees, in bytes.
+    :param refused: with enforcement off, the reason the image would have been
+        refused (None: it passed); nothing may open such an image.
     """
 
     format: str
     virtual_size: int
+    refused: str | None = None
 
     def record(self):
         """The registry fields of the verdict."""
@@ -169,6 +172,7 @@ class Inspection:
                 raise
             LOG.warning('enforce_format_inspection is off; accepting an image that '
                         'would be refused: %s', refusal.message)
+            return Verdict(str(found), found.virtual_size, refusal.message)
         return Verdict(str(found), found.virtual_size)
 
     def _check(self, matches, found):

@@ -74,9 +74,9 @@ class ImageUpload:
                 reason='Content-Length %d is over %s (%d bytes)'
                        % (content_length, self.cap_name, self.size_cap))
         reader = streaming.LimitedReader(body, self.size_cap, self.cap_name)
+        hashers = [streaming.new_hasher(name) for name in DIGESTS]
         if self.inspection is not None:
             reader = self.inspection.wrap(reader)
-        hashers = [streaming.new_hasher(name) for name in DIGESTS]
         try:
             for index in itertools.count():
                 first = reader.read(min(self.block_size, self.chunk_size))

@@ -12,6 +12,8 @@ leaves nothing in its folder.
 import hashlib
 import json
 import os
+import pathlib
+import re
 import subprocess
 import sys
 import uuid
@@ -26,7 +28,8 @@ from tests.disk_images import (PAYLOAD_SIZE, SIZE_IS_VIRTUAL_SIZE, UNSAFE, VALID
 from tests.functional import daemons
 from tests.functional.test_api_images import registry  # noqa: F401
 from tests.functional.test_api_images import ADMIN, USER, Api, find_images, image_files
-from tests.functional.test_api_stores import SwiftObjects, start_api
+from tests.functional.test_api_stores import (SwiftObjects, http_api,  # noqa: F401
+                                              nginx_folder, start_api)
 
 CHUNK = 1024 * 1024
 TENANT = context.RequestContext('tenant1', 'user1', ['member'])
@@ -142,15 +145,20 @@ def _record_behind_apis_back(registry, datadir, data, disk_format):  # noqa: F81
     """Plant ``data`` in the file store and make it an active image in the registry
     directly, as tampering or an image from before inspection would be."""
     path = _plant(datadir, data)
-    body = {'image': {'name': 'planted', 'disk_format': disk_format, 'status': 'active',
-                      'owner': 'tenant1', 'size': len(data),
+    registry_api = Api(registry.url)
+    # The identity glance-api itself uses with the registry.
+    service = dict(ADMIN, **{'X-Roles': 'admin,service',
+                             'Content-Type': 'application/json'})
+    resp = registry_api.request('POST', '/images', service, body=json.dumps({'image': {
+        'name': 'planted', 'disk_format': disk_format, 'owner': 'tenant1'}}).encode())
+    assert resp.status == 201, resp.body
+    resp = registry_api.request(
+        'PUT', '/images/' + resp.json()['image']['id'], service, body=json.dumps({
+            'image': {'status': 'active', 'size': len(data),
                       'checksum': hashlib.md5(data).hexdigest(),
                       'chunks': [{'location': 'file://' + path, 'size': len(data),
-                                  'checksum': None}]}}
-    resp = Api(registry.url).request('POST', '/images',
-                                     dict(ADMIN, **{'Content-Type': 'application/json'}),
-                                     body=json.dumps(body).encode())
-    assert resp.status == 201, resp.body
+                                  'checksum': None}]}}).encode())
+    assert resp.status == 200, resp.body
     return resp.json()['image']
 
 
@@ -162,7 +170,7 @@ def test_glance_fetch_refuses_planted_bytes_and_leaves_nothing(api_daemon, api, 
     image = _record_behind_apis_back(registry, datadir, data, disk_format)
     assert api.request('GET', '/images/' + image['id'], USER).body == data
     dest = tmp_path / 'fetched'
-    with pytest.raises(inspection.FormatRefused, match=reason):
+    with pytest.raises(inspection.FormatRefused, match=re.escape(reason)):
         fetch.fetch_image(image['id'], str(dest), api_url=api_daemon.url,
                           context=TENANT)
     assert os.listdir(dest) == []
@@ -300,3 +308,56 @@ def test_qemu_img_over_its_memory_limit_kills_the_image(tmp_path, registry, imag
     [record] = find_images(registry, 'convert-oom')
     assert record['status'] == 'killed'
     assert os.listdir(work) == [] and os.listdir(datadir) == []
+
+
+def test_enforcement_off_warns_at_startup_and_stores_what_it_detected(
+        tmp_path, registry, images):  # noqa: F811
+    daemon = daemons.api_daemon(tmp_path / 'api', registry.url,
+                                enforce_format_inspection='false')
+    daemon.start()
+    try:
+        resp = upload(Api(daemon.url), images.data('qcow2_declared_raw'), 'raw',
+                      'not-enforced')
+        log = daemon.read_log() + daemon.read_stderr()
+    finally:
+        daemon.stop()
+    assert 'enforce_format_inspection is OFF' in log
+    assert 'would be refused: Image refused: disk_format is raw but the data is qcow2' in log
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['disk_format'], image['detected_format']) == ('raw', 'qcow2')
+
+
+def _register_over_http(api, folder, data, disk_format, name, parts=3):
+    """Serve ``data`` from nginx as ``parts`` files and register them as one image."""
+    step = len(data) // parts + 1
+    locations = []
+    for number in range(parts):
+        with open(os.path.join(folder.root, '%s-%d' % (name, number)), 'wb') as out:
+            out.write(data[number * step:(number + 1) * step])
+        locations.append('%s/%s-%d' % (folder.url, name, number))
+    return api.request('POST', '/images', dict(USER, **{
+        'x-image-meta-name': name, 'x-image-meta-disk-format': disk_format,
+        'x-image-meta-location': ', '.join(locations)}))
+
+
+def test_http_registration_is_inspected_across_its_chunks(http_api, nginx_folder,  # noqa: F811,E501
+                                                          images):
+    resp = _register_over_http(http_api, nginx_folder, images.data('vmdk'), 'vmdk',
+                               'http-vmdk')
+    assert resp.status == 201, resp.body
+    image = resp.json()['image']
+    assert (image['status'], image['detected_format'], image['virtual_size']) == (
+        'active', 'vmdk', PAYLOAD_SIZE)
+
+
+def test_unsafe_http_registration_is_refused_and_its_objects_kept(
+        http_api, nginx_folder, registry, images):  # noqa: F811
+    data = images.data('qcow2_data_file')
+    resp = _register_over_http(http_api, nginx_folder, data, 'qcow2', 'http-unsafe')
+    assert_refused(resp, 'data_file')
+    [record] = find_images(registry, 'http-unsafe')
+    assert record['status'] == 'killed'
+    kept = b''.join(pathlib.Path(nginx_folder.root, 'http-unsafe-%d' % n).read_bytes()
+                    for n in range(3))
+    assert kept == data

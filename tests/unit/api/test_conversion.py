@@ -42,30 +42,44 @@ def test_bad_conversion_options_stop_startup(conf, option):
     assert failed.value.option == option
 
 
-def test_workspace_converts_and_is_removed(images, tmp_path):
+def _stage(images, folder, case, disk_format, enforce=True, **conf):
+    """Stage image ``case`` (declared ``disk_format``) in a workspace under
+    ``folder``; yield (work, staged, verdict) while the workspace exists."""
     options = conversion.ConversionOptions.from_conf(
-        {'convert_to': 'raw', 'conversion_work_dir': str(tmp_path)})
-    source = images.data('vhdx')
+        dict(conf, convert_to='raw', conversion_work_dir=str(folder)))
+    source = images.data(case)
     with options.workspace('img') as work:
         staged, verdict = work.stage(io.BytesIO(source), len(source),
-                                     inspection.Inspection('vhdx'), 65536)
+                                     inspection.Inspection(disk_format, enforce), 65536)
+        yield work, staged, verdict
+
+
+def test_workspace_converts_and_is_removed(images, tmp_path):
+    for work, staged, verdict in _stage(images, tmp_path, 'vhdx', 'vhdx'):
         assert (staged.size, verdict.format, verdict.virtual_size) == (
-            len(source), 'vhdx', PAYLOAD_SIZE)
+            len(images.data('vhdx')), 'vhdx', PAYLOAD_SIZE)
         output = work.convert(staged, verdict)
         qemu_img('compare', '-f', 'vhdx', '-F', 'raw', images.path('vhdx'), output)
     assert os.listdir(tmp_path) == []
 
 
 def test_a_memory_limit_reached_is_reported_without_paths(images, tmp_path):
-    options = conversion.ConversionOptions.from_conf(
-        {'convert_to': 'raw', 'conversion_work_dir': str(tmp_path),
-         'conversion_memory': '16M'})
-    source = images.data('qcow2')
-    with options.workspace('img') as work:
-        staged, verdict = work.stage(io.BytesIO(source), None,
-                                     inspection.Inspection('qcow2'), 65536)
+    for work, staged, verdict in _stage(images, tmp_path, 'qcow2', 'qcow2',
+                                        conversion_memory='16M'):
         with pytest.raises(conversion.ConversionFailed) as failed:
             work.convert(staged, verdict)
     assert 'qemu-img could not convert the qcow2 image to raw' in failed.value.message
     assert str(tmp_path) not in failed.value.message
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_source_over_the_cap_is_refused_before_staging(images, tmp_path):
+    with pytest.raises(exception.RequestTooLarge, match='conversion_size_cap'):
+        list(_stage(images, tmp_path, 'qcow2', 'qcow2', conversion_size_cap='1M'))
+    assert os.listdir(tmp_path) == []
+
+
+def test_an_unsafe_source_is_never_converted_even_without_enforcement(images, tmp_path):
+    with pytest.raises(conversion.ConversionFailed, match='never run .*backing_file'):
+        list(_stage(images, tmp_path, 'qcow2_backing_file', 'qcow2', enforce=False))
     assert os.listdir(tmp_path) == []

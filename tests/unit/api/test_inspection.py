@@ -36,6 +36,7 @@ def test_valid_images_pass_with_their_format_and_virtual_size(images, case, disk
     assert writer.size == len(data)
     expected_virtual = len(data) if case in SIZE_IS_VIRTUAL_SIZE else PAYLOAD_SIZE
     assert verdict.virtual_size == expected_virtual
+    assert verdict.refused is None
     assert verdict.record() == {'detected_format': detected,
                                 'virtual_size': expected_virtual}
 
@@ -81,6 +82,7 @@ def test_enforcement_off_warns_at_startup_and_only_records(images, caplog):
         _writer, inspected = _upload(images.data('qcow2_declared_raw'), 'raw', options)
         verdict = inspected.verdict()
     assert verdict.format == 'qcow2'
+    assert verdict.refused == 'Image refused: disk_format is raw but the data is qcow2'
     assert 'would be refused: Image refused: disk_format is raw' in caplog.text
 
 
