@@ -58,11 +58,6 @@ class _HeaderReader:
         return line
 
 
-#: WSGI environ key of a callable ``peek(n)`` returning up to ``n`` bytes the client
-#: has already sent after the current request body, without consuming them.
-PEEK_KEY = 'glance.peek_unread'
-
-
 class HttpProtocol(eventlet.wsgi.HttpProtocol):
     """eventlet's protocol, keeping ``x-image-meta-*`` headers written with underscores,
     and answering over-long headers with a JSON 400.
@@ -78,7 +73,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def get_environ(self):
         environ = super().get_environ()
-        environ[PEEK_KEY] = self._peek_unread
+        environ[wsgi.PEEK_KEY] = self._peek_unread
         return environ
 
     def _peek_unread(self, size):

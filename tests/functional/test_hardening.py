@@ -81,10 +81,17 @@ def test_pipeline_option_in_the_conf_file_selects_the_pipeline(tmp_path):
     ('glance-registry', 'image_property_quota', '-3'),
     ('glance-registry', 'max_header_line', 'huge'),
     ('glance-registry', 'pipeline', 'no-such-pipeline'),
+    ('glance-registry', 'log_level', 'LOUD'),
+    ('glance-registry', 'db_auto_create', 'perhaps'),
+    ('glance-registry', 'max_json_depth', '0'),
     ('glance-api', 'user_storage_quota', 'plenty'),
     ('glance-api', 'image_size_cap', '-1'),
     ('glance-api', 'max_total_header_size', '10'),
     ('glance-api', 'default_store', 'tape'),
+    ('glance-api', 'registry_urls', 'ftp://127.0.0.1/'),
+    ('glance-api', 'read_block_size', '1'),
+    ('glance-api', 'debug', 'perhaps'),
+    ('glance-api', 'max_header_line', '-5'),
 ])
 def test_a_bad_option_stops_startup_with_one_line(tmp_path, prog, option, value):
     if prog == 'glance-registry':
