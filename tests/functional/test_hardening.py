@@ -281,6 +281,29 @@ def test_over_long_header_lines_and_blocks_are_json_400(request, daemon):
     assert 'max_total_header_size' in _json(too_much, 400)['error']['message']
 
 
+@pytest.mark.parametrize('daemon', ['registry', 'api_daemon'])
+def test_requests_the_server_refuses_itself_get_json_errors(request, daemon):
+    client = Api(request.getfixturevalue(daemon).url)
+    many = {'X-Pad-%d' % index: 'c' for index in range(120)}
+    too_many = client.request('GET', '/images', dict(USER, **many))
+    assert too_many.status == 431
+    assert 'more than 100 headers' in _json(too_many, 431)['error']['message']
+    sock = socket.create_connection((client.host, client.port), timeout=60)
+    try:
+        sock.sendall(b'GET /images HTTP/1.1"x\r\nHost: x\r\n\r\n')
+        reader = sock.makefile('rb')
+        assert reader.readline().split()[1] == b'400'
+        headers = {}
+        for line in iter(reader.readline, b'\r\n'):
+            name, _, value = line.decode('latin-1').partition(':')
+            headers[name.strip().lower()] = value.strip()
+        assert headers['content-type'] == 'application/json'
+        body = json.loads(reader.read(int(headers['content-length'])))
+        assert body['error']['code'] == 400
+    finally:
+        sock.close()
+
+
 @pytest.mark.parametrize('path', [
     '/images?name=%ff', '/images?limit=%zz', '/images/detail?name=%', '/images%ff',
     '/images/detail?%e2=1'])
