@@ -44,9 +44,8 @@ TRANSITIONS = {
     'deleted': frozenset(),
 }
 
-#: Fields describing the stored bytes; frozen once an image has been active. Every
-#: whole-image digest the registry records belongs here (``blake3`` included).
-DATA_FIELDS = ('size', 'checksum', 'sha256', 'xxh3', 'blake3', 'chunks')
+#: Fields describing the stored bytes; frozen once an image has been active.
+DATA_FIELDS = ('size', 'checksum', 'sha256', 'xxh3', 'chunks')
 #: Fields only the upload flow (a service identity) may set.
 SERVICE_FIELDS = ('status',) + DATA_FIELDS
 #: Statuses in which :data:`DATA_FIELDS` are frozen.

@@ -276,7 +276,7 @@ def image_create(database, values, max_properties=None):
 
 def _data_fields(image):
     """The image's current :data:`~glance.registry.image_rules.DATA_FIELDS`."""
-    data = {name: getattr(image, name, None) for name in image_rules.DATA_FIELDS
+    data = {name: getattr(image, name) for name in image_rules.DATA_FIELDS
             if name != 'chunks'}
     data['chunks'] = [{'location': chunk.location, 'size': chunk.size,
                        'checksum': chunk.checksum} for chunk in image.chunks]
