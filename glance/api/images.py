@@ -23,7 +23,7 @@ import re
 import webob
 
 from glance.api import conversion, download, headers, inspection, upload
-from glance.common import context, exception, server, wsgi
+from glance.common import context, exception, wsgi
 from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
@@ -41,7 +41,7 @@ def _check_body_end(req):
 
     :raises Invalid: (with ``Connection: close``) for such a body.
     """
-    peek = req.environ.get(server.PEEK_KEY)
+    peek = req.environ.get(wsgi.PEEK_KEY)
     if peek is None or req.content_length is None:
         return
     trailing = peek(16)

@@ -58,14 +58,9 @@ class _HeaderReader:
         return line
 
 
-#: WSGI environ key of a callable ``peek(n)`` returning up to ``n`` bytes the client
-#: has already sent after the current request body, without consuming them.
-PEEK_KEY = 'glance.peek_unread'
-
-
 class HttpProtocol(eventlet.wsgi.HttpProtocol):
     """eventlet's protocol, keeping ``x-image-meta-*`` headers written with underscores,
-    and answering over-long headers with a JSON 400.
+    and answering over-long headers (and every request it refuses itself) in JSON.
 
     eventlet drops every header whose name holds ``_``, because ``a_b`` and ``a-b``
     would share one environ key. Glance clients send ``x-image-meta-disk_format`` and
@@ -78,7 +73,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
 
     def get_environ(self):
         environ = super().get_environ()
-        environ[PEEK_KEY] = self._peek_unread
+        environ[wsgi.PEEK_KEY] = self._peek_unread
         return environ
 
     def _peek_unread(self, size):
@@ -102,12 +97,28 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         try:
             return super().parse_request()
         except _HeadersTooLarge as err:
-            body = wsgi.json_error(400, str(err)).body
-            self.wfile.write(b'HTTP/1.1 400 Bad Request\r\nContent-Type: application/json'
-                             b'\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s'
-                             % (len(body), body))
-            self.close_connection = 1
+            self.send_error(400, explain=str(err))
             return False
+
+    def send_error(self, code, message=None, explain=None):
+        """Answer a request the server itself refuses (malformed request line, too
+        many headers...) with our JSON error body instead of the standard library's
+        HTML page, and close the connection.
+        """
+        short, long = self.responses.get(code, ('Error', 'Request refused'))
+        body = wsgi.json_error(code, explain or long).body
+        # A request line too broken to name its version leaves the default, HTTP/0.9,
+        # under which no status line or header would be written.
+        if self.request_version == 'HTTP/0.9':
+            self.request_version = 'HTTP/1.0'
+        self.send_response(code, short)
+        self.send_header('Content-Type', 'application/json')
+        self.send_header('Content-Length', str(len(body)))
+        self.send_header('Connection', 'close')
+        self.end_headers()
+        if self.command != 'HEAD':
+            self.wfile.write(body)
+        self.close_connection = True
 
     def formalize_key_naming(self, k):
         if k.lower().startswith('x-image-meta-'):

@@ -25,6 +25,11 @@ from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
 
+#: WSGI environ key of a callable ``peek(n)`` that our server (glance.common.server)
+#: sets: up to ``n`` bytes the client already sent after the current request body,
+#: not consumed. Other servers leave it out.
+PEEK_KEY = 'glance.peek_unread'
+
 #: The one exception -> HTTP status table of both daemons. The most specific class
 #: of an exception that is listed decides (its method resolution order is walked), so
 #: the order of the rows does not matter. Domain exceptions know nothing of HTTP.

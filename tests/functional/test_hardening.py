@@ -81,10 +81,17 @@ def test_pipeline_option_in_the_conf_file_selects_the_pipeline(tmp_path):
     ('glance-registry', 'image_property_quota', '-3'),
     ('glance-registry', 'max_header_line', 'huge'),
     ('glance-registry', 'pipeline', 'no-such-pipeline'),
+    ('glance-registry', 'log_level', 'LOUD'),
+    ('glance-registry', 'db_auto_create', 'perhaps'),
+    ('glance-registry', 'max_json_depth', '0'),
     ('glance-api', 'user_storage_quota', 'plenty'),
     ('glance-api', 'image_size_cap', '-1'),
     ('glance-api', 'max_total_header_size', '10'),
     ('glance-api', 'default_store', 'tape'),
+    ('glance-api', 'registry_urls', 'ftp://127.0.0.1/'),
+    ('glance-api', 'read_block_size', '1'),
+    ('glance-api', 'debug', 'perhaps'),
+    ('glance-api', 'max_header_line', '-5'),
 ])
 def test_a_bad_option_stops_startup_with_one_line(tmp_path, prog, option, value):
     if prog == 'glance-registry':
@@ -272,6 +279,29 @@ def test_over_long_header_lines_and_blocks_are_json_400(request, daemon):
     many = {'X-Pad-%d' % index: 'b' * 3000 for index in range(8)}
     too_much = client.request('GET', '/images', dict(USER, **many))
     assert 'max_total_header_size' in _json(too_much, 400)['error']['message']
+
+
+@pytest.mark.parametrize('daemon', ['registry', 'api_daemon'])
+def test_requests_the_server_refuses_itself_get_json_errors(request, daemon):
+    client = Api(request.getfixturevalue(daemon).url)
+    many = {'X-Pad-%d' % index: 'c' for index in range(120)}
+    too_many = client.request('GET', '/images', dict(USER, **many))
+    assert too_many.status == 431
+    assert 'more than 100 headers' in _json(too_many, 431)['error']['message']
+    sock = socket.create_connection((client.host, client.port), timeout=60)
+    try:
+        sock.sendall(b'GET /images HTTP/1.1"x\r\nHost: x\r\n\r\n')
+        reader = sock.makefile('rb')
+        assert reader.readline().split()[1] == b'400'
+        headers = {}
+        for line in iter(reader.readline, b'\r\n'):
+            name, _, value = line.decode('latin-1').partition(':')
+            headers[name.strip().lower()] = value.strip()
+        assert headers['content-type'] == 'application/json'
+        body = json.loads(reader.read(int(headers['content-length'])))
+        assert body['error']['code'] == 400
+    finally:
+        sock.close()
 
 
 @pytest.mark.parametrize('path', [

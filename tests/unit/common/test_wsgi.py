@@ -2,6 +2,7 @@
 
 import json
 
+import pytest
 import routes
 import webob
 
@@ -110,3 +111,19 @@ def test_status_table_orders_narrow_categories_first():
         pass
     assert wsgi.status_for(Both(reason='x')) == 400
     assert wsgi.status_for(ValueError()) == 500
+
+
+@pytest.mark.parametrize('path, query', [
+    ('/x\xff', ''), ('/x\x00', ''), ('/x', 'a=%'), ('/x', 'a=%zz'), ('/x', 'a=%ff'),
+    ('/x', '%e2%82=1'), ('/x', 'a=%e2%8'),
+])
+def test_malformed_request_targets_are_invalid(path, query):
+    with pytest.raises(exception.Invalid):
+        wsgi.check_request_target({'PATH_INFO': path, 'QUERY_STRING': query})
+
+
+@pytest.mark.parametrize('path, query', [
+    ('/images', ''), ('/x\xe2\x82\xac', 'a=%E2%82%AC&b=c+d&e'), ('/x', 'a=%25&b=%2B'),
+])
+def test_well_formed_request_targets_pass(path, query):
+    wsgi.check_request_target({'PATH_INFO': path, 'QUERY_STRING': query})

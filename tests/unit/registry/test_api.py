@@ -604,10 +604,15 @@ def test_unknown_query_parameters_are_400_on_single_image_routes(alice):
 # --- routing ------------------------------------------------------------------------
 
 @pytest.mark.parametrize('path', ['/', '/image', '/images/not-a-uuid', '/images/detail/x',
-                                  '/images/%s/x' % IMAGE_ID, '/versions/v1',
-                                  '/images/%s%%0A' % IMAGE_ID, '/images/%FF'])
+                                  '/images/%s/x' % IMAGE_ID, '/versions/v1'])
 def test_unknown_paths_are_404(alice, path):
     _error(alice('GET', path), 404)
+
+
+@pytest.mark.parametrize('path', ['/images/%s%%0A' % IMAGE_ID, '/images/%FF',
+                                  '/images%00', '/images?name=%zz', '/images?name=%E2%82'])
+def test_malformed_paths_and_query_strings_are_400(alice, path):
+    _error(alice('GET', path), 400)
 
 
 def test_missing_image_is_404(alice):
