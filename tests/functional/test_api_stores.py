@@ -22,9 +22,9 @@ import swiftclient.client
 import xxhash
 
 from tests.functional import daemons, services
-from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
+from tests.functional.test_api_images import (USER, Api, find_images,
                                               random_bytes, registry,  # noqa: F401
-                                              wait_for_status)
+                                              registry_get, wait_for_status)
 
 CHUNK = 256 * 1024
 DATA = random_bytes(3 * CHUNK + 4321, seed=11)
@@ -114,8 +114,7 @@ def test_upload_writes_one_object_per_chunk(uploaded, registry):  # noqa: F811
     assert image['sha256'] == hashlib.sha256(DATA).hexdigest()
     assert image['xxh3'] == xxhash.xxh3_128(DATA).hexdigest()
     assert len(objects.names(image['id'])) == 4
-    resp = Api(registry.url).request('GET', '/images/' + image['id'], ADMIN)
-    chunks = resp.json()['image']['chunks']
+    chunks = registry_get(registry, image['id'])['chunks']
     assert [c['checksum'] for c in chunks[:3]] == [
         hashlib.md5(DATA[n * CHUNK:(n + 1) * CHUNK]).hexdigest() for n in range(3)]
 
@@ -298,8 +297,7 @@ def test_s3_multipart_chunks_keep_their_opaque_etags(tmp_path, registry,  # noqa
         resp = api.upload(data)
         assert resp.status == 201, resp.body
         image_id = resp.json()['image']['id']
-        chunks = Api(registry.url).request('GET', '/images/' + image_id,
-                                           ADMIN).json()['image']['chunks']
+        chunks = registry_get(registry, image_id)['chunks']
         assert [c['checksum'].endswith('-2') for c in chunks] == [True, True, False]
         assert api.request('GET', '/images/' + image_id, USER).body == data
         first, last = 6 * 1024 * 1024 - 5, 12 * 1024 * 1024 + 5
