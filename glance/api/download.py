@@ -69,8 +69,14 @@ def image_chunks(image, check_size=True):
         chunks are only going to be deleted).
     :returns: a list of :class:`Chunk`.
     :raises UpstreamError: when the record has no chunks for a non-empty image or
-        their sizes do not add up to the image size.
+        their sizes do not add up to the image size, or when the registry did not
+        show the chunks at all (glance-api has no service identity).
     """
+    if 'chunks' not in image:
+        raise exception.UpstreamError(
+            reason='the registry hides the locations of image %s from this glance-api: '
+                   'give it a service identity (registry_service_token, '
+                   'registry_auth_url or registry_trusted_gateway)' % image.get('id'))
     chunks = []
     offset = 0
     for index, record in enumerate(image.get('chunks') or ()):

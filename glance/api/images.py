@@ -443,9 +443,9 @@ class ImagesController(wsgi.Controller):
         image = client.get_image(image_id)
         if not ctx.can_modify(image.get('owner')):
             raise exception.Forbidden('You may not delete image %s' % image['id'])
+        chunks = download.image_chunks(image, check_size=False)
         if image.get('status') == 'active':
             client.update_image(image['id'], {'status': 'pending_delete'})
-        chunks = download.image_chunks(image, check_size=False)
         for chunk in chunks:
             self._delete_chunk(image['id'], chunk, len(chunks))
         client.delete_image(image['id'])

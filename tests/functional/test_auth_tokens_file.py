@@ -160,3 +160,22 @@ def test_registry_down_is_503_with_retry_after(tmp_path):
         assert created.status == 503 and created.headers['retry-after']
     finally:
         api.stop()
+
+
+def test_glance_api_without_a_service_identity_says_so(tmp_path, deployment):
+    registry, api_daemon, tokens = deployment
+    created = _upload(Api(api_daemon.url), ALICE, b'hidden locations')
+    path = '/images/' + created.json()['image']['id']
+    bare = daemons.api_daemon(tmp_path / 'api', registry.url,
+                              pipeline='glance-api-tokens-file', tokens_file=tokens,
+                              **daemons.NO_TRUSTED_GATEWAY).start()
+    try:
+        answer = Api(bare.url).request('GET', path, {'X-Auth-Token': ALICE})
+        assert answer.status == 502
+        assert 'registry_service_token' in answer.json()['error']['message']
+        deleted = Api(bare.url).request('DELETE', path, {'X-Auth-Token': ALICE})
+        assert deleted.status == 502
+    finally:
+        bare.stop()
+    assert Api(api_daemon.url).request('GET', path, {'X-Auth-Token': ALICE}).body == (
+        b'hidden locations')

@@ -60,6 +60,13 @@ def test_image_chunks_rejects_sizes_that_do_not_add_up():
     assert 'image i' in info.value.message
 
 
+def test_image_chunks_without_a_chunk_list_names_the_missing_service_identity():
+    with pytest.raises(exception.UpstreamError) as info:
+        download.image_chunks({'id': 'i', 'size': 5})
+    assert 'registry_service_token' in info.value.message
+    assert download.image_chunks({'id': 'i', 'size': 0, 'chunks': []}) == []
+
+
 def test_expected_digest_prefers_blake3_then_sha256_then_md5_then_none():
     image = {'blake3': 'cc', 'sha256': 'aa', 'checksum': 'bb'}
     assert download.expected_digest(image) == ('blake3', 'cc')
