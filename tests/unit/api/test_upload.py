@@ -105,3 +105,13 @@ def test_client_disconnect_is_invalid_and_cleanable(store):
         writer.write(Dropped())
     writer.discard()
     assert store.objects == {}
+
+
+def test_a_store_that_keeps_fewer_bytes_than_sent_fails_the_upload(store):
+    store.lose_bytes = 1
+    writer = _upload(store)
+    with pytest.raises(StoreIOError, match='stored 99 bytes of the 100 sent'):
+        writer.write(io.BytesIO(DATA), len(DATA))
+    assert [c['size'] for c in writer.chunks] == [99]
+    writer.discard()
+    assert store.objects == {}
