@@ -45,6 +45,14 @@ class TestFilesystemStore(WritableStoreContract):
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 1))
         assert store.head(location).etag != before.etag
 
+    @pytest.fixture
+    def broken_reader(self, store):
+        def open_broken(location):
+            reader = store.get(location)
+            os.truncate(location[len('file://'):], 2 * CHUNK)
+            return reader
+        return open_broken
+
     def test_file_truncated_while_reading_raises_store_io_error(self, store,
                                                                 make_object):
         location = make_object(payload(10 * CHUNK))
