@@ -70,7 +70,14 @@ def test_verify_chunks_exact_change_messages(stores):
     bad = download.image_chunks({'id': 'i', 'chunks': [{'location': 'x', 'size': 1}]})
     with pytest.raises(exception.UpstreamError) as info:
         download.verify_chunks(stores, 'i', bad)
-    assert 'image i chunk 1 of 1: Invalid store location: no scheme' in info.value.message
+    assert info.value.message == ('Upstream error: image i chunk 1 of 1: Invalid store '
+                                  'location: no scheme in location')
+    image = _image(stores)
+    del stores.default_store.objects['images/img-00003']
+    with pytest.raises(exception.UpstreamError) as info:
+        download.verify_chunks(stores, 'img', download.image_chunks(image))
+    assert info.value.message == ('Upstream error: image img chunk 4 of 5 is missing '
+                                  'from its store')
 
 
 def test_a_chunk_without_a_recorded_etag_is_checked_by_size_only(stores):

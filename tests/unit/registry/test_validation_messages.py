@@ -188,3 +188,18 @@ def test_flag_message_names_the_field():
     assert _refused(validation.flag, 'maybe', 'is_public') == (
         'is_public must be true or false')
     assert validation.flag('\ttrue\n', 'f') is True
+
+
+def test_the_checker_factories_build_what_they_say():
+    # The module builds its checkers at import; built here again, the factories
+    # themselves are under test.
+    parse = validation._hex_digest(8)
+    assert parse('ABCDEF01', 'f') == 'abcdef01'
+    assert parse(None, 'f') is None
+    for bad in ('abcdef0', 'abcdef012', 'ghijklmn', 5):
+        assert _refused(parse, bad, 'f') == 'f must be 8 hexadecimal digits or null'
+    nullable, required = validation._text_of(3, True), validation._text_of(3, False)
+    assert nullable(None, 'f') is None and nullable('abc', 'f') == 'abc'
+    assert _refused(nullable, 'abcd', 'f') == 'f is longer than 3 characters'
+    assert _refused(nullable, 5, 'f') == 'f must be a string or null'
+    assert _refused(required, None, 'f') == 'f must be a string'
