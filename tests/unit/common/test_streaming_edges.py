@@ -146,3 +146,15 @@ def test_hashing_iterator_closed_before_iterating_closes_only_the_source():
     body = streaming.HashingIterator(Source([b'a']), 'md5', 'x' * 32, 'img')
     body.close()
     assert closed == [True]
+
+
+def test_a_hashing_thread_that_ended_early_is_an_error_not_a_hang():
+    hasher = streaming.ThreadedHasher('sha256', depth=2)
+    hasher._queue.put(None)          # the thread stops as if it had died
+    hasher.update(b'lost')
+    try:
+        with pytest.raises(RuntimeError) as info:
+            hasher.hexdigest()
+        assert str(info.value) == 'the sha256 hashing thread ended early'
+    finally:
+        hasher.close()
