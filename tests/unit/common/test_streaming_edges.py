@@ -3,6 +3,7 @@ exact block boundaries, and the hashing thread's life cycle."""
 
 import hashlib
 import io
+import os
 
 import pytest
 
@@ -31,8 +32,9 @@ class _Failing:
 
 @pytest.mark.parametrize('size', [0, -1, None])
 def test_limited_reader_refuses_non_positive_sizes(size):
-    with pytest.raises(ValueError, match='LimitedReader.read needs a positive size'):
+    with pytest.raises(ValueError) as info:
         streaming.LimitedReader(io.BytesIO(b'abc')).read(size)
+    assert str(info.value) == 'LimitedReader.read needs a positive size'
 
 
 @pytest.mark.parametrize('error,name', [(OSError('reset'), 'OSError'),
@@ -158,3 +160,22 @@ def test_a_hashing_thread_that_ended_early_is_an_error_not_a_hang():
         assert str(info.value) == 'the sha256 hashing thread ended early'
     finally:
         hasher.close()
+
+
+def _open_fds():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_a_threaded_hasher_never_blocks_its_caller_and_leaks_no_descriptor():
+    before = set(_hash_threads())
+    fds = _open_fds()
+    hasher = streaming.ThreadedHasher('md5')
+    [thread] = set(_hash_threads()) - before
+    # The caller waits for the thread through the eventlet hub: its end of the pipe
+    # must not block, or a whole server would stop while one block is hashed.
+    assert os.get_blocking(hasher._rfd) is False
+    hasher.update(b'x')
+    assert hasher.hexdigest() == hashlib.md5(b'x').hexdigest()
+    hasher.close()
+    thread.join(10)
+    assert _open_fds() == fds

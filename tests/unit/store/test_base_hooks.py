@@ -3,7 +3,7 @@ forgets a hook gets told, and the messages of the base's own checks."""
 
 import pytest
 
-from glance.store.base import ObjectInfo, ReadIterator, Store
+from glance.store.base import ObjectInfo, ReadIterator, Store, StoreReadOnly
 
 
 class Incomplete(Store):
@@ -29,3 +29,12 @@ def test_a_writable_store_without_a_hook_says_which(call, hook):
     with pytest.raises(NotImplementedError) as info:
         call(store)
     assert str(info.value) == 'writable stores implement %s' % hook
+
+
+def test_a_read_only_store_names_itself_and_the_object_it_cannot_write():
+    class ReadOnly(Incomplete):
+        writable = False
+
+    with pytest.raises(StoreReadOnly) as info:
+        ReadOnly({}, name='mirror').location_for('img', 7)
+    assert str(info.value) == 'Store mirror is read-only: cannot write img-00007'
