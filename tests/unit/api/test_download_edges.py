@@ -132,3 +132,12 @@ def test_a_body_is_iterated_once_and_sized_from_its_chunks(stores):
     empty = download.ChunkedImageIterable(stores, 'e', [], 4)
     assert empty.size == 0 and list(empty) == []
     empty.close()
+
+
+def test_a_checksum_mismatch_names_the_image(stores):
+    image = _image(stores)
+    image['xxh3'] = '0' * 32
+    with pytest.raises(exception.ChecksumMismatch) as info:
+        list(_body(stores, image))
+    assert 'img' in info.value.message.replace('xxh3', '')
+    assert info.value.message.endswith(', expected %s' % ('0' * 32))
