@@ -5,6 +5,7 @@ each limit is tried on both sides of its boundary.
 """
 
 import datetime
+import time
 
 import pytest
 import webob
@@ -203,3 +204,26 @@ def test_the_checker_factories_build_what_they_say():
     assert _refused(nullable, 'abcd', 'f') == 'f is longer than 3 characters'
     assert _refused(nullable, 5, 'f') == 'f must be a string or null'
     assert _refused(required, None, 'f') == 'f must be a string'
+
+
+def test_long_names_are_cut_after_64_characters_in_messages():
+    assert _refused(validation.image_body, _body(**{'y' * 64: 1})) == (
+        "unknown field '%s'" % ('y' * 64))
+    assert _refused(validation.image_body, _body(**{'y' * 65: 1})) == (
+        "unknown field '%s...'" % ('y' * 64))
+
+
+def test_a_property_name_must_be_a_string():
+    assert _refused(validation.property_key, None) == 'property name must be a string'
+
+
+def test_timestamps_are_converted_to_utc_whatever_the_local_zone(monkeypatch):
+    monkeypatch.setenv('TZ', 'Asia/Kolkata')
+    time.tzset()
+    try:
+        query = validation.list_query({'changes-since': '2026-11-25T20:37:12-01:00'},
+                                      25, 100)
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert query.filters['changes-since'] == datetime.datetime(2026, 11, 25, 21, 37, 12)
