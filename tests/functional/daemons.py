@@ -74,7 +74,7 @@ class Daemon:
         with open(self.conf_path, 'w') as conf:
             conf.write('\n'.join(lines) + '\n')
 
-    def start(self, timeout=30):
+    def start(self, timeout=90):
         """Start the process and wait until it listens.
 
         :raises DaemonError: if it exits or does not listen within ``timeout`` seconds.

@@ -70,17 +70,24 @@ class TestDatabase:
             _postgres_execute('DROP DATABASE IF EXISTS %s WITH (FORCE)' % self.name)
 
 
+def create_database(kind, folder):
+    """Create a :class:`TestDatabase`; skip the test (fail it under CI) if the server
+    is down or refuses us.
+    """
+    try:
+        return TestDatabase(kind, folder)
+    except Exception as err:  # connection refused, auth failure: report, not crash
+        service_unavailable('%s server unavailable: %s: %s'
+                            % (kind, type(err).__name__, err))
+
+
 @pytest.fixture
 def make_database(tmp_path):
     """Factory fixture: ``make_database(kind)`` returns a :class:`TestDatabase`."""
     created = []
 
     def make(kind):
-        try:
-            database = TestDatabase(kind, tmp_path)
-        except Exception as err:  # connection refused, auth failure: report, not crash
-            service_unavailable('%s server unavailable: %s: %s'
-                                % (kind, type(err).__name__, err))
+        database = create_database(kind, tmp_path)
         created.append(database)
         return database
 

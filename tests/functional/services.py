@@ -6,7 +6,8 @@ Both run as real processes bound to ``127.0.0.1`` on free ports, with every file
 * :class:`SwiftService`: account, container, object and proxy servers from the
   virtualenv that ``tools/test-setup.sh`` creates (``.test-services/swift-venv``, or
   ``$GLANCE_TEST_SWIFT_VENV``), tempauth with Fernet tokens (no memcached) and Swift's own
-  ``s3api`` on the same port. One user: ``test:tester`` / ``testing``.
+  ``s3api`` on the same port. One user, ``test:tester``, whose key (also its S3 secret)
+  is :data:`SWIFT_KEY`, a distinctive string a test can search logs and responses for.
 * :class:`NginxService`: Debian's nginx serving a folder over http and https (a
   self-signed certificate), with ETags and ranges, plus a few ``/_test/`` routes
   (redirects, a redirect loop, a 503) for the HTTP store.
@@ -38,7 +39,10 @@ REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 SWIFT_VENV = os.environ.get('GLANCE_TEST_SWIFT_VENV') or os.path.join(
     REPO, '.test-services', 'swift-venv')
 SWIFT_SERVERS = ('account', 'container', 'object', 'proxy')
-SWIFT_USER, SWIFT_KEY, SWIFT_REGION = 'test:tester', 'testing', 'us-east-1'
+SWIFT_USER, SWIFT_REGION = 'test:tester', 'us-east-1'
+#: The Swift key and S3 secret of :data:`SWIFT_USER`: distinctive, so that finding it in
+#: a log or a response can only mean it leaked.
+SWIFT_KEY = 'sEcReT-swift-key-3f9b1c7e'
 
 _RING_SCRIPT = """
 import sys
@@ -91,7 +95,7 @@ account_autocreate = true
 
 [filter:tempauth]
 use = egg:swift#tempauth
-user_test_tester = testing .admin
+user_test_tester = {swift_key} .admin
 {extra_users}fernet_key_1 = {fernet_key}
 active_fernet_key_id = 1
 
@@ -305,8 +309,9 @@ class SwiftService:
                                          devices=self.devices, user=getpass.getuser(),
                                          server=server)
             if server == 'proxy':
-                text += _PROXY_PIPELINE.format(fernet_key=fernet_key, extra_users=''.join(
-                    'user_%s_%s = %s .admin\n' % user for user in self.extra_users))
+                text += _PROXY_PIPELINE.format(
+                    fernet_key=fernet_key, swift_key=SWIFT_KEY, extra_users=''.join(
+                        'user_%s_%s = %s .admin\n' % user for user in self.extra_users))
             else:
                 text += _STORAGE_PIPELINE.format(server=server)
             with open(self._conf_path(server), 'w') as conf:

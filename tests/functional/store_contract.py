@@ -9,7 +9,12 @@ subclasses :class:`ReadableStoreContract` (read-only stores) or
     every chunk boundary is crossed) and a container/bucket/folder of its own;
 ``listing``
     a callable returning the names still present in that container/bucket/folder
-    (including in-progress uploads or temp files).
+    (including in-progress uploads or temp files);
+``broken_reader``
+    a callable ``broken_reader(location)`` returning ``store.get(location)`` (of the
+    store or a twin of it) whose backend will fail part way through the object: the
+    service's connection is reset by a :class:`~tests.functional.relay.Relay`, or
+    the file shrinks under the open read. See :func:`relayed_reader`.
 
 Read-only stores also override :meth:`ReadableStoreContract.put` and
 :meth:`ReadableStoreContract.remove` to place objects by other means. After every
@@ -28,6 +33,10 @@ from tests.data import random_bytes as payload
 CHUNK = 7
 SIZES = (0, 1, CHUNK - 1, CHUNK, CHUNK + 1, 3 * CHUNK + 2)
 BIG = 3 * CHUNK + 2
+#: Size of the object read in the mid-stream failure case, and how many bytes of the
+#: service's answer get through before its connection is reset.
+MID_STREAM_SIZE = 256 * 1024
+BREAK_AFTER = 32 * 1024
 
 
 class ClientGone(Exception):
@@ -41,6 +50,20 @@ class ClientReset(ConnectionResetError):
 def pieces(data, size):
     """Split ``data`` into chunks of ``size`` bytes (an iterator, as uploads arrive)."""
     return iter([data[i:i + size] for i in range(0, len(data), size)])
+
+
+def relayed_reader(relay, store, relay_location=lambda location: location):
+    """Build a ``broken_reader`` for a store that reaches its service through ``relay``.
+
+    :param relay: the :class:`~tests.functional.relay.Relay` in front of the service.
+    :param store: a store configured to talk to the relay.
+    :param relay_location: maps a location to the one read through the relay (for
+        stores whose locations name the server, like http).
+    """
+    def open_broken(location):
+        relay.break_after(BREAK_AFTER)
+        return store.get(relay_location(location))
+    return open_broken
 
 
 def read_all(store, location, offset=0, length=None):
@@ -63,9 +86,9 @@ class ReadableStoreContract:
         """A fresh object name for one test."""
         return 'contract-%s' % uuid.uuid4().hex[:12]
 
-    def put(self, store, name, data):
-        """Create an object holding ``data``; return its location."""
-        return store.add(store.location_for(name, 0), pieces(data, 5)).location
+    def put(self, store, name, data, piece_size=5):
+        """Create an object holding ``data`` (sent in pieces); return its location."""
+        return store.add(store.location_for(name, 0), pieces(data, piece_size)).location
 
     def remove(self, store, location):
         """Remove an object created by :meth:`put`."""
@@ -120,6 +143,24 @@ class ReadableStoreContract:
         assert len(next(reader)) == CHUNK
         reader.close()
         reader.close()
+
+    def test_a_backend_failing_mid_stream_raises_store_io_error(self, store, name,
+                                                                 broken_reader):
+        data = payload(MID_STREAM_SIZE, seed=12)
+        location = self.put(store, name, data, piece_size=64 * 1024)
+        received = bytearray()
+        try:
+            reader = broken_reader(location)
+            try:
+                with pytest.raises(StoreIOError):
+                    for chunk in reader:
+                        received += chunk
+            finally:
+                reader.close()
+        finally:
+            self.remove(store, location)
+        assert 0 < len(received) < len(data)
+        assert data.startswith(received)
 
     def test_head_of_a_missing_object_raises_not_found(self, store, make_object):
         location = make_object(b'x')
@@ -210,13 +251,14 @@ class WritableStoreContract(ReadableStoreContract):
         info = store.add(location, pieces(data, 3))
         try:
             assert store.head(location).etag == info.etag
-            assert info.etag == self.expected_etag(data, info.etag)
+            assert info.etag == self.expected_etag(location, data)
         finally:
             store.delete(location)
 
-    def expected_etag(self, data, etag):
-        """What the store's ETag should be for ``data``: its md5, unless overridden by
-        a store whose ETag is not a content hash."""
+    def expected_etag(self, location, data):
+        """What the store's ETag should be for ``data`` stored at ``location``: its
+        md5, unless overridden by a store whose ETag is not a content hash (the
+        override computes it independently of the store, never from its answer)."""
         return hashlib.md5(data).hexdigest()
 
     def test_delete_removes_the_object(self, store, name):

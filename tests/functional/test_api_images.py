@@ -45,9 +45,11 @@ class Api:
     :param url: the daemon's base URL.
     """
 
-    def __init__(self, url):
+    def __init__(self, url, daemon=None):
         parts = urllib.parse.urlsplit(url)
         self.host, self.port = parts.hostname, parts.port
+        #: The :class:`~tests.functional.daemons.Daemon` serving ``url``, if known.
+        self.daemon = daemon
 
     def connection(self):
         return http.client.HTTPConnection(self.host, self.port, timeout=60)
@@ -79,19 +81,35 @@ class Api:
             body = data
         return self.request('POST', '/images', headers, body, chunked)
 
-    def partial_upload(self, declared, sent, identity=USER, name='partial'):
-        """Send ``sent`` of ``declared`` bytes, then close the connection."""
+    def partial_upload(self, registry, declared, sent, identity=USER, name='partial'):
+        """Send ``sent`` of ``declared`` bytes, then close the connection.
+
+        The connection is closed once the registry shows the upload started (image
+        ``name`` is ``saving``), so the data is being read when the client goes away.
+
+        :returns: the image id.
+        """
         sock = socket.create_connection((self.host, self.port), timeout=30)
         head = ['POST /images HTTP/1.1', 'Host: %s:%d' % (self.host, self.port),
                 'Content-Length: %d' % declared, 'x-image-meta-name: %s' % name]
         head += ['%s: %s' % item for item in identity.items()]
-        sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('ascii') + sent)
-        time.sleep(0.3)
-        sock.close()
+        try:
+            sock.sendall(('\r\n'.join(head) + '\r\n\r\n').encode('ascii') + sent)
+            image = wait_until(lambda: next(iter(find_images(registry, name)), None),
+                               'image %s to be created' % name)
+            wait_for_status(registry, image['id'], 'saving')
+        finally:
+            sock.close()
+        return image['id']
 
     def read_streaming(self, path, identity=USER, headers=None, pause_after=None,
                        on_pause=None):
         """GET a body block by block; return (status, bytes read, error or None).
+
+        The error is ``'short'`` when the server closed the connection before
+        ``Content-Length`` bytes, or the reset or incomplete read that ended it. A
+        server that stops sending without closing the connection (it hung instead of
+        aborting) fails the test with an AssertionError, never passes as an error.
 
         :param pause_after: call ``on_pause()`` once this many bytes have arrived.
         """
@@ -104,7 +122,11 @@ class Api:
             while True:
                 try:
                     block = resp.read(65536)
-                except (http.client.IncompleteRead, OSError) as err:
+                except TimeoutError:
+                    raise AssertionError(
+                        'glance-api kept the connection open without sending anything '
+                        'after %d bytes: it hung instead of aborting' % len(received))
+                except (http.client.IncompleteRead, ConnectionResetError) as err:
                     return resp.status, bytes(received), err
                 if not block:
                     break
@@ -119,16 +141,30 @@ class Api:
             conn.close()
 
 
-def wait_for_status(registry, image_id, status, timeout=10):
-    """Poll the registry (as admin) until the image has ``status``."""
+def wait_until(probe, what, timeout=30):
+    """Call ``probe()`` until it returns something true, and return that.
+
+    A wait on a condition, not on time: ``timeout`` only bounds a test whose
+    condition never comes true.
+
+    :param what: names the condition in the failure message.
+    """
     deadline = time.monotonic() + timeout
-    image = None
-    while time.monotonic() < deadline:
+    while True:
+        found = probe()
+        if found:
+            return found
+        if time.monotonic() > deadline:
+            raise AssertionError('gave up waiting for %s' % what)
+        time.sleep(0.05)
+
+
+def wait_for_status(registry, image_id, status):
+    """Poll the registry (as admin) until the image has ``status``; return it."""
+    def current():
         image = registry_get(registry, image_id)
-        if image['status'] == status:
-            return image
-        time.sleep(0.1)
-    raise AssertionError('image %s stayed %s' % (image_id, image and image['status']))
+        return image if image['status'] == status else None
+    return wait_until(current, 'image %s to become %s' % (image_id, status))
 
 
 def registry_get(registry, image_id):
@@ -173,7 +209,7 @@ def api_daemon(tmp_path_factory, registry, datadir):
 
 @pytest.fixture(scope='module')
 def api(api_daemon):
-    return Api(api_daemon.url)
+    return Api(api_daemon.url, api_daemon)
 
 
 def find_images(registry, name):
@@ -329,10 +365,10 @@ def test_declared_length_over_the_cap_is_413_without_reading(api, datadir, regis
 
 def test_interrupted_upload_kills_the_image_and_leaves_no_objects(api, datadir,
                                                                  registry):
-    api.partial_upload(4 * CHUNK, random_bytes(2 * CHUNK + 100, seed=5))
-    [image] = find_images(registry, 'partial')
-    wait_for_status(registry, image['id'], 'killed')
-    assert image_files(datadir, image['id']) == []
+    image_id = api.partial_upload(registry, 4 * CHUNK,
+                                  random_bytes(2 * CHUNK + 100, seed=5))
+    wait_for_status(registry, image_id, 'killed')
+    assert image_files(datadir, image_id) == []
 
 
 def test_declared_size_mismatch_is_400_and_killed(api, registry, datadir):
@@ -368,8 +404,12 @@ def test_declared_digests_that_match_are_accepted(api):
 
 def test_chunk_changed_behind_the_registry_is_502_and_no_body(api, image, datadir):
     path = os.path.join(datadir, image_files(datadir, image['id'])[2])
+    before = os.stat(path)
     with open(path, 'r+b') as chunk:
         chunk.write(b'changed')
+    # An edit in place changes the mtime; set it explicitly rather than rely on the
+    # clock having ticked since the upload.
+    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns + 1))
     resp = api.request('GET', '/images/' + image['id'], USER)
     assert resp.status == 502
     message = resp.json()['error']['message']
@@ -400,16 +440,14 @@ def rot_silently(path, offset=10):
     os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
-def stop_reason(daemon, image_id, timeout=5):
-    """The reason glance-api logged for stopping a download of ``image_id``."""
-    deadline = time.monotonic() + timeout
-    while True:
-        lines = [line for line in daemon.read_log().splitlines()
-                 if 'Download of image %s ' % image_id in line]
-        if lines or time.monotonic() > deadline:
-            assert len(lines) == 1, lines
-            return lines[0]
-        time.sleep(0.1)
+def stop_reason(daemon, image_id):
+    """The one line glance-api logged for stopping a download of ``image_id``."""
+    def lines():
+        return [line for line in daemon.read_log().splitlines()
+                if 'Download of image %s ' % image_id in line]
+    found = wait_until(lines, 'the log line of the stopped download of %s' % image_id)
+    assert len(found) == 1 and ' stopped: ' in found[0], found
+    return found[0]
 
 
 def test_silent_corruption_is_a_short_read_caught_by_blake3(api, api_daemon, image,

@@ -22,7 +22,7 @@ import pytest
 import swiftclient.client
 
 from tests.functional import daemons, services
-from tests.functional.test_api_images import (ADMIN, USER, Api, find_images,
+from tests.functional.test_api_images import (ADMIN, USER, Api,
                                               random_bytes, registry,  # noqa: F401
                                               registry_get, rot_silently, stop_reason,
                                               wait_for_status)
@@ -54,6 +54,10 @@ class SwiftObjects:
     def names(self, prefix):
         return [o['name'] for o in self.conn.get_container(CONTAINER, prefix=prefix)[1]]
 
+    def leftovers(self, prefix):
+        """Everything of the image still in Swift: its objects."""
+        return self.names(prefix)
+
     def replace(self, name, data):
         self.conn.put_object(CONTAINER, name, data)
 
@@ -70,6 +74,13 @@ class S3Objects:
     def names(self, prefix):
         listing = self.client.list_objects_v2(Bucket=CONTAINER, Prefix=prefix)
         return [item['Key'] for item in listing.get('Contents', [])]
+
+    def leftovers(self, prefix):
+        """Everything of the image still in S3: its objects and any unfinished
+        multipart upload (whose parts S3 keeps, and bills, until it is aborted)."""
+        uploads = self.client.list_multipart_uploads(Bucket=CONTAINER, Prefix=prefix)
+        return self.names(prefix) + ['upload:' + upload['Key']
+                                     for upload in uploads.get('Uploads', [])]
 
     def replace(self, name, data):
         self.client.put_object(Bucket=CONTAINER, Key=name, Body=data)
@@ -191,17 +202,16 @@ def test_deleted_chunk_is_502_without_body(uploaded):
 def test_interrupted_upload_leaves_no_orphan_objects(writable, registry):  # noqa: F811
     api, objects = writable
     name = 'partial-%s' % os.urandom(4).hex()
-    api.partial_upload(4 * CHUNK, random_bytes(2 * CHUNK + 99, seed=12),
-                       identity=USER, name=name)
-    [image] = find_images(registry, name)
-    wait_for_status(registry, image['id'], 'killed')
-    assert objects.names(image['id']) == []
+    image_id = api.partial_upload(registry, 4 * CHUNK,
+                                  random_bytes(2 * CHUNK + 99, seed=12), name=name)
+    wait_for_status(registry, image_id, 'killed')
+    assert objects.leftovers(image_id) == []
 
 
 def test_delete_removes_the_objects(uploaded):
     api, objects, image = uploaded
     assert api.request('DELETE', '/images/' + image['id'], USER).status == 204
-    assert objects.names(image['id']) == []
+    assert objects.leftovers(image['id']) == []
 
 
 def test_swift_dying_mid_stream_gives_a_short_read(tmp_path, registry):  # noqa: F811
@@ -215,12 +225,13 @@ def test_swift_dying_mid_stream_gives_a_short_read(tmp_path, registry):  # noqa:
             data = random_bytes(48 * 1024 * 1024, seed=13)
             resp = api.upload(data)
             assert resp.status == 201, resp.body
+            image_id = resp.json()['image']['id']
             status, received, error = api.read_streaming(
-                '/images/' + resp.json()['image']['id'], pause_after=1024 * 1024,
-                on_pause=swift.stop)
+                '/images/' + image_id, pause_after=1024 * 1024, on_pause=swift.stop)
             assert status == 200
             assert error is not None and len(received) < len(data)
             assert data.startswith(received)
+            assert 'store swift' in stop_reason(daemon, image_id)
         finally:
             daemon.stop()
     finally:
@@ -235,9 +246,7 @@ def http_api(tmp_path_factory, registry):  # noqa: F811
                                 enabled_stores='file, http', default_store='file',
                                 sections={'store:http': {'allowed_networks':
                                                          '127.0.0.0/8'}})
-    api = Api(daemon.start().url)
-    api.daemon = daemon
-    yield api
+    yield Api(daemon.start().url, daemon)
     daemon.stop()
 
 
@@ -347,6 +356,7 @@ def test_nginx_dying_mid_stream_gives_a_short_read(tmp_path, http_api):
         assert status == 200
         assert error is not None and len(received) < len(data)
         assert data.startswith(received)
+        assert 'store http' in stop_reason(http_api.daemon, image['id'])
     finally:
         nginx.stop()
 
@@ -357,29 +367,44 @@ def test_image_uri_query_works_for_http_images(http_api, nginx_folder):
     assert http_api.request('GET', path, USER).body == DATA[:CHUNK]
 
 
-def test_s3_multipart_chunks_keep_their_opaque_etags(tmp_path, registry,  # noqa: F811
-                                                    swift_service):
+@pytest.fixture(scope='module')
+def s3_multipart(tmp_path_factory, registry, swift_service):  # noqa: F811
+    """(Api, S3Objects) of a glance-api writing 6 MiB chunks as 5 MiB S3 parts."""
     daemon = daemons.api_daemon(
-        tmp_path / 'api', registry.url, enabled_stores='file, s3', default_store='s3',
-        store_chunk_size='6M',
+        tmp_path_factory.mktemp('api-s3-multipart'), registry.url,
+        enabled_stores='file, s3', default_store='s3', store_chunk_size='6M',
         sections={'store:s3': swift_service.s3_options(bucket=CONTAINER,
                                                        multipart_part_size='5M')})
-    daemon.start()
-    try:
-        api = Api(daemon.url)
-        data = random_bytes(13 * 1024 * 1024, seed=15)
-        resp = api.upload(data)
-        assert resp.status == 201, resp.body
-        image_id = resp.json()['image']['id']
-        chunks = registry_get(registry, image_id)['chunks']
-        assert [c['checksum'].endswith('-2') for c in chunks] == [True, True, False]
-        assert api.request('GET', '/images/' + image_id, USER).body == data
-        first, last = 6 * 1024 * 1024 - 5, 12 * 1024 * 1024 + 5
-        resp = api.request('GET', '/images/' + image_id,
-                           dict(USER, Range='bytes=%d-%d' % (first, last)))
-        assert resp.status == 206 and resp.body == data[first:last + 1]
-    finally:
-        daemon.stop()
+    yield Api(daemon.start().url, daemon), S3Objects(swift_service)
+    daemon.stop()
+
+
+def test_s3_multipart_chunks_keep_their_opaque_etags(s3_multipart,
+                                                    registry):  # noqa: F811
+    api, _ = s3_multipart
+    data = random_bytes(13 * 1024 * 1024, seed=15)
+    resp = api.upload(data)
+    assert resp.status == 201, resp.body
+    image_id = resp.json()['image']['id']
+    chunks = registry_get(registry, image_id)['chunks']
+    assert [c['checksum'].endswith('-2') for c in chunks] == [True, True, False]
+    assert api.request('GET', '/images/' + image_id, USER).body == data
+    first, last = 6 * 1024 * 1024 - 5, 12 * 1024 * 1024 + 5
+    resp = api.request('GET', '/images/' + image_id,
+                       dict(USER, Range='bytes=%d-%d' % (first, last)))
+    assert resp.status == 206 and resp.body == data[first:last + 1]
+
+
+def test_an_upload_interrupted_mid_multipart_leaves_no_unfinished_upload(
+        s3_multipart, registry):  # noqa: F811
+    api, objects = s3_multipart
+    name = 'multipart-%s' % os.urandom(4).hex()
+    # The first 5 MiB part of the first chunk is uploaded before the client leaves.
+    image_id = api.partial_upload(registry, 12 * 1024 * 1024,
+                                  random_bytes(5 * 1024 * 1024 + 4321, seed=16),
+                                  name=name)
+    wait_for_status(registry, image_id, 'killed')
+    assert objects.leftovers(image_id) == []
 
 
 def test_http_image_of_one_block_tampered_is_a_short_read_not_a_500(

@@ -3,7 +3,6 @@
 import http.client
 import ssl
 import threading
-import time
 
 import pytest
 
@@ -38,16 +37,19 @@ def test_sigterm_finishes_in_flight_request_and_stops_accepting(tmp_path):
     daemon = Daemon('glance-registry', tmp_path,
                     {'paste_file': _paste_ini(tmp_path, 10, 0.1)}, pipeline='slow').start()
     result = {}
+    in_flight = threading.Event()
 
     def download():
         conn = http.client.HTTPConnection('127.0.0.1', _port(daemon), timeout=20)
         conn.request('GET', '/')
         response = conn.getresponse()
+        in_flight.set()
         result['body'] = response.read()
 
     worker = threading.Thread(target=download)
     worker.start()
-    time.sleep(0.3)
+    # The headers are in: the request is being served, its 10 slow blocks still to come.
+    assert in_flight.wait(20)
     daemon.process.terminate()
     worker.join(20)
     assert result.get('body') == b'x' * 10240

@@ -13,9 +13,10 @@ from glance.store.base import (BadLocation, StoreError, StoreIOError,
                                StoreUnavailable)
 from glance.store.http import HTTPStore
 from glance.store.netpolicy import AddressRefused
+from tests.functional.relay import Relay
 from tests.functional.services import free_ports
 from tests.functional.store_contract import (CHUNK, ReadOnlyStoreContract, payload,
-                                             read_all)
+                                             read_all, relayed_reader)
 
 
 #: The allow-list that lets the store reach the test nginx.
@@ -48,7 +49,15 @@ class TestHTTPStore(ReadOnlyStoreContract):
     def url(self, path):
         return '%s/%s' % (self.base_url, path)
 
-    def put(self, store, name, data):
+    @pytest.fixture
+    def broken_reader(self, store, base_url):
+        scheme, _, port = base_url.rpartition(':')
+        with Relay(int(port)) as relay:
+            relay_base = '%s:%d' % (scheme, relay.port)
+            yield relayed_reader(relay, store,
+                                 lambda location: location.replace(base_url, relay_base))
+
+    def put(self, store, name, data, piece_size=None):
         with open(os.path.join(self.root, name), 'wb') as handle:
             handle.write(data)
         return self.url(name)

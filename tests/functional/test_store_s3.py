@@ -6,9 +6,10 @@ import pytest
 
 from glance.store.base import StoreError, StoreUnavailable
 from glance.store.s3 import MIN_PART_SIZE, S3Store
+from tests.functional.relay import Relay
 from tests.functional.services import free_ports
 from tests.functional.store_contract import (ClientGone, WritableStoreContract, CHUNK,
-                                             payload, pieces, read_all)
+                                             payload, pieces, read_all, relayed_reader)
 from tests.functional.test_store_swift import container_listing
 
 BUCKET = 'glance-s3-contract'
@@ -22,6 +23,12 @@ def store(swift_service):
 
 
 class TestS3Store(WritableStoreContract):
+
+    @pytest.fixture
+    def broken_reader(self, swift_service):
+        with Relay(swift_service.ports['proxy']) as relay:
+            yield relayed_reader(relay, S3Store(swift_service.s3_options(
+                endpoint=relay.url, bucket=BUCKET, chunk_size=str(CHUNK), retries='0')))
 
     @pytest.fixture
     def listing(self, swift_service, store):

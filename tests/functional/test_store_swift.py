@@ -6,8 +6,10 @@ import swiftclient.exceptions
 
 from glance.store.base import ObjectNotFound, StoreError, StoreUnavailable
 from glance.store.swift import SwiftStore
+from tests.functional.relay import Relay
 from tests.functional.services import SWIFT_KEY, free_ports
-from tests.functional.store_contract import CHUNK, WritableStoreContract, pieces
+from tests.functional.store_contract import (CHUNK, WritableStoreContract, pieces,
+                                             relayed_reader)
 
 CONTAINER = 'glance-contract'
 
@@ -34,6 +36,13 @@ def store(swift_service):
 
 
 class TestSwiftStore(WritableStoreContract):
+
+    @pytest.fixture
+    def broken_reader(self, swift_service):
+        with Relay(swift_service.ports['proxy']) as relay:
+            yield relayed_reader(relay, SwiftStore(swift_service.swift_options(
+                auth_url=relay.url + '/auth/v1.0', container=CONTAINER,
+                chunk_size=str(CHUNK), retries=0)))
 
     @pytest.fixture
     def listing(self, swift_service):

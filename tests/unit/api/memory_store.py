@@ -12,6 +12,8 @@ the real stores.
 * :attr:`MemoryStore.fail_read_after` makes every read fail (as ``StoreIOError``) once
   that many bytes of the object have been delivered; :attr:`MemoryStore.fail_write_after`
   makes ``add`` fail once that many bytes have been written in total.
+* :attr:`MemoryStore.lose_bytes` makes ``add`` silently keep that many bytes fewer
+  than it was given (and report the smaller size), like a backend that lost data.
 """
 
 import hashlib
@@ -33,6 +35,7 @@ class MemoryStore(Store):
         self.reads = []
         self.fail_read_after = None
         self.fail_write_after = None
+        self.lose_bytes = 0
         self.written = 0
 
     @staticmethod
@@ -78,6 +81,8 @@ class MemoryStore(Store):
             self.written += len(chunk)
             if self.fail_write_after is not None and self.written > self.fail_write_after:
                 raise self.error(StoreIOError, location, 'injected write failure')
+        if self.lose_bytes:
+            del buffer[-self.lose_bytes:]
         self.objects[self._key(location)] = bytes(buffer)
         return ObjectInfo(str(location), len(buffer), hashlib.md5(buffer).hexdigest())
 

@@ -105,3 +105,66 @@ def test_client_disconnect_is_invalid_and_cleanable(store):
         writer.write(Dropped())
     writer.discard()
     assert store.objects == {}
+
+
+def test_a_store_that_keeps_fewer_bytes_than_sent_fails_the_upload(store):
+    store.lose_bytes = 1
+    writer = _upload(store)
+    with pytest.raises(StoreIOError, match='stored 99 bytes of the 100 sent'):
+        writer.write(io.BytesIO(DATA), len(DATA))
+    assert [c['size'] for c in writer.chunks] == [99]
+    writer.discard()
+    assert store.objects == {}
+
+
+def test_failure_messages_name_the_sizes(store):
+    with pytest.raises(exception.RequestTooLarge) as info:
+        _upload(store, size_cap=1000).write(io.BytesIO(DATA), len(DATA))
+    assert info.value.message == ('Request entity too large: Content-Length 1027 is '
+                                  'over image_size_cap (1000 bytes)')
+    with pytest.raises(exception.Invalid) as info:
+        _upload(store).write(io.BytesIO(DATA[:500]), len(DATA))
+    assert info.value.message == ('Invalid input: the body held 500 bytes but '
+                                  'Content-Length declared 1027')
+    store.lose_bytes = 1
+    with pytest.raises(StoreIOError) as info:
+        _upload(store).write(io.BytesIO(DATA), len(DATA))
+    assert info.value.message == ('I/O error in store memory on memory://images/'
+                                  'img-00000: stored 99 bytes of the 100 sent')
+
+
+def test_an_image_exactly_at_the_cap_is_accepted(store):
+    writer = _upload(store, size_cap=len(DATA))
+    writer.write(io.BytesIO(DATA), len(DATA))
+    assert writer.size == len(DATA)
+
+
+def test_a_failed_upload_records_no_digests(store):
+    writer = _upload(store)
+    with pytest.raises(exception.Invalid):
+        writer.write(io.BytesIO(DATA[:500]), len(DATA))
+    assert (writer.checksum, writer.sha256, writer.xxh3) == (None, None, None)
+    assert writer.size == 500
+
+
+def test_discard_deletes_what_it_can_and_logs_what_it_cannot(store, monkeypatch,
+                                                            caplog):
+    writer = _upload(store)
+    writer.write(io.BytesIO(DATA[:300]), 300)
+    locations = [chunk['location'] for chunk in writer.chunks]
+    store.delete(locations[0])                      # already gone: not an error
+    real_delete = store.delete
+
+    def delete(location):
+        if location == locations[1]:
+            raise StoreIOError(store='memory', path='images/img-00001', reason='EIO')
+        real_delete(location)
+
+    monkeypatch.setattr(store, 'delete', delete)
+    writer.discard()
+    assert writer.chunks == []
+    assert list(store.objects) == ['images/img-00001']
+    [record] = caplog.records
+    assert record.getMessage() == (
+        'Image img: could not delete chunk %s after a failed upload: I/O error in '
+        'store memory on images/img-00001: EIO' % locations[1])

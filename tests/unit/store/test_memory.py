@@ -3,7 +3,7 @@ suite that the real stores pass, so unit tests built on it test real behaviour."
 
 import pytest
 
-from tests.functional.store_contract import CHUNK, WritableStoreContract
+from tests.functional.store_contract import BREAK_AFTER, CHUNK, WritableStoreContract
 from tests.unit.api.memory_store import MemoryStore
 
 
@@ -16,3 +16,10 @@ class TestMemoryStore(WritableStoreContract):
     @pytest.fixture
     def listing(self, store):
         return lambda: sorted(store.objects)
+
+    @pytest.fixture
+    def broken_reader(self, store):
+        def open_broken(location):
+            store.fail_read_after = BREAK_AFTER
+            return store.get(location)
+        return open_broken

@@ -55,10 +55,10 @@ def test_swift_and_s3_load_from_entry_points_with_their_sections(conf_file):
         [store:swift]
         auth_url = http://127.0.0.1:8080/auth/v1.0
         user = test:tester
-        key = testing
+        key = sEcReT-unit-swift-key
         [store:s3]
         access_key = test:tester
-        secret_key = testing
+        secret_key = sEcReT-unit-s3-secret
         bucket = images
         """)
     conf.update(enabled_stores='swift s3', default_store='s3')
