@@ -21,6 +21,7 @@ sql_pool_recycle 3600                    seconds after which a connection is
 
 import contextlib
 import os
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc, orm, pool
@@ -138,7 +139,23 @@ def create_engine(conf):
             pool_timeout=timeout,
             pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
     event.listen(engine, 'handle_error', _connect_errors_are_disconnects)
+    _forget_pool_in_children(engine)
     return engine
+
+
+def _forget_pool_in_children(engine):
+    # A worker forked by the pre-fork master (glance.common.prefork) inherits the
+    # master's pooled connections: two processes talking on one database socket
+    # corrupt each other's conversations. The child drops them unclosed (closing
+    # would end the master's session) and opens its own.
+    engine_ref = weakref.ref(engine)
+
+    def forget():
+        forked = engine_ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
 
 
 def describe_error(err, detail=False):
