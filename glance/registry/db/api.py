@@ -52,32 +52,41 @@ def _load(session, context, image_id, lock=False):
 
 
 def image_get(database, context, image_id):
-    """Return one image; admins also see deleted ones.
+    """Return one image as a record; admins also see deleted ones.
+
+    One statement reads the image with its properties; a second its chunks, only for
+    callers that may see locations. The record has the attributes of a detail list
+    record (see :func:`image_list`).
 
     :param database: the registry :class:`~glance.registry.db.session.Database`.
     :param context: the caller's request context.
     :param image_id: a normalised image id.
     :raises ImageNotFound: when the image does not exist or is not visible.
     """
-    with database.session() as session:
-        return _load(session, context, image_id)
+    statement = _with_properties(sa.select(Image.__table__).where(Image.id == image_id))
+    with database.connection() as connection:
+        records = _records(connection.execute(statement))
+        if (not records or not context.can_see(records[0].owner, records[0].is_public)
+                or (records[0].deleted and not context.is_admin)):
+            raise exception.ImageNotFound(image_id=image_id)
+        _add_chunks(connection, context, records)
+    return records[0]
 
 
-def _after_marker(sort_key, value, marker_id, descending, nulls_high):
-    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY sort_key, id``.
+def _after_marker(column, id_column, value, marker_id, descending, nulls_high,
+                  nullable):
+    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY column, id_column``.
 
-    Databases disagree on where NULLs sort (PostgreSQL: above every value; MySQL and
-    SQLite: below), so the condition follows the database's own order, which is the
-    order its indexes hold.
+    ``column`` is None when the list is sorted by id alone. Databases disagree on
+    where NULLs sort (PostgreSQL: above every value; MySQL and SQLite: below), so the
+    condition follows the database's own order, which is the order its indexes hold.
     """
     def later(left, right):
         return left < right if descending else left > right
 
-    tie = later(Image.id, marker_id)
-    if sort_key == 'id':
+    tie = later(id_column, marker_id)
+    if column is None:
         return tie
-    column = getattr(Image, sort_key)
-    nullable = Image.__table__.c[sort_key].nullable
     if nullable and value is None:
         null_ties = sa.and_(column.is_(None), tie)
         if nulls_high != descending:
@@ -89,8 +98,8 @@ def _after_marker(sort_key, value, marker_id, descending, nulls_high):
     return condition
 
 
-def _property_match(name, value, dialect_name):
-    """Images having property ``name`` equal to ``value``.
+def _property_condition(table, name, value, dialect_name):
+    """Conditions on ``table`` (image_properties or an alias) for ``name = value``.
 
     MySQL seeks its prefix index on ``value = :v`` directly. PostgreSQL and SQLite
     seek their expression index only on the very expression it holds (integers
@@ -100,17 +109,23 @@ def _property_match(name, value, dialect_name):
     """
     prefix = models.PROPERTY_VALUE_PREFIX
     if dialect_name in ('mysql', 'mariadb'):
-        matches = [ImageProperty.value == value]
-    else:
-        matches = [sa.func.substr(ImageProperty.value, sa.literal_column('1'),
-                                  sa.literal_column(str(prefix))) == value[:prefix]]
-        if len(value) >= prefix:
-            matches.append(ImageProperty.value == value)
-    return Image.id.in_(sa.select(ImageProperty.image_id).where(
-        ImageProperty.name == name, *matches))
+        return [table.c.name == name, table.c.value == value]
+    matches = [table.c.name == name,
+               sa.func.substr(table.c.value, sa.literal_column('1'),
+                              sa.literal_column(str(prefix))) == value[:prefix]]
+    if len(value) >= prefix:
+        matches.append(table.c.value == value)
+    return matches
 
 
-def _filtered(statement, query, dialect_name):
+def _property_match(name, value, dialect_name):
+    """Images having property ``name`` equal to ``value``."""
+    table = ImageProperty.__table__
+    return Image.id.in_(sa.select(table.c.image_id).where(
+        *_property_condition(table, name, value, dialect_name)))
+
+
+def _filtered(statement, query, properties, dialect_name):
     filters = query.filters
     for name in _EQUALITY_FILTERS:
         if name in filters:
@@ -121,7 +136,7 @@ def _filtered(statement, query, dialect_name):
         statement = statement.where(Image.size <= filters['size_max'])
     if 'changes-since' in filters:
         statement = statement.where(Image.updated_at >= filters['changes-since'])
-    for name, value in query.properties.items():
+    for name, value in properties:
         statement = statement.where(_property_match(name, value, dialect_name))
     return statement
 
@@ -136,25 +151,64 @@ def _marker_row(connection, context, query):
     return row[0]
 
 
-def _children(connection, ids, with_chunks):
-    """Properties (and chunks) of the images ``ids``: one query per kind.
-
-    :returns: ``({image id: {name: row with .value}}, {image id: [chunk rows]})``.
-    """
-    properties = {image_id: {} for image_id in ids}
-    for row in connection.execute(
-            sa.select(ImageProperty.image_id, ImageProperty.name, ImageProperty.value)
-            .where(ImageProperty.image_id.in_(ids))):
-        properties[row.image_id][row.name] = row
+def _chunks(connection, ids):
+    """The chunks of the images ``ids``: ``{image id: [rows in order]}``, one query."""
     chunks = {image_id: [] for image_id in ids}
-    if with_chunks:
-        for row in connection.execute(
-                sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
-                          ImageChunk.checksum)
-                .where(ImageChunk.image_id.in_(ids))
-                .order_by(ImageChunk.image_id, ImageChunk.position)):
-            chunks[row.image_id].append(row)
-    return properties, chunks
+    for row in connection.execute(
+            sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
+                      ImageChunk.checksum)
+            .where(ImageChunk.image_id.in_(ids))
+            .order_by(ImageChunk.image_id, ImageChunk.position)):
+        chunks[row.image_id].append(row)
+    return chunks
+
+
+def _with_properties(statement, order=()):
+    """``statement``'s rows, each joined to its properties (one row per property).
+
+    :param order: ``(column of images, descending)`` pairs ordering the result.
+    :returns: a statement whose rows hold the columns of ``statement`` plus
+        ``property_name`` and ``property_value`` (NULL for an image without any).
+    """
+    page = statement.subquery('page')
+    table = ImageProperty.__table__
+    return sa.select(page, table.c.name.label('property_name'),
+                     table.c.value.label('property_value')).select_from(
+        page.outerjoin(table, table.c.image_id == page.c.id)).order_by(
+        *[page.c[column.key].desc() if descending else page.c[column.key]
+          for column, descending in order])
+
+
+def _records(rows):
+    """Group rows of :func:`_with_properties` into records, in the rows' order.
+
+    :returns: records with the image columns plus ``properties`` (``{name: object
+        with .value}``).
+    """
+    records = {}
+    for row in rows:
+        record = records.get(row.id)
+        if record is None:
+            record = types.SimpleNamespace(**{
+                key: value for key, value in row._mapping.items()
+                if key not in ('property_name', 'property_value')}, properties={})
+            records[row.id] = record
+        if row.property_name is not None:
+            record.properties[row.property_name] = types.SimpleNamespace(
+                value=row.property_value)
+    return list(records.values())
+
+
+def _add_chunks(connection, context, records):
+    """Set ``chunks`` of each record: its chunk rows, or None for callers that may
+    not see locations (no query then)."""
+    if not context.can_see_locations:
+        for record in records:
+            record.chunks = None
+        return
+    chunks = _chunks(connection, [record.id for record in records])
+    for record in records:
+        record.chunks = chunks[record.id]
 
 
 def image_list(database, context, query, detail=False):
@@ -164,13 +218,18 @@ def image_list(database, context, query, detail=False):
     the pages survives the deletion of the image it last saw.
 
     The page is read with SQLAlchemy Core as plain records (attributes named like
-    the :class:`~glance.registry.db.models.Image` columns). A brief page reads only
-    the brief columns in one query. A detail page reads every column, plus one query
-    for the page's properties (``properties``: ``{name: row}``, each row having a
-    ``value``) and, only for callers that may see locations
-    (:attr:`~glance.common.context.RequestContext.can_see_locations`), one for its
-    chunks (``chunks``: rows with ``location``, ``size`` and ``checksum``, in order;
-    None for other callers). A marker costs one more small query.
+    the :class:`~glance.registry.db.models.Image` columns) in one statement: a brief
+    page reads only the brief columns; a detail page reads every column and the
+    page's properties (``properties``: ``{name: object with .value}``) and, only for
+    callers that may see locations
+    (:attr:`~glance.common.context.RequestContext.can_see_locations`), a second
+    statement reads its chunks (``chunks``: rows with ``location``, ``size`` and
+    ``checksum``, in order; None for other callers). A marker costs one more small
+    query.
+
+    With a property filter the page is read from the property index ordered by the
+    sort key (see :mod:`glance.registry.db.models`): the database reads the page's
+    rows in order and stops, whatever the number of matching images.
 
     :param database: the registry database.
     :param context: the caller's request context.
@@ -183,31 +242,46 @@ def image_list(database, context, query, detail=False):
     dialect_name = database.engine.dialect.name
     table = Image.__table__
     columns = table.c if detail else [table.c[name] for name in _BRIEF_COLUMNS]
-    statement = sa.select(*columns).where(Image.deleted == sa.false())
-    statement = _filtered(statement, query, dialect_name)
+    properties = list(query.properties.items())
+    sort_column = None if query.sort_key == 'id' else table.c[query.sort_key]
+    if properties:
+        driver = ImageProperty.__table__.alias('driver')
+        statement = sa.select(*columns).select_from(
+            driver.join(table, table.c.id == driver.c.image_id)).where(
+            *_property_condition(driver, *properties.pop(0), dialect_name))
+        order = [driver.c[models.SORT_COPIES[query.sort_key]]] if sort_column is not None \
+            else []
+        order.append(driver.c.image_id)
+    else:
+        statement = sa.select(*columns)
+        order = [sort_column] if sort_column is not None else []
+        order.append(table.c.id)
+    statement = _filtered(statement.where(Image.deleted == sa.false()), query,
+                          properties, dialect_name)
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
-    order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
-    if descending:
-        order = [column.desc() for column in order]
-    statement = statement.order_by(*order).limit(query.limit + 1)
+    statement = statement.order_by(
+        *[column.desc() if descending else column for column in order]).limit(
+        query.limit + 1)
     with database.connection() as connection:
         if query.marker is not None:
             statement = statement.where(_after_marker(
-                query.sort_key, _marker_row(connection, context, query), query.marker,
-                descending, nulls_high=dialect_name == 'postgresql'))
-        rows = connection.execute(statement).all()
-        more = len(rows) > query.limit
-        del rows[query.limit:]
-        if not detail or not rows:
-            return [types.SimpleNamespace(**row._mapping) for row in rows], more
-        with_chunks = context.can_see_locations
-        properties, chunks = _children(connection, [row.id for row in rows],
-                                       with_chunks)
-    return [types.SimpleNamespace(
-        **row._mapping, properties=properties[row.id],
-        chunks=chunks[row.id] if with_chunks else None) for row in rows], more
+                order[0] if len(order) == 2 else None, order[-1],
+                _marker_row(connection, context, query), query.marker, descending,
+                nulls_high=dialect_name == 'postgresql',
+                nullable=sort_column is not None and sort_column.nullable))
+        if not detail:
+            rows = connection.execute(statement).all()
+            return ([types.SimpleNamespace(**row._mapping) for row in rows[:query.limit]],
+                    len(rows) > query.limit)
+        page_order = [(column, descending) for column in (sort_column, table.c.id)
+                      if column is not None]
+        records = _records(connection.execute(_with_properties(statement, page_order)))
+        more = len(records) > query.limit
+        del records[query.limit:]
+        _add_chunks(connection, context, records)
+    return records, more
 
 
 def _set_chunks(image, chunks):
