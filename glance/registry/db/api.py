@@ -211,7 +211,7 @@ def _add_chunks(connection, context, records):
         record.chunks = chunks[record.id]
 
 
-def image_list(database, context, query, detail=False):
+def image_list(database, context, query, detail=False, only_ids=None):
     """Return one page of the images visible to ``context`` that match ``query``.
 
     Deleted images are never listed. A deleted marker still works, so a walk through
@@ -235,6 +235,8 @@ def image_list(database, context, query, detail=False):
     :param context: the caller's request context.
     :param query: a :class:`glance.registry.validation.ListQuery`.
     :param detail: read full records rather than brief ones.
+    :param only_ids: a SQL selectable of image ids the list is narrowed to (see
+        :data:`glance.registry.api.ONLY_IDS_KEY`), or None.
     :returns: ``(images, more)``; ``more`` is True when another page exists.
     :raises Invalid: when the marker is not an image the caller can see.
     """
@@ -261,6 +263,8 @@ def image_list(database, context, query, detail=False):
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
+    if only_ids is not None:
+        statement = statement.where(table.c.id.in_(only_ids))
     statement = statement.order_by(
         *[column.desc() if descending else column for column in order]).limit(
         query.limit + 1)
