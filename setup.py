@@ -27,6 +27,8 @@ setuptools.setup(
         'swift': ['python-swiftclient>=4.4'],
         's3': ['boto3>=1.28'],
         'all': ['python-swiftclient>=4.4', 'boto3>=1.28'],
+        # tools/bench.sh draws its concurrency chart with matplotlib.
+        'bench': ['matplotlib>=3.7'],
     },
     scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
              'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],

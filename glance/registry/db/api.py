@@ -13,6 +13,7 @@ Lists use keyset pagination: the page after a marker is "rows ordered after the
 marker's (sort key, id)", a range the indexes answer directly, however deep the page.
 """
 
+import json
 import types
 import uuid
 
@@ -27,6 +28,9 @@ _EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_pu
                      'owner')
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
 # Columns of a brief record (GET /images); a detail page reads every column.
+# The property row a filtered list is read through (built once: aliasing a table
+# copies its columns, a cost that would otherwise come with every request).
+_DRIVER = ImageProperty.__table__.alias('driver')
 _BRIEF_COLUMNS = ('id', 'name', 'status', 'is_public', 'disk_format', 'container_format',
                   'size', 'checksum')
 
@@ -63,14 +67,16 @@ def image_get(database, context, image_id):
     :param image_id: a normalised image id.
     :raises ImageNotFound: when the image does not exist or is not visible.
     """
-    statement = _with_properties(sa.select(Image.__table__).where(Image.id == image_id))
+    statement = sa.select(Image.__table__, _properties_column(
+        database.engine.dialect.name)).where(Image.id == image_id)
     with database.connection() as connection:
-        records = _records(connection.execute(statement))
-        if (not records or not context.can_see(records[0].owner, records[0].is_public)
-                or (records[0].deleted and not context.is_admin)):
+        row = connection.execute(statement).first()
+        if (row is None or not context.can_see(row.owner, row.is_public)
+                or (row.deleted and not context.is_admin)):
             raise exception.ImageNotFound(image_id=image_id)
-        _add_chunks(connection, context, records)
-    return records[0]
+        image = _record(row)
+        _add_chunks(connection, context, [image])
+    return image
 
 
 def _after_marker(column, id_column, value, marker_id, descending, nulls_high,
@@ -163,40 +169,34 @@ def _chunks(connection, ids):
     return chunks
 
 
-def _with_properties(statement, order=()):
-    """``statement``'s rows, each joined to its properties (one row per property).
+# Each database's aggregate building a JSON object from (key, value) rows.
+_JSON_OBJECT_AGG = {'sqlite': 'json_group_object', 'postgresql': 'json_object_agg',
+                    'mysql': 'json_objectagg', 'mariadb': 'json_objectagg'}
+_PROPERTIES = ImageProperty.__table__.alias('props')
 
-    :param order: ``(column of images, descending)`` pairs ordering the result.
-    :returns: a statement whose rows hold the columns of ``statement`` plus
-        ``property_name`` and ``property_value`` (NULL for an image without any).
+
+def _properties_column(dialect_name):
+    """A column holding each image's properties as one JSON object (text).
+
+    A correlated subquery: the database evaluates it only for the rows it returns,
+    so a page reads its properties in the same statement, one row per image.
     """
-    page = statement.subquery('page')
-    table = ImageProperty.__table__
-    return sa.select(page, table.c.name.label('property_name'),
-                     table.c.value.label('property_value')).select_from(
-        page.outerjoin(table, table.c.image_id == page.c.id)).order_by(
-        *[page.c[column.key].desc() if descending else page.c[column.key]
-          for column, descending in order])
+    aggregate = getattr(sa.func, _JSON_OBJECT_AGG[dialect_name])(
+        _PROPERTIES.c.name, _PROPERTIES.c.value)
+    return sa.select(sa.cast(aggregate, sa.Text)).where(
+        _PROPERTIES.c.image_id == Image.id).scalar_subquery().label('properties_json')
 
 
-def _records(rows):
-    """Group rows of :func:`_with_properties` into records, in the rows' order.
+def _record(row):
+    """A record of a row read with :func:`_properties_column`.
 
-    :returns: records with the image columns plus ``properties`` (``{name: object
+    :returns: the image columns as attributes plus ``properties`` (``{name: object
         with .value}``).
     """
-    records = {}
-    for row in rows:
-        record = records.get(row.id)
-        if record is None:
-            record = types.SimpleNamespace(**{
-                key: value for key, value in row._mapping.items()
-                if key not in ('property_name', 'property_value')}, properties={})
-            records[row.id] = record
-        if row.property_name is not None:
-            record.properties[row.property_name] = types.SimpleNamespace(
-                value=row.property_value)
-    return list(records.values())
+    values = dict(row._mapping)
+    properties = json.loads(values.pop('properties_json') or '{}')
+    return types.SimpleNamespace(**values, properties={
+        name: types.SimpleNamespace(value=value) for name, value in properties.items()})
 
 
 def _add_chunks(connection, context, records):
@@ -243,17 +243,24 @@ def image_list(database, context, query, detail=False, only_ids=None):
     descending = query.sort_dir == 'desc'
     dialect_name = database.engine.dialect.name
     table = Image.__table__
-    columns = table.c if detail else [table.c[name] for name in _BRIEF_COLUMNS]
+    columns = ([*table.c, _properties_column(dialect_name)] if detail
+               else [table.c[name] for name in _BRIEF_COLUMNS])
     properties = list(query.properties.items())
     sort_column = None if query.sort_key == 'id' else table.c[query.sort_key]
     if properties:
-        driver = ImageProperty.__table__.alias('driver')
+        driver = _DRIVER
         statement = sa.select(*columns).select_from(
             driver.join(table, table.c.id == driver.c.image_id)).where(
             *_property_condition(driver, *properties.pop(0), dialect_name))
         order = [driver.c[models.SORT_COPIES[query.sort_key]]] if sort_column is not None \
             else []
         order.append(driver.c.image_id)
+        # MariaDB may otherwise walk (image_id, name) for a page sorted by id, which
+        # costs O(matching images) when the matches come late in id order.
+        for dialect in ('mysql', 'mariadb'):
+            statement = statement.with_hint(driver, 'FORCE INDEX (%s)'
+                                            % models.property_sort_index(query.sort_key),
+                                            dialect)
     else:
         statement = sa.select(*columns)
         order = [sort_column] if sort_column is not None else []
@@ -275,15 +282,12 @@ def image_list(database, context, query, detail=False, only_ids=None):
                 _marker_row(connection, context, query), query.marker, descending,
                 nulls_high=dialect_name == 'postgresql',
                 nullable=sort_column is not None and sort_column.nullable))
+        rows = connection.execute(statement).all()
+        more = len(rows) > query.limit
+        del rows[query.limit:]
         if not detail:
-            rows = connection.execute(statement).all()
-            return ([types.SimpleNamespace(**row._mapping) for row in rows[:query.limit]],
-                    len(rows) > query.limit)
-        page_order = [(column, descending) for column in (sort_column, table.c.id)
-                      if column is not None]
-        records = _records(connection.execute(_with_properties(statement, page_order)))
-        more = len(records) > query.limit
-        del records[query.limit:]
+            return [types.SimpleNamespace(**row._mapping) for row in rows], more
+        records = [_record(row) for row in rows]
         _add_chunks(connection, context, records)
     return records, more
 
