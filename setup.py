@@ -15,7 +15,7 @@ setuptools.setup(
         'eventlet>=0.35',
         'WebOb>=1.8',
         'Routes>=2.5',
-        'SQLAlchemy>=2.0',
+        'SQLAlchemy>=2.0.43',  # create_engine(skip_autocommit_rollback=)
         'alembic>=1.12',
         'PasteDeploy>=3.0',
         'httplib2>=0.22',
