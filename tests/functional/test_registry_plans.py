@@ -157,3 +157,34 @@ def test_marker_page_keeps_the_plan(database):
     params['marker'] = first[-1].id
     indexes, sorts = _plan(database, *_page_statement(database, params, detail=False))
     assert models.property_sort_index('name') in indexes and not sorts
+
+
+def test_sort_copies_follow_the_image_through_the_registry(database):
+    """The triggers keep each property row's copies equal to its image's columns."""
+    admin = RequestContext(tenant='ops', roles=['admin'])
+    names = ['copy-b', 'copy-a', 'copy-c']
+    ids = [db_api.image_create(database, {'name': name, 'owner': 'ops', 'size': index,
+                                          'properties': {'copy_test': 'yes'}}).id
+           for index, name in enumerate(names)]
+
+    def listed(sort_key):
+        query = validation.list_query({'property-copy_test': 'yes', 'sort_key': sort_key,
+                                       'sort_dir': 'asc'}, 25, 1000)
+        return [image.id for image in db_api.image_list(database, admin, query)[0]]
+
+    assert listed('name') == [ids[1], ids[0], ids[2]]
+    db_api.image_update(database, admin, ids[2], {'name': 'copy-0', 'size': 99})
+    db_api.image_update(database, admin, ids[1], {'properties': {'other': 'x'}})
+    assert listed('name') == [ids[2], ids[1], ids[0]]
+    assert listed('size') == [ids[0], ids[1], ids[2]]
+    table = models.ImageProperty.__table__
+    with database.engine.connect() as connection:
+        rows = connection.execute(sa.select(table.c.image_id, table.c.image_name,
+                                            table.c.image_size, table.c.image_updated_at)
+                                  .where(table.c.image_id.in_(ids))).all()
+    images = {image_id: db_api.image_get(database, admin, image_id) for image_id in ids}
+    assert len(rows) == 4
+    for image_id, name, size, updated_at in rows:
+        image = images[image_id]
+        assert (name, size) == (image.name, image.size)
+        assert updated_at == image.updated_at

@@ -13,9 +13,10 @@ registry's tables and history in the same database without either touching the o
 
 The registry never reads this table by name: queries hand the registry's list a
 subquery of related image ids, which the registry's statement embeds; that is why
-the table must live in the registry's own database. No foreign key ties the two, so the registry's schema and deletes stay
-exactly as they are without the filter: the filter removes a row when its image is
-deleted, and queries skip deleted images should a row be left over.
+the table must live in the registry's own database. No foreign key ties the two, so
+the registry's schema and deletes stay exactly as they are without the filter: the
+filter removes a row when its image is deleted, and queries skip deleted images
+should a row be left over.
 """
 
 import contextlib

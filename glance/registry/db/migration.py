@@ -60,6 +60,9 @@ class MigrationHistory:
 
 
 REGISTRY = MigrationHistory('glance.registry.db:migrations', 'glance_registry_version')
+# The dialect-specific property indexes, which exist only in the migrations.
+_PROPERTY_INDEXES = frozenset(models.property_sort_index(key)
+                              for key in models.SORTED_COLUMNS + ('id',))
 
 
 def include_object(obj, name, type_, reflected, compare_to):
@@ -71,10 +74,6 @@ def include_object(obj, name, type_, reflected, compare_to):
     if type_ == 'table':
         return name in models.Base.metadata.tables
     return not (type_ == 'index' and name in _PROPERTY_INDEXES)
-
-
-_PROPERTY_INDEXES = frozenset(models.property_sort_index(key)
-                              for key in models.SORTED_COLUMNS + ('id',))
 
 
 def prepare_schema(engine, auto_create, history=REGISTRY):
