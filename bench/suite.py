@@ -396,8 +396,8 @@ def _mib(speed):
 
 
 def render(api, records, header):
-    """The Markdown blocks, by marker name."""
-    blocks = {'header': header}
+    """The Markdown blocks, by marker name; each starts with ``header``."""
+    blocks = {}
     if api is not None:
         lines = ['| store | baseline | glance-api MiB/s | baseline MiB/s | '
                  'glance-api / better baseline |', '| --- | --- | ---: | ---: | ---: |']
@@ -406,7 +406,7 @@ def render(api, records, header):
                                                                    _mib(second))
             lines.append('| %s | %s | %s | %s | %.2f |' % (store, baseline, _mib(glance),
                                                           base, ratio))
-        blocks['downloads'] = '\n'.join(lines)
+        blocks['downloads'] = header + '\n\n' + '\n'.join(lines)
         lines = ['| concurrent downloads | glance-api MiB/s | nginx sendfile off | '
                  'nginx sendfile on | glance-api / better nginx |',
                  '| ---: | ---: | ---: | ---: | ---: |']
@@ -435,7 +435,7 @@ def render(api, records, header):
             '(idle %.1f MiB; growth %.1f MiB; %s MiB/s) |'
             % (size / GIB, big_peak / 1024, big_before / 1024,
                (big_peak - big_before) / 1024, _mib(big_speed))]
-        blocks['concurrency'] = '\n'.join(lines)
+        blocks['concurrency'] = header + '\n\n' + '\n'.join(lines)
     if records:
         lines = ['| database | images | scenario | p50 ms | p99 ms |',
                  '| --- | ---: | --- | ---: | ---: |']
@@ -444,7 +444,7 @@ def render(api, records, header):
                 lines.append('| %s | %s | %s | %.2f | %.2f |' % (
                     record['database'], format(record['images'], ','),
                     result['scenario'], result['p50_ms'], result['p99_ms']))
-        blocks['registry'] = '\n'.join(lines)
+        blocks['registry'] = header + '\n\n' + '\n'.join(lines)
     return blocks
 
 

@@ -265,8 +265,12 @@ def image_list(database, context, query, detail=False, only_ids=None):
         statement = sa.select(*columns)
         order = [sort_column] if sort_column is not None else []
         order.append(table.c.id)
-    statement = _filtered(statement.where(Image.deleted == sa.false()), query,
-                          properties, dialect_name)
+    not_deleted = Image.deleted == sa.false()
+    if only_ids is not None and dialect_name == 'sqlite':
+        # SQLite (no statistics) would walk an index on "deleted" rather than look up
+        # the few ids; a unary + keeps a term from being used by any index.
+        not_deleted = sa.literal_column('+%s.deleted' % table.name) == sa.false()
+    statement = _filtered(statement.where(not_deleted), query, properties, dialect_name)
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
