@@ -15,7 +15,7 @@ setuptools.setup(
         'eventlet>=0.35',
         'WebOb>=1.8',
         'Routes>=2.5',
-        'SQLAlchemy>=2.0',
+        'SQLAlchemy>=2.0.43',  # create_engine(skip_autocommit_rollback=)
         'alembic>=1.12',
         'PasteDeploy>=3.0',
         'httplib2>=0.22',
@@ -30,6 +30,8 @@ setuptools.setup(
         # Token authentication against Keystone (the auth_token paste filter).
         'keystone': ['keystonemiddleware>=10.0'],
         'all': ['python-swiftclient>=4.4', 'boto3>=1.28', 'keystonemiddleware>=10.0'],
+        # tools/bench.sh draws its concurrency chart with matplotlib.
+        'bench': ['matplotlib>=3.7'],
     },
     scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
              'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],

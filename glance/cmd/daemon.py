@@ -11,7 +11,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
     import eventlet
 
-from glance.common import config, exception, log, server, wsgi
+from glance.common import config, exception, log, prefork, server, wsgi
 
 LOG = logging.getLogger(__name__)
 
@@ -30,8 +30,37 @@ def parse_args(prog, argv):
     return parser.parse_args(argv)
 
 
+def _read_conf(prog, args):
+    """Read the daemon's conf file with the command-line overrides applied."""
+    conf_path = args.config_file or config.find_config_file(prog + '.conf')
+    conf = config.load_config_file(conf_path)
+    if args.bind_host:
+        conf['bind_host'] = args.bind_host
+    if args.bind_port is not None:
+        conf['bind_port'] = str(args.bind_port)
+    log.setup_logging(conf)
+    return conf, conf_path
+
+
+def _load_app(prog, args, conf, conf_path):
+    """Load the paste pipeline named by the command line or the conf."""
+    opts = config.Options(conf)
+    paste_file = args.paste_file or opts.get_path('paste_file', None) or os.path.join(
+        os.path.dirname(conf_path), prog + '-paste.ini')
+    pipeline = args.pipeline or opts.get_str('pipeline', prog)
+    return wsgi.load_paste_app(paste_file, pipeline, conf)
+
+
+def _workers(conf):
+    """The ``workers`` option: processes to fork (0 or 1: serve in this process)."""
+    return config.Options(conf).get_int('workers', os.cpu_count() or 1, minimum=0)
+
+
 def run(prog, default_port, argv=None):
     """Load the daemon's conf and paste pipeline and serve until SIGTERM.
+
+    With ``workers`` above 1 the process becomes a pre-fork master
+    (:mod:`glance.common.prefork`) that also reloads on SIGHUP.
 
     :param prog: daemon name (``glance-registry`` or ``glance-api``); names the default
         conf, paste ini and pipeline.
@@ -41,23 +70,14 @@ def run(prog, default_port, argv=None):
     eventlet.monkey_patch()
     args = parse_args(prog, argv)
     try:
-        conf_path = args.config_file or config.find_config_file(prog + '.conf')
-        conf = config.load_config_file(conf_path)
-        if args.bind_host:
-            conf['bind_host'] = args.bind_host
-        if args.bind_port is not None:
-            conf['bind_port'] = str(args.bind_port)
-        log.setup_logging(conf)
-        opts = config.Options(conf)
-        paste_file = args.paste_file or opts.get_path('paste_file', None) or os.path.join(
-            os.path.dirname(conf_path), prog + '-paste.ini')
-        pipeline = args.pipeline or opts.get_str('pipeline', prog)
+        conf, conf_path = _read_conf(prog, args)
+        workers = _workers(conf)
         srv = server.server_from_conf(None, conf, default_port)
         srv.bind()
         # Bind before loading the app so that a port of 0 is known to the app (the
         # registry builds image URIs from it).
         conf['bind_port'] = str(srv.port)
-        srv.app = wsgi.load_paste_app(paste_file, pipeline, conf)
+        srv.app = _load_app(prog, args, conf, conf_path)
     except exception.ConfigError as err:
         print('%s: %s' % (prog, err), file=sys.stderr)
         return 2
@@ -68,5 +88,15 @@ def run(prog, default_port, argv=None):
     LOG.info('%s listening on %s://%s:%d', prog, srv.scheme, host, srv.port)
     print('%s listening on %s://%s:%d' % (prog, srv.scheme, host, srv.port),
           file=sys.stderr, flush=True)
-    srv.serve_forever()
+    if workers <= 1:
+        srv.serve_forever()
+        return 0
+
+    def reload():
+        new_conf, new_path = _read_conf(prog, args)
+        # The socket stays bound: the app must keep describing its real address.
+        new_conf['bind_host'], new_conf['bind_port'] = srv.host, str(srv.port)
+        return _load_app(prog, args, new_conf, new_path), _workers(new_conf)
+
+    prefork.Master(srv, workers, reload).run()
     return 0

@@ -48,6 +48,11 @@ API_VERSION = 'v1.0'
 _WILDCARD_HOSTS = ('', '0.0.0.0', '::')
 _GET = {'method': ['GET', 'HEAD']}
 PURGE_PROPS_HEADER = 'X-Glance-Registry-Purge-Props'
+#: WSGI environ key a filter in front of the registry may set (never a client: it
+#: is no header) to narrow ``GET /images[/detail]`` to some images: a SQLAlchemy
+#: ``SELECT`` of image ids that the list statement embeds (see the instance_aware
+#: filter).
+ONLY_IDS_KEY = 'glance.registry.only_ids'
 
 
 @dataclasses.dataclass(frozen=True)
@@ -151,7 +156,8 @@ class ImagesController(wsgi.Controller):
         query = validation.list_query(
             validation.query_params(req, validation.is_list_param),
             self.options.limit_param_default, self.options.api_limit_max)
-        images, more = db_api.image_list(self.database, ctx, query, detail=detail)
+        images, more = db_api.image_list(self.database, ctx, query, detail=detail,
+                                         only_ids=req.environ.get(ONLY_IDS_KEY))
         base = self._base_url(req)
         if detail:
             body = {'images': [self._full(image, base, ctx) for image in images]}

@@ -47,7 +47,8 @@ class Daemon:
         self.prog = prog
         self.folder = str(folder)
         os.makedirs(self.folder, exist_ok=True)
-        self.options = {'bind_host': '127.0.0.1', 'bind_port': 0,
+        # One process unless a test asks for workers: the machine's cores are shared.
+        self.options = {'bind_host': '127.0.0.1', 'bind_port': 0, 'workers': 1,
                         'log_file': os.path.join(self.folder, prog + '.log'),
                         'paste_file': os.path.join(ETC, prog + '-paste.ini')}
         self.options.update(options or {})
@@ -120,6 +121,14 @@ class Daemon:
     def pid(self):
         """The daemon's process id."""
         return self.process.pid
+
+    def workers(self):
+        """Process ids of the daemon's live workers (its child processes)."""
+        try:
+            with open('/proc/%d/task/%d/children' % (self.pid, self.pid)) as children:
+                return set(int(pid) for pid in children.read().split())
+        except FileNotFoundError:
+            return set()
 
     def stop(self, sig=signal.SIGTERM, timeout=15):
         """Stop the daemon by PID and reap it; escalate to SIGKILL after ``timeout``."""

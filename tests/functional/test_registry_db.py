@@ -19,8 +19,6 @@ import pytest
 from glance.registry.db import migration
 from tests.functional import daemons, databases
 
-HEAD = migration.REGISTRY.head()
-
 
 def _manage(conf_path, *args):
     command = [sys.executable, os.path.join(daemons.REPO, 'bin', 'glance-manage'),
@@ -52,9 +50,10 @@ def test_manage_sync_and_version_then_a_registry_without_auto_create(
         make_registry(sql_connection=database_url, db_auto_create='false')
 
     synced = _manage(str(conf), 'db', 'sync')
-    assert (synced.returncode, synced.stdout) == (0, HEAD + '\n'), synced.stderr
+    head = migration.REGISTRY.head() + '\n'
+    assert (synced.returncode, synced.stdout) == (0, head), synced.stderr
     after = _manage(str(conf), 'db', 'version')
-    assert after.stdout == HEAD + '\n'
+    assert after.stdout == head
 
     registry = make_registry(sql_connection=database_url, db_auto_create='false')
     status, body = _call(registry, 'POST', '/images', {'image': {'name': 'synced'}})

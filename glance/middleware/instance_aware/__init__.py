@@ -26,11 +26,10 @@ relating it again replaces the relation. ``DELETE /images/<id>`` and a ``PUT`` t
 sets status ``deleted`` remove it.
 
 ``GET /images`` and ``GET /images/detail`` with ``nova_installation_uuid`` and
-``instance_id`` (and optionally ``relation``) are answered here: one query orders
-the related, non-deleted images visible to the caller like the registry would
-(``sort_key``, ``sort_dir``, ``marker``, ``limit``, same defaults and caps), and the
-records of that page are read from the registry below with the caller's identity, so
-its visibility rules and record format apply unchanged. Other filters cannot be
+``instance_id`` (and optionally ``relation``) are passed to the registry below as
+its own list (``sort_key``, ``sort_dir``, ``marker``, ``limit``), narrowed to the
+related images by a subquery on this filter's table, so its visibility rules, paging
+and record format apply unchanged and a page is one statement. Other filters cannot be
 combined with the tuple (400). The records do not show the tuple: relations are
 found by querying, and image records look the same with or without this filter.
 
@@ -44,8 +43,6 @@ sql_connection      (the registry's) database of the relations table; must be th
                                      registry's own (queries read its images table)
 db_auto_create      true             create/upgrade the relations table at start-up
                                      (its own alembic history)
-api_limit_max       1000             as for the registry: the largest page
-limit_param_default 25               as for the registry: the default page size
 =================== ================ =================================================
 
 The ``sql_pool_*`` options apply as documented in :mod:`glance.registry.db.session`.
@@ -65,7 +62,7 @@ import webob
 from glance.common import config, context, exception, wsgi
 from glance.middleware.instance_aware import db
 from glance.nova.installation import canonical_uuid
-from glance.registry import validation
+from glance.registry import api as registry_api, validation
 from glance.registry.db import migration, session
 
 LOG = logging.getLogger(__name__)
@@ -76,8 +73,6 @@ RELATION_KEY = 'image_relation'
 RELATION_PARAM = 'relation'
 DEFAULT_RELATION = 'snapshot'
 MAX_BODY = 1024 * 1024  # the registry's own cap on JSON bodies
-BRIEF_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'disk_format',
-                'container_format', 'size', 'checksum')
 MAX_INSTANCE_ID = 2 ** 63 - 1
 
 _TUPLE_KEYS = (INSTALLATION_KEY, INSTANCE_KEY)
@@ -181,22 +176,18 @@ class InstanceAwareFilter:
 
     :param app: the registry app (or the next filter).
     :param store: a :class:`~glance.middleware.instance_aware.db.RelationStore`.
-    :param limit_default: page size when a query has no ``limit``.
-    :param limit_max: the largest page size.
     """
 
-    def __init__(self, app, store, limit_default=25, limit_max=1000):
+    def __init__(self, app, store):
         self.app = app
         self.store = store
-        self.limit_default = limit_default
-        self.limit_max = limit_max
 
     def __call__(self, environ, start_response):
         method = environ.get('REQUEST_METHOD')
         path = environ.get('PATH_INFO', '')
         if path in _LIST_PATHS and method in ('GET', 'HEAD') \
                 and _asks_for_relations(environ):
-            response = self._query(webob.Request(environ), path == '/images/detail')
+            response = self._query(webob.Request(environ))
         elif path == '/images' and method == 'POST':
             response = self._write(environ, None)
         elif _IMAGE_PATH.match(path) and method == 'PUT':
@@ -317,9 +308,14 @@ class InstanceAwareFilter:
         return webob.Request.blank(path, environ=sub_environ,
                                    method=method).get_response(self.app)
 
-    def _query(self, req, detail):
-        """``GET /images[/detail]?nova_installation_uuid=&instance_id=[&relation=]``."""
-        ctx = context.from_environ(req.environ)
+    def _query(self, req):
+        """``GET /images[/detail]?nova_installation_uuid=&instance_id=[&relation=]``.
+
+        The registry below answers the list itself, narrowed to the related images
+        (:data:`glance.registry.api.ONLY_IDS_KEY`): its paging, visibility, formats
+        and limits apply, and a page is one statement. Only the ``next`` link gets
+        the tuple back.
+        """
         try:
             params = validation.query_params(req, lambda name: True)
             unknown = sorted(set(params) - set(_QUERY_PARAMS))
@@ -333,59 +329,26 @@ class InstanceAwareFilter:
                                         'together' % _TUPLE_KEYS)
             relation = (_relation(params[RELATION_PARAM], RELATION_PARAM)
                         if RELATION_PARAM in params else None)
-            query = validation.list_query(
-                {name: value for name, value in params.items()
-                 if name in validation.LIST_PARAMS},
-                self.limit_default, self.limit_max)
-            rows = self.store.related_images(
+            related = self.store.related_ids(
                 _installation(params[INSTALLATION_KEY]),
-                canonical_instance_id(params[INSTANCE_KEY]), relation, query.sort_key,
-                query.sort_dir, query.marker)
-            candidates = self._after_marker(ctx, rows, query.marker)
+                canonical_instance_id(params[INSTANCE_KEY]), relation)
         except exception.GlanceException as exc:
             return wsgi.error_response(exc)
-        images, more = [], False
-        for image_id in candidates:
-            if len(images) == query.limit:
-                more = True
-                break
-            found = self._subrequest(req.environ, 'GET', '/images/' + image_id)
-            if found.status_int == 404:
-                continue
-            if found.status_int != 200:
-                return found
-            image = found.json['image']
-            images.append(image if detail else {key: image.get(key)
-                                                for key in BRIEF_FIELDS})
-        body = {'images': images}
-        if more:
-            base = images[-1]['uri'].rpartition('/images/')[0]
-            next_params = {name: value for name, value in params.items()
-                           if name != 'marker'}
-            next_params['marker'] = images[-1]['id']
-            body['next'] = '%s%s?%s' % (base, req.path_info,
-                                        urllib.parse.urlencode(next_params))
-        return wsgi.json_response(body)
-
-    @staticmethod
-    def _after_marker(ctx, rows, marker):
-        """Ids of the listable rows after the marker, in order.
-
-        As in the registry: the marker must be an image the caller can see (a deleted
-        one is fine), and deleted images are never listed.
-
-        :raises Invalid: for a marker that is not such an image.
-        """
-        start = 0
-        if marker is not None:
-            positions = [index for index, row in enumerate(rows)
-                         if row.id == marker and ctx.can_see(row.owner, row.is_public)]
-            if not positions:
-                raise exception.Invalid(reason='marker %s is not a known image' % marker)
-            start = positions[0] + 1
-        return [row.id for row in rows[start:]
-                if row.related and not row.deleted and ctx.can_see(row.owner,
-                                                                   row.is_public)]
+        list_params = {name: value for name, value in params.items()
+                       if name in validation.LIST_PARAMS}
+        environ = dict(req.environ, QUERY_STRING=urllib.parse.urlencode(list_params))
+        environ[registry_api.ONLY_IDS_KEY] = related
+        response = webob.Request(environ).get_response(self.app)
+        if (req.method != 'GET' or response.status_int != 200
+                or response.content_type != 'application/json'):
+            return response
+        body = response.json_body
+        if 'next' in body:
+            tuple_params = {name: value for name, value in params.items()
+                            if name not in validation.LIST_PARAMS}
+            body['next'] += '&' + urllib.parse.urlencode(tuple_params)
+            response.json_body = body
+        return response
 
 
 def prepare_table(engine, auto_create):
@@ -413,9 +376,7 @@ def filter_factory(global_conf, **local_conf):
     """
     conf = config.merge(global_conf, local_conf)
     opts = config.Options(conf, 'filter:instance_aware')
-    limit_max = opts.get_int('api_limit_max', 1000, minimum=1)
-    limit_default = opts.get_int('limit_param_default', 25, minimum=1, maximum=limit_max)
     engine = session.create_engine(conf)
     prepare_table(engine, opts.get_bool('db_auto_create', True))
     store = db.RelationStore(engine)
-    return lambda app: InstanceAwareFilter(app, store, limit_default, limit_max)
+    return lambda app: InstanceAwareFilter(app, store)

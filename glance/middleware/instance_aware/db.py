@@ -11,16 +11,15 @@ table ``instance_aware_version`` through the registry's
 :class:`~glance.registry.db.migration.MigrationHistory`, so it lives beside the
 registry's tables and history in the same database without either touching the other.
 
-The registry never reads this table. Queries read the registry's ``images`` table
-(through :mod:`glance.registry.db.models`, read-only) to order related images as the
-registry orders its lists; that is why the table must live in the registry's own
-database. No foreign key ties the two, so the registry's schema and deletes stay
-exactly as they are without the filter: the filter removes a row when its image is
-deleted, and queries skip deleted images should a row be left over.
+The registry never reads this table by name: queries hand the registry's list a
+subquery of related image ids, which the registry's statement embeds; that is why
+the table must live in the registry's own database. No foreign key ties the two, so
+the registry's schema and deletes stay exactly as they are without the filter: the
+filter removes a row when its image is deleted, and queries skip deleted images
+should a row be left over.
 """
 
 import contextlib
-import dataclasses
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import mysql
@@ -50,20 +49,6 @@ relations = sa.Table(
 #: This table's alembic history; ``HISTORY.upgrade(engine)`` creates or updates it.
 HISTORY = migration.MigrationHistory('glance.middleware.instance_aware:migrations',
                                      VERSION_TABLE)
-
-
-@dataclasses.dataclass(frozen=True)
-class ImageRow:
-    """What a related-images query needs of one image row.
-
-    :ivar related: False for the marker row when it is not related to the instance.
-    """
-
-    id: str
-    owner: str | None
-    is_public: bool
-    deleted: bool
-    related: bool
 
 
 class RelationStore:
@@ -111,47 +96,22 @@ class RelationStore:
         with self._transaction() as connection:
             connection.execute(relations.delete().where(relations.c.image_id == image_id))
 
-    def related_images(self, installation_uuid, instance_id, relation, sort_key,
-                       sort_dir, marker=None):
-        """Return the images related to an instance, in the registry's list order.
+    @staticmethod
+    def related_ids(installation_uuid, instance_id, relation):
+        """A subquery of the ids of the images related to an instance.
 
-        One query joins the related rows to the registry's ``images`` table and lets
-        the database order them by ``(sort_key, id)`` exactly as the registry orders
-        its lists (same columns, collation and NULL placement). The marker image is
-        included even when it is not (or no longer) related, so the caller can find
-        where the next page starts.
+        The registry's list narrows its page to these ids
+        (:data:`glance.registry.api.ONLY_IDS_KEY`), so one statement reads the page;
+        the index on ``(nova_installation_uuid, instance_id, relation)`` finds the
+        rows.
 
         :param installation_uuid: the Nova installation UUID (canonical form).
         :param instance_id: the instance id (canonical form).
         :param relation: only rows of this relation, or None for all.
-        :param sort_key: one of the registry's sort keys.
-        :param sort_dir: ``asc`` or ``desc``.
-        :param marker: an image id, or None.
-        :returns: a list of :class:`ImageRow` in page order; deleted and invisible
-            images are included (the caller applies the caller's visibility).
-        :raises ServiceUnavailable: when the database cannot be reached.
+        :returns: a SQLAlchemy ``SELECT image_id`` (not executed here).
         """
-        images = models.Image.__table__
-        columns = (images.c.id, images.c.owner, images.c.is_public, images.c.deleted,
-                   images.c[sort_key].label('sort_value'))
         related = [relations.c.nova_installation_uuid == installation_uuid,
                    relations.c.instance_id == instance_id]
         if relation is not None:
             related.append(relations.c.relation == relation)
-        query = sa.select(*columns, sa.literal(1).label('related')).select_from(
-            images.join(relations, relations.c.image_id == images.c.id)).where(*related)
-        if marker is not None:
-            query = sa.union_all(query, sa.select(*columns, sa.literal(0)).where(
-                images.c.id == marker))
-        rows = query.subquery()
-        order = [rows.c.sort_value, rows.c.id] if sort_key != 'id' else [rows.c.id]
-        if sort_dir == 'desc':
-            order = [column.desc() for column in order]
-        with self._transaction() as connection:
-            result = connection.execute(sa.select(rows).order_by(*order))
-            found = {}
-            for row in result:
-                if row.id not in found or row.related:
-                    found[row.id] = ImageRow(row.id, row.owner, bool(row.is_public),
-                                             bool(row.deleted), bool(row.related))
-        return list(found.values())
+        return sa.select(relations.c.image_id).where(*related)

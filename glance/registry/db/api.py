@@ -13,6 +13,7 @@ Lists use keyset pagination: the page after a marker is "rows ordered after the
 marker's (sort key, id)", a range the indexes answer directly, however deep the page.
 """
 
+import json
 import types
 import uuid
 
@@ -28,6 +29,9 @@ _EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_pu
                      'owner')
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
 # Columns of a brief record (GET /images); a detail page reads every column.
+# The property row a filtered list is read through (built once: aliasing a table
+# copies its columns, a cost that would otherwise come with every request).
+_DRIVER = ImageProperty.__table__.alias('driver')
 _BRIEF_COLUMNS = ('id', 'name', 'status', 'is_public', 'disk_format', 'container_format',
                   'size', 'checksum')
 
@@ -53,32 +57,43 @@ def _load(session, context, image_id, lock=False):
 
 
 def image_get(database, context, image_id):
-    """Return one image; admins also see deleted ones.
+    """Return one image as a record; admins also see deleted ones.
+
+    One statement reads the image with its properties; a second its chunks, only for
+    callers that may see locations. The record has the attributes of a detail list
+    record (see :func:`image_list`).
 
     :param database: the registry :class:`~glance.registry.db.session.Database`.
     :param context: the caller's request context.
     :param image_id: a normalised image id.
     :raises ImageNotFound: when the image does not exist or is not visible.
     """
-    with database.session() as session:
-        return _load(session, context, image_id)
+    statement = sa.select(Image.__table__, _properties_column(
+        database.engine.dialect.name)).where(Image.id == image_id)
+    with database.connection() as connection:
+        row = connection.execute(statement).first()
+        if (row is None or not context.can_see(row.owner, row.is_public)
+                or (row.deleted and not context.is_admin)):
+            raise exception.ImageNotFound(image_id=image_id)
+        image = _record(row)
+        _add_chunks(connection, context, [image])
+    return image
 
 
-def _after_marker(sort_key, value, marker_id, descending, nulls_high):
-    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY sort_key, id``.
+def _after_marker(column, id_column, value, marker_id, descending, nulls_high,
+                  nullable):
+    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY column, id_column``.
 
-    Databases disagree on where NULLs sort (PostgreSQL: above every value; MySQL and
-    SQLite: below), so the condition follows the database's own order, which is the
-    order its indexes hold.
+    ``column`` is None when the list is sorted by id alone. Databases disagree on
+    where NULLs sort (PostgreSQL: above every value; MySQL and SQLite: below), so the
+    condition follows the database's own order, which is the order its indexes hold.
     """
     def later(left, right):
         return left < right if descending else left > right
 
-    tie = later(Image.id, marker_id)
-    if sort_key == 'id':
+    tie = later(id_column, marker_id)
+    if column is None:
         return tie
-    column = getattr(Image, sort_key)
-    nullable = Image.__table__.c[sort_key].nullable
     if nullable and value is None:
         null_ties = sa.and_(column.is_(None), tie)
         if nulls_high != descending:
@@ -90,8 +105,8 @@ def _after_marker(sort_key, value, marker_id, descending, nulls_high):
     return condition
 
 
-def _property_match(name, value, dialect_name):
-    """Images having property ``name`` equal to ``value``.
+def _property_condition(table, name, value, dialect_name):
+    """Conditions on ``table`` (image_properties or an alias) for ``name = value``.
 
     MySQL seeks its prefix index on ``value = :v`` directly. PostgreSQL and SQLite
     seek their expression index only on the very expression it holds (integers
@@ -101,17 +116,23 @@ def _property_match(name, value, dialect_name):
     """
     prefix = models.PROPERTY_VALUE_PREFIX
     if dialect_name in ('mysql', 'mariadb'):
-        matches = [ImageProperty.value == value]
-    else:
-        matches = [sa.func.substr(ImageProperty.value, sa.literal_column('1'),
-                                  sa.literal_column(str(prefix))) == value[:prefix]]
-        if len(value) >= prefix:
-            matches.append(ImageProperty.value == value)
-    return Image.id.in_(sa.select(ImageProperty.image_id).where(
-        ImageProperty.name == name, *matches))
+        return [table.c.name == name, table.c.value == value]
+    matches = [table.c.name == name,
+               sa.func.substr(table.c.value, sa.literal_column('1'),
+                              sa.literal_column(str(prefix))) == value[:prefix]]
+    if len(value) >= prefix:
+        matches.append(table.c.value == value)
+    return matches
 
 
-def _filtered(statement, query, dialect_name):
+def _property_match(name, value, dialect_name):
+    """Images having property ``name`` equal to ``value``."""
+    table = ImageProperty.__table__
+    return Image.id.in_(sa.select(table.c.image_id).where(
+        *_property_condition(table, name, value, dialect_name)))
+
+
+def _filtered(statement, query, properties, dialect_name):
     filters = query.filters
     for name in _EQUALITY_FILTERS:
         if name in filters:
@@ -122,7 +143,7 @@ def _filtered(statement, query, dialect_name):
         statement = statement.where(Image.size <= filters['size_max'])
     if 'changes-since' in filters:
         statement = statement.where(Image.updated_at >= filters['changes-since'])
-    for name, value in query.properties.items():
+    for name, value in properties:
         statement = statement.where(_property_match(name, value, dialect_name))
     return statement
 
@@ -137,78 +158,143 @@ def _marker_row(connection, context, query):
     return row[0]
 
 
-def _children(connection, ids, with_chunks):
-    """Properties (and chunks) of the images ``ids``: one query per kind.
-
-    :returns: ``({image id: {name: row with .value}}, {image id: [chunk rows]})``.
-    """
-    properties = {image_id: {} for image_id in ids}
-    for row in connection.execute(
-            sa.select(ImageProperty.image_id, ImageProperty.name, ImageProperty.value)
-            .where(ImageProperty.image_id.in_(ids))):
-        properties[row.image_id][row.name] = row
+def _chunks(connection, ids):
+    """The chunks of the images ``ids``: ``{image id: [rows in order]}``, one query."""
     chunks = {image_id: [] for image_id in ids}
-    if with_chunks:
-        for row in connection.execute(
-                sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
-                          ImageChunk.checksum)
-                .where(ImageChunk.image_id.in_(ids))
-                .order_by(ImageChunk.image_id, ImageChunk.position)):
-            chunks[row.image_id].append(row)
-    return properties, chunks
+    for row in connection.execute(
+            sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
+                      ImageChunk.checksum)
+            .where(ImageChunk.image_id.in_(ids))
+            .order_by(ImageChunk.image_id, ImageChunk.position)):
+        chunks[row.image_id].append(row)
+    return chunks
 
 
-def image_list(database, context, query, detail=False):
+# Each database's aggregate building a JSON object from (key, value) rows.
+_JSON_OBJECT_AGG = {'sqlite': 'json_group_object', 'postgresql': 'json_object_agg',
+                    'mysql': 'json_objectagg', 'mariadb': 'json_objectagg'}
+_PROPERTIES = ImageProperty.__table__.alias('props')
+
+
+def _properties_column(dialect_name):
+    """A column holding each image's properties as one JSON object (text).
+
+    A correlated subquery: the database evaluates it only for the rows it returns,
+    so a page reads its properties in the same statement, one row per image.
+    """
+    aggregate = getattr(sa.func, _JSON_OBJECT_AGG[dialect_name])(
+        _PROPERTIES.c.name, _PROPERTIES.c.value)
+    return sa.select(sa.cast(aggregate, sa.Text)).where(
+        _PROPERTIES.c.image_id == Image.id).scalar_subquery().label('properties_json')
+
+
+def _record(row):
+    """A record of a row read with :func:`_properties_column`.
+
+    :returns: the image columns as attributes plus ``properties`` (``{name: object
+        with .value}``).
+    """
+    values = dict(row._mapping)
+    properties = json.loads(values.pop('properties_json') or '{}')
+    return types.SimpleNamespace(**values, properties={
+        name: types.SimpleNamespace(value=value) for name, value in properties.items()})
+
+
+def _add_chunks(connection, context, records):
+    """Set ``chunks`` of each record: its chunk rows, or None for callers that may
+    not see locations (no query then)."""
+    if not context.can_see_locations:
+        for record in records:
+            record.chunks = None
+        return
+    chunks = _chunks(connection, [record.id for record in records])
+    for record in records:
+        record.chunks = chunks[record.id]
+
+
+def image_list(database, context, query, detail=False, only_ids=None):
     """Return one page of the images visible to ``context`` that match ``query``.
 
     Deleted images are never listed. A deleted marker still works, so a walk through
     the pages survives the deletion of the image it last saw.
 
     The page is read with SQLAlchemy Core as plain records (attributes named like
-    the :class:`~glance.registry.db.models.Image` columns). A brief page reads only
-    the brief columns in one query. A detail page reads every column, plus one query
-    for the page's properties (``properties``: ``{name: row}``, each row having a
-    ``value``) and, only for callers that may see locations
-    (:attr:`~glance.common.context.RequestContext.can_see_locations`), one for its
-    chunks (``chunks``: rows with ``location``, ``size`` and ``checksum``, in order;
-    None for other callers). A marker costs one more small query.
+    the :class:`~glance.registry.db.models.Image` columns) in one statement: a brief
+    page reads only the brief columns; a detail page reads every column and the
+    page's properties (``properties``: ``{name: object with .value}``) and, only for
+    callers that may see locations
+    (:attr:`~glance.common.context.RequestContext.can_see_locations`), a second
+    statement reads its chunks (``chunks``: rows with ``location``, ``size`` and
+    ``checksum``, in order; None for other callers). A marker costs one more small
+    query.
+
+    With a property filter the page is read from the property index ordered by the
+    sort key (see :mod:`glance.registry.db.models`): the database reads the page's
+    rows in order and stops, whatever the number of matching images.
 
     :param database: the registry database.
     :param context: the caller's request context.
     :param query: a :class:`glance.registry.validation.ListQuery`.
     :param detail: read full records rather than brief ones.
+    :param only_ids: a SQL selectable of image ids the list is narrowed to (see
+        :data:`glance.registry.api.ONLY_IDS_KEY`), or None.
     :returns: ``(images, more)``; ``more`` is True when another page exists.
     :raises Invalid: when the marker is not an image the caller can see.
     """
     descending = query.sort_dir == 'desc'
     dialect_name = database.engine.dialect.name
     table = Image.__table__
-    columns = table.c if detail else [table.c[name] for name in _BRIEF_COLUMNS]
-    statement = sa.select(*columns).where(Image.deleted == sa.false())
-    statement = _filtered(statement, query, dialect_name)
+    columns = ([*table.c, _properties_column(dialect_name)] if detail
+               else [table.c[name] for name in _BRIEF_COLUMNS])
+    properties = list(query.properties.items())
+    sort_column = None if query.sort_key == 'id' else table.c[query.sort_key]
+    if properties:
+        driver = _DRIVER
+        statement = sa.select(*columns).select_from(
+            driver.join(table, table.c.id == driver.c.image_id)).where(
+            *_property_condition(driver, *properties.pop(0), dialect_name))
+        order = [driver.c[models.SORT_COPIES[query.sort_key]]] if sort_column is not None \
+            else []
+        order.append(driver.c.image_id)
+        # MariaDB may otherwise walk (image_id, name) for a page sorted by id, which
+        # costs O(matching images) when the matches come late in id order.
+        for dialect in ('mysql', 'mariadb'):
+            statement = statement.with_hint(driver, 'FORCE INDEX (%s)'
+                                            % models.property_sort_index(query.sort_key),
+                                            dialect)
+    else:
+        statement = sa.select(*columns)
+        order = [sort_column] if sort_column is not None else []
+        order.append(table.c.id)
+    not_deleted = Image.deleted == sa.false()
+    if only_ids is not None and dialect_name == 'sqlite':
+        # SQLite (no statistics) would walk an index on "deleted" rather than look up
+        # the few ids; a unary + keeps a term from being used by any index.
+        not_deleted = sa.literal_column('+%s.deleted' % table.name) == sa.false()
+    statement = _filtered(statement.where(not_deleted), query, properties, dialect_name)
     visible = _visible(context)
     if visible is not None:
         statement = statement.where(visible)
-    order = [getattr(Image, name) for name in dict.fromkeys((query.sort_key, 'id'))]
-    if descending:
-        order = [column.desc() for column in order]
-    statement = statement.order_by(*order).limit(query.limit + 1)
+    if only_ids is not None:
+        statement = statement.where(table.c.id.in_(only_ids))
+    statement = statement.order_by(
+        *[column.desc() if descending else column for column in order]).limit(
+        query.limit + 1)
     with database.connection() as connection:
         if query.marker is not None:
             statement = statement.where(_after_marker(
-                query.sort_key, _marker_row(connection, context, query), query.marker,
-                descending, nulls_high=dialect_name == 'postgresql'))
+                order[0] if len(order) == 2 else None, order[-1],
+                _marker_row(connection, context, query), query.marker, descending,
+                nulls_high=dialect_name == 'postgresql',
+                nullable=sort_column is not None and sort_column.nullable))
         rows = connection.execute(statement).all()
         more = len(rows) > query.limit
         del rows[query.limit:]
-        if not detail or not rows:
+        if not detail:
             return [types.SimpleNamespace(**row._mapping) for row in rows], more
-        with_chunks = context.can_see_locations
-        properties, chunks = _children(connection, [row.id for row in rows],
-                                       with_chunks)
-    return [types.SimpleNamespace(
-        **row._mapping, properties=properties[row.id],
-        chunks=chunks[row.id] if with_chunks else None) for row in rows], more
+        records = [_record(row) for row in rows]
+        _add_chunks(connection, context, records)
+    return records, more
 
 
 def _set_chunks(image, chunks):

@@ -60,17 +60,20 @@ class MigrationHistory:
 
 
 REGISTRY = MigrationHistory('glance.registry.db:migrations', 'glance_registry_version')
+# The dialect-specific property indexes, which exist only in the migrations.
+_PROPERTY_INDEXES = frozenset(models.property_sort_index(key)
+                              for key in models.SORTED_COLUMNS + ('id',))
 
 
 def include_object(obj, name, type_, reflected, compare_to):
     """Autogenerate filter: compare only the registry's own tables.
 
-    Tables of other histories in the same database are left alone, and so is the
-    dialect-specific property value index (see :mod:`glance.registry.db.models`).
+    Tables of other histories in the same database are left alone, and so are the
+    dialect-specific property value indexes (see :mod:`glance.registry.db.models`).
     """
     if type_ == 'table':
         return name in models.Base.metadata.tables
-    return not (type_ == 'index' and name == models.PROPERTY_VALUE_INDEX)
+    return not (type_ == 'index' and name in _PROPERTY_INDEXES)
 
 
 def prepare_schema(engine, auto_create, history=REGISTRY):

@@ -22,6 +22,7 @@ sql_pool_recycle 3600                    seconds after which a connection is
 import contextlib
 import logging
 import os
+import weakref
 
 import sqlalchemy as sa
 from sqlalchemy import event, exc, orm, pool
@@ -123,7 +124,7 @@ def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
     cursor.close()
 
 
-def create_engine(conf):
+def create_engine(conf, reads=False):
     """Build the engine described by the ``sql_*`` options.
 
     Server databases get a pre-pinged pool, so a connection broken by a database
@@ -135,7 +136,12 @@ def create_engine(conf):
     blocking the whole hub in SQLite's busy-wait on a locked file. An in-memory SQLite
     database is one shared connection.
 
+    With ``reads``, a server database's connections run in autocommit and are never
+    committed or rolled back: a read then costs the ping and its statements, without
+    a COMMIT or ROLLBACK round trip (see :meth:`Database.connection`).
+
     :param conf: the merged conf dict.
+    :param reads: build the engine for reads only (server databases).
     :returns: a :class:`sqlalchemy.engine.Engine` (no connection opened yet).
     :raises ConfigError: for a bad URL or pool option.
     """
@@ -151,8 +157,10 @@ def create_engine(conf):
                                       max_overflow=0, pool_timeout=timeout)
         event.listen(engine, 'connect', _enable_sqlite_foreign_keys)
     else:
+        read_options = ({'isolation_level': 'AUTOCOMMIT', 'pool_reset_on_return': None,
+                         'skip_autocommit_rollback': True} if reads else {})
         engine = sa.create_engine(
-            url, pool_pre_ping=True,
+            url, pool_pre_ping=True, **read_options,
             pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
             max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
             pool_timeout=timeout,
@@ -164,7 +172,23 @@ def create_engine(conf):
     pool_log = logging.getLogger('%s.%s' % (pool_class.__module__, pool_class.__name__))
     if not any(isinstance(item, _PoolCleanupOneLine) for item in pool_log.filters):
         pool_log.addFilter(_PoolCleanupOneLine())
+    _forget_pool_in_children(engine)
     return engine
+
+
+def _forget_pool_in_children(engine):
+    # A worker forked by the pre-fork master (glance.common.prefork) inherits the
+    # master's pooled connections: two processes talking on one database socket
+    # corrupt each other's conversations. The child drops them unclosed (closing
+    # would end the master's session) and opens its own.
+    engine_ref = weakref.ref(engine)
+
+    def forget():
+        forked = engine_ref()
+        if forked is not None:
+            forked.dispose(close=False)
+
+    os.register_at_fork(after_in_child=forget)
 
 
 def describe_error(err, detail=False):
@@ -184,19 +208,29 @@ def describe_error(err, detail=False):
 
 
 class Database:
-    """The registry's engine and session factory.
+    """The registry's engines and session factory.
 
     :param engine: a :class:`sqlalchemy.engine.Engine`.
+    :param read_engine: an engine built with ``reads=True`` on the same database, for
+        :meth:`connection`; default ``engine``.
     """
 
-    def __init__(self, engine):
+    def __init__(self, engine, read_engine=None):
         self.engine = engine
+        self.read_engine = read_engine or engine
         self._sessions = orm.sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def from_conf(cls, conf):
-        """Build a :class:`Database` from the ``sql_*`` options (see :func:`create_engine`)."""
-        return cls(create_engine(conf))
+        """Build a :class:`Database` from the ``sql_*`` options (see :func:`create_engine`).
+
+        A server database gets a second engine (and pool) for reads; SQLite keeps one
+        connection for everything.
+        """
+        engine = create_engine(conf)
+        if engine.dialect.name == 'sqlite':
+            return cls(engine)
+        return cls(engine, create_engine(conf, reads=True))
 
     @contextlib.contextmanager
     def _unavailable_as_503(self):
@@ -219,13 +253,19 @@ class Database:
 
     @contextlib.contextmanager
     def connection(self):
-        """A Core connection in one transaction, for reads that need no ORM objects.
+        """A Core connection for reads that need no ORM objects.
+
+        On a server database each statement commits by itself (autocommit; a page is
+        one statement, a marker lookup one more), which saves the COMMIT round trip
+        a transaction would cost every request.
 
         :raises ServiceUnavailable: when the database cannot be reached or is locked.
         """
-        with self._unavailable_as_503(), self.engine.begin() as connection:
+        with self._unavailable_as_503(), self.read_engine.connect() as connection:
             yield connection
 
     def dispose(self):
         """Close every pooled connection."""
         self.engine.dispose()
+        if self.read_engine is not self.engine:
+            self.read_engine.dispose()

@@ -302,6 +302,27 @@ def test_sort_limit_and_marker_page_like_the_registry(alice_client):
     assert default_order == [ids[name] for name in reversed(names)]
 
 
+@pytest.mark.parametrize('path', ['/images', '/images/detail'])
+def test_a_page_of_related_images_is_one_statement(alice_client, path):
+    for index in range(6):
+        alice_client.create('n%d' % index, **_tuple(), os='linux')
+    statements = []
+
+    def record(*args):
+        statements.append(args[2])
+
+    # Every engine: the registry's own runs the statement, not the filter's.
+    sa.event.listen(sa.engine.Engine, 'before_cursor_execute', record)
+    try:
+        body = alice_client.related(path=path, limit=4).json
+    finally:
+        sa.event.remove(sa.engine.Engine, 'before_cursor_execute', record)
+    assert len(body['images']) == 4 and 'next' in body
+    if path == '/images/detail':
+        assert all(image['properties'] == {'os': 'linux'} for image in body['images'])
+    assert len(statements) == 1 and 'instance_aware_relations' in statements[0]
+
+
 def test_deleted_images_are_skipped_and_a_deleted_marker_still_works(alice_client):
     ids = [alice_client.create('n%d' % n, **_tuple())['id'] for n in range(4)]
     newest_first = list(reversed(ids))
@@ -467,5 +488,4 @@ def registry_app(database):
                                            api_limit_max=50, limit_param_default=5)
     db.HISTORY.upgrade(database.engine)
     return instance_aware.InstanceAwareFilter(
-        registry_api.build_app(database, options), db.RelationStore(database.engine),
-        limit_default=5, limit_max=50)
+        registry_api.build_app(database, options), db.RelationStore(database.engine))

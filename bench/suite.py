@@ -1,0 +1,549 @@
+#!/usr/bin/env python3
+"""Every Glance benchmark in one run; rewrites the result tables of bench/README.md.
+
+Run through ``tools/bench.sh`` (which installs and starts what is needed). On
+loopback only, every load bounded, every process started here stopped by PID:
+
+* **downloads**: one image through glance-api from the file, HTTP, Swift and S3
+  stores against nginx (sendfile off and on) and the stores' own clients
+  (python-swiftclient, boto3) reading the same objects;
+* **concurrency**: aggregate throughput of 1, 8 and 64 concurrent downloads through
+  glance-api (``workers`` = cores) against nginx (``worker_processes auto``), and the
+  peak RSS of all glance-api processes at 64 streams; drawn as a PNG chart;
+* **upload**: glance-api (file store, fsync per chunk) against nginx accepting the
+  same bytes by WebDAV ``PUT`` (no fsync);
+* **time to first byte** of a small image, glance-api against nginx, beside the
+  registry lookup it contains;
+* **peak RSS** of glance-api while it streams a 4 GiB image (sparse files);
+* **registry** list and get latency (``bench/registry_bench.py``) at 1k, 10k and
+  100k images on SQLite, PostgreSQL and MariaDB.
+
+``--quick`` shrinks every size and count (a few minutes on the 2-core machine).
+"""
+
+import argparse
+import concurrent.futures
+import datetime
+import os
+import pwd
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+BENCH = os.path.dirname(os.path.abspath(__file__))
+REPO = os.path.dirname(BENCH)
+sys.path.insert(0, REPO)
+sys.path.insert(0, BENCH)
+
+import api_bench  # noqa: E402
+import registry_bench  # noqa: E402
+from tests.functional import daemons, services  # noqa: E402
+
+MIB = api_bench.MIB
+GIB = api_bench.GIB
+CONCURRENCY = (1, 8, 64)
+README = os.path.join(BENCH, 'README.md')
+CHART = 'concurrency.png'
+CONTAINER = api_bench.CONTAINER  # the container api_bench.swiftclient_speed reads
+
+# Workers run as the invoking user (nginx ignores "user" when not started as root),
+# so they can read the private work folder and write the PUT uploads.
+_NGINX_CONF = """\
+daemon off;
+user {user};
+worker_processes auto;
+pid {base}/nginx.pid;
+error_log {base}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {base}/tmp;
+    client_max_body_size 0;
+    default_type application/octet-stream;
+    server {{ listen 127.0.0.1:{port}; root {root}; sendfile off;
+              location /dav/ {{ dav_methods PUT; create_full_put_path on; }} }}
+    server {{ listen 127.0.0.1:{sendfile_port}; root {root};
+              sendfile on; tcp_nopush on; }}
+}}
+"""
+
+
+class Nginx:
+    """nginx with a worker per core: sendfile off on ``url``, on ``sendfile_url``,
+    WebDAV ``PUT`` under ``url/dav/``."""
+
+    def __init__(self, base):
+        self.base = base
+        self.root = os.path.join(base, 'root')
+        self.port, self.sendfile_port = services.free_ports(2)
+        self.process = None
+
+    @property
+    def url(self):
+        """Base URL, sendfile off."""
+        return 'http://127.0.0.1:%d' % self.port
+
+    @property
+    def sendfile_url(self):
+        """Base URL, sendfile on."""
+        return 'http://127.0.0.1:%d' % self.sendfile_port
+
+    def start(self):
+        """Start nginx and wait until both servers answer."""
+        os.makedirs(os.path.join(self.base, 'tmp'))
+        os.makedirs(os.path.join(self.root, 'dav'))
+        conf = os.path.join(self.base, 'nginx.conf')
+        with open(conf, 'w') as out:
+            out.write(_NGINX_CONF.format(base=self.base, root=self.root, port=self.port,
+                                         sendfile_port=self.sendfile_port,
+                                         user=pwd.getpwuid(os.geteuid()).pw_name))
+        self.process = subprocess.Popen(['nginx', '-c', conf, '-p', self.base],
+                                        stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + 15
+        while not all(services._answers(port, '/') for port in (self.port,
+                                                                 self.sendfile_port)):
+            if time.monotonic() > deadline or self.process.poll() is not None:
+                raise services.ServiceError('nginx did not start')
+            time.sleep(0.05)
+        return self
+
+    def stop(self):
+        """Stop nginx (SIGTERM to its master by PID)."""
+        if self.process is not None:
+            services._stop(self.process)
+
+
+def curl(args, timeout=900):
+    """Run curl; return its ``-w`` output split in words."""
+    return subprocess.run(['curl', '-s', '-f'] + args, check=True, capture_output=True,
+                          text=True, timeout=timeout).stdout.split()
+
+
+def aggregate_speed(url, headers, size, clients, total):
+    """``clients`` curl processes at once, together downloading about ``total`` bytes.
+
+    :returns: bytes per second over the wall time of the whole run.
+    """
+    repeats = max(1, total // (clients * size))
+    command = []
+    for header in headers:
+        command += ['-H', header]
+    command += ['-w', '%{size_download}\\n']
+    for _ in range(repeats):
+        command += [url, '-o', '/dev/null']
+    started = time.monotonic()
+    with concurrent.futures.ThreadPoolExecutor(clients) as pool:
+        sizes = list(pool.map(lambda _: curl(command), range(clients)))
+    elapsed = time.monotonic() - started
+    received = sum(int(float(word)) for words in sizes for word in words)
+    if received != clients * repeats * size:
+        raise RuntimeError('%s: %d bytes, expected %d' % (url, received,
+                                                          clients * repeats * size))
+    return received / elapsed
+
+
+def process_tree_rss_kib(pid):
+    """RSS of a process and its children (the pre-fork master and its workers)."""
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
+            pids = [pid] + [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        pids = [pid]
+    total = 0
+    for member in pids:
+        try:
+            total += api_bench.rss_kib(member)
+        except (FileNotFoundError, RuntimeError):
+            pass
+    return total
+
+
+def peak_tree_rss(pid, action):
+    """Run ``action()`` while sampling the RSS of a process tree every 20 ms."""
+    samples = []
+    before = process_tree_rss_kib(pid)
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        future = pool.submit(action)
+        while not future.done():
+            samples.append(process_tree_rss_kib(pid))
+            time.sleep(0.02)
+    return before, max(samples + [before, process_tree_rss_kib(pid)]), future.result()
+
+
+def ttfb_ms(url, headers, count):
+    """Median time to first byte (curl's ``time_starttransfer``) over ``count`` GETs."""
+    command = []
+    for header in headers:
+        command += ['-H', header]
+    samples = [float(curl(command + ['-o', '/dev/null', '-w', '%{time_starttransfer}',
+                                     url])[0]) * 1000 for _ in range(count)]
+    return statistics.median(samples)
+
+
+def s3_direct_speed(swift, keys, bucket, size):
+    """GET the objects directly with boto3; return bytes per second."""
+    import boto3
+    options = swift.s3_options()
+    client = boto3.client('s3', endpoint_url=options['endpoint'],
+                          region_name=options['region'],
+                          aws_access_key_id=options['access_key'],
+                          aws_secret_access_key=options['secret_key'])
+    started = time.monotonic()
+    received = 0
+    for key in keys:
+        body = client.get_object(Bucket=bucket, Key=key)['Body']
+        for block in body.iter_chunks(MIB):
+            received += len(block)
+    if received != size:
+        raise RuntimeError('boto3 got %d bytes, expected %d' % (received, size))
+    return received / (time.monotonic() - started)
+
+
+class ApiSuite:
+    """The glance-api measurements; results land in :attr:`tables`.
+
+    :param args: the command-line options.
+    :param work: a private folder.
+    :param started: list collecting every started service, for stopping.
+    """
+
+    def __init__(self, args, work, started):
+        self.args = args
+        self.work = work
+        self.started = started
+        self.tables = {}
+        self.chart = {}
+
+    def _start(self, service):
+        self.started.append(service.start())
+        return service
+
+    def run(self):
+        """Start nginx, Swift, a registry and glance-api; run every measurement."""
+        args, work = self.args, self.work
+        self.nginx = self._start(Nginx(os.path.join(work, 'nginx')))
+        self.swift = self._start(services.SwiftService(os.path.join(work, 'swift')))
+        registry = self._start(daemons.registry_daemon(
+            os.path.join(work, 'registry'), 'sqlite:///%s/registry.db' % work,
+            log_level='WARNING'))
+        self.registry = registry
+        datadir = os.path.join(work, 'images')
+        os.makedirs(datadir)
+        self.datadir = datadir
+        sections = {'store:file': {'filesystem_store_datadir': datadir},
+                    'store:swift': self.swift.swift_options(container=CONTAINER),
+                    'store:s3': self.swift.s3_options(bucket=CONTAINER)}
+        common = dict(sections=sections, enabled_stores='file, http, swift, s3',
+                      store_chunk_size='256M', filesystem_store_datadir=datadir,
+                      log_level='WARNING', workers=os.cpu_count() or 1)
+        self.api = {store: self._start(daemons.api_daemon(
+            os.path.join(work, 'api-' + store), registry.url, default_store=store,
+            **common)) for store in ('file', 'swift', 's3')}
+        self.headers = ['%s: %s' % item for item in api_bench.ADMIN.items()]
+        self.source = os.path.join(self.nginx.root, 'image.bin')
+        api_bench.write_random_file(self.source, args.size)
+        self.downloads()
+        self.concurrency()
+        self.upload()
+        self.ttfb()
+        self.big_rss()
+
+    def _download(self, url, image_id=None):
+        target = url + ('/images/' + image_id if image_id else '')
+        headers = self.headers if image_id else ()
+        return lambda: api_bench.curl_speed(target, headers, expected=self.args.size)
+
+    def downloads(self):
+        """Single-stream throughput per store against nginx and direct clients."""
+        args, api = self.args, self.api
+        images = {}
+        for store in ('file', 'swift', 's3'):
+            images[store], _ = api_bench.upload(api[store].url, self.source,
+                                                'suite-' + store)
+        http_id = api_bench.register(api['file'].url, [self.nginx.url + '/image.bin'],
+                                     'suite-http', {'xxh3': images['file']['xxh3']})
+        chunks = -(-args.size // (256 * MIB))
+        names = {store: ['%s-%05d' % (images[store]['id'], n) for n in range(chunks)]
+                 for store in ('swift', 's3')}
+        nginx, sendfile, glance_file, glance_http, swift_direct, glance_swift, \
+            s3_direct, glance_s3 = api_bench.median_speeds(args.runs, [
+                self._download(self.nginx.url + '/image.bin'),
+                self._download(self.nginx.sendfile_url + '/image.bin'),
+                self._download(api['file'].url, images['file']['id']),
+                self._download(api['file'].url, http_id),
+                lambda: api_bench.swiftclient_speed(self.swift, names['swift'],
+                                                    args.size),
+                self._download(api['swift'].url, images['swift']['id']),
+                lambda: s3_direct_speed(self.swift, names['s3'], CONTAINER, args.size),
+                self._download(api['s3'].url, images['s3']['id'])])
+        better = max(nginx, sendfile)
+        self.tables['downloads'] = [
+            ('file', 'nginx, sendfile off / on', glance_file, nginx, sendfile,
+             glance_file / better),
+            ('http (from that nginx)', 'nginx, sendfile off / on', glance_http, nginx,
+             sendfile, glance_http / better),
+            ('swift', 'python-swiftclient GET of the objects', glance_swift,
+             swift_direct, None, glance_swift / swift_direct),
+            ('s3 (Swift s3api)', 'boto3 get_object of the objects', glance_s3,
+             s3_direct, None, glance_s3 / s3_direct)]
+        self.file_image = images['file']
+
+    def concurrency(self):
+        """Aggregate throughput at 1, 8, 64 streams; peak RSS at 64."""
+        args = self.args
+        size = args.stream_size
+        path = os.path.join(self.nginx.root, 'stream.bin')
+        api_bench.write_random_file(path, size)
+        api = self.api['file']
+        image, _ = api_bench.upload(api.url, path, 'suite-stream')
+        rows = []
+        for clients in CONCURRENCY:
+            glance_url = api.url + '/images/' + image['id']
+            measures = [
+                lambda: aggregate_speed(self.nginx.url + '/stream.bin', (), size,
+                                        clients, args.stream_total),
+                lambda: aggregate_speed(self.nginx.sendfile_url + '/stream.bin', (),
+                                        size, clients, args.stream_total),
+                lambda: aggregate_speed(glance_url, self.headers, size, clients,
+                                        args.stream_total)]
+            if clients == CONCURRENCY[-1]:
+                plain = measures[2]
+                measures[2] = lambda: self._with_rss(api.pid, plain)
+            nginx, sendfile, glance = api_bench.median_speeds(args.runs, measures)
+            rows.append((clients, glance, nginx, sendfile, glance / max(nginx, sendfile)))
+        self.tables['concurrency'] = rows
+        self.chart = {'clients': [row[0] for row in rows],
+                      'glance-api (workers = %d)' % (os.cpu_count() or 1):
+                          [row[1] for row in rows],
+                      'nginx, sendfile off': [row[2] for row in rows],
+                      'nginx, sendfile on': [row[3] for row in rows]}
+
+    def _with_rss(self, pid, measure):
+        before, peak, speed = peak_tree_rss(pid, measure)
+        self.tables['rss64'] = (before, max(peak, self.tables.get('rss64', (0, 0))[1]))
+        return speed
+
+    def upload(self):
+        """glance-api upload against nginx WebDAV PUT, with curl on both sides."""
+        args, api = self.args, self.api['file']
+        headers = []
+        for name, value in dict(api_bench.ADMIN, **{'x-image-meta-name': 'up'}).items():
+            headers += ['-H', '%s: %s' % (name, value)]
+        counter = iter(range(10 ** 6))
+
+        def glance():
+            words = curl(headers + ['-T', self.source, '-X', 'POST', '-o', '/dev/null',
+                                    '-w', '%{speed_upload}', api.url + '/images'])
+            return float(words[0])
+
+        def dav():
+            target = '%s/dav/upload-%d.bin' % (self.nginx.url, next(counter))
+            return float(curl(['-T', self.source, '-o', '/dev/null', '-w',
+                               '%{speed_upload}', target])[0])
+
+        nginx, glance_speed = api_bench.median_speeds(args.runs, [dav, glance])
+        self.tables['upload'] = (glance_speed, nginx)
+
+    def ttfb(self):
+        """Time to first byte of a 1 MiB image against nginx and the registry lookup."""
+        path = os.path.join(self.nginx.root, 'small.bin')
+        api_bench.write_random_file(path, MIB)
+        api = self.api['file']
+        image, _ = api_bench.upload(api.url, path, 'suite-small')
+        count = self.args.ttfb_count
+        glance = ttfb_ms(api.url + '/images/' + image['id'], self.headers, count)
+        nginx = ttfb_ms(self.nginx.url + '/small.bin', (), count)
+        lookup = ttfb_ms(self.registry.url + '/images/' + image['id'], self.headers,
+                         count)
+        self.tables['ttfb'] = (glance, nginx, lookup)
+
+    def big_rss(self):
+        """Peak RSS of glance-api streaming a 4 GiB image made of sparse files."""
+        size = self.args.big_size
+        chunks = []
+        for number in range(4):
+            path = os.path.join(self.datadir, 'sparse-%d' % number)
+            with open(path, 'wb') as sparse:
+                sparse.truncate(size // 4)
+            chunks.append('file://' + path)
+        api = self.api['file']
+        image = api_bench.register(api.url, chunks, 'suite-sparse', {
+            'xxh3': api_bench.digest_of_zeros('xxh3', size)})
+        before, peak, speed = peak_tree_rss(api.pid, lambda: api_bench.curl_speed(
+            api.url + '/images/' + image, self.headers, expected=size))
+        self.tables['big_rss'] = (size, before, peak, speed)
+
+
+def registry_suite(args, work):
+    """Registry list/get latency on every database and size."""
+    options = argparse.Namespace(requests=args.registry_requests,
+                                 warmup=args.registry_warmup, explain=False)
+    records = []
+    for kind in args.databases:
+        for count in args.sizes:
+            records.append(registry_bench.run_one(kind, count, options, work))
+    return records
+
+
+# -- README tables --------------------------------------------------------------------
+
+def _mib(speed):
+    return '%.0f' % (speed / MIB)
+
+
+def render(api, records, header):
+    """The Markdown blocks, by marker name; each starts with ``header``."""
+    blocks = {}
+    if api is not None:
+        lines = ['| store | baseline | glance-api MiB/s | baseline MiB/s | '
+                 'glance-api / better baseline |', '| --- | --- | ---: | ---: | ---: |']
+        for store, baseline, glance, first, second, ratio in api.tables['downloads']:
+            base = _mib(first) if second is None else '%s / %s' % (_mib(first),
+                                                                   _mib(second))
+            lines.append('| %s | %s | %s | %s | %.2f |' % (store, baseline, _mib(glance),
+                                                          base, ratio))
+        blocks['downloads'] = header + '\n\n' + '\n'.join(lines)
+        lines = ['| concurrent downloads | glance-api MiB/s | nginx sendfile off | '
+                 'nginx sendfile on | glance-api / better nginx |',
+                 '| ---: | ---: | ---: | ---: | ---: |']
+        for clients, glance, nginx, sendfile, ratio in api.tables['concurrency']:
+            lines.append('| %d | %s | %s | %s | %.2f |' % (clients, _mib(glance),
+                                                          _mib(nginx), _mib(sendfile),
+                                                          ratio))
+        before, peak = api.tables['rss64']
+        glance_up, nginx_up = api.tables['upload']
+        glance_ttfb, nginx_ttfb, lookup = api.tables['ttfb']
+        size, big_before, big_peak, big_speed = api.tables['big_rss']
+        lines += [
+            '', '![throughput against concurrent downloads](%s)' % CHART, '',
+            '| measurement | result |', '| --- | --- |',
+            '| upload, glance-api (file store, fsync per chunk) | %s MiB/s |'
+            % _mib(glance_up),
+            '| upload, nginx WebDAV PUT of the same bytes (no fsync) | %s MiB/s '
+            '(glance-api / nginx = %.2f) |' % (_mib(nginx_up), glance_up / nginx_up),
+            '| time to first byte, 1 MiB image: glance-api / nginx | %.2f ms / %.2f ms |'
+            % (glance_ttfb, nginx_ttfb),
+            '| registry GET /images/<id> (the lookup inside it) | %.2f ms '
+            '(glance-api TTFB - lookup = %.2f ms) |' % (lookup, glance_ttfb - lookup),
+            '| peak RSS, all glance-api processes, 64 streams | %.1f MiB (idle %.1f MiB) |'
+            % (peak / 1024, before / 1024),
+            '| peak RSS, all glance-api processes, streaming %.0f GiB | %.1f MiB '
+            '(idle %.1f MiB; growth %.1f MiB; %s MiB/s) |'
+            % (size / GIB, big_peak / 1024, big_before / 1024,
+               (big_peak - big_before) / 1024, _mib(big_speed))]
+        blocks['concurrency'] = header + '\n\n' + '\n'.join(lines)
+    if records:
+        lines = ['| database | images | scenario | p50 ms | p99 ms |',
+                 '| --- | ---: | --- | ---: | ---: |']
+        for record in records:
+            for result in record['results']:
+                lines.append('| %s | %s | %s | %.2f | %.2f |' % (
+                    record['database'], format(record['images'], ','),
+                    result['scenario'], result['p50_ms'], result['p99_ms']))
+        blocks['registry'] = header + '\n\n' + '\n'.join(lines)
+    return blocks
+
+
+def rewrite_readme(blocks, path=README):
+    """Replace the text between ``<!-- suite:NAME -->`` and ``<!-- /suite:NAME -->``."""
+    with open(path) as source:
+        text = source.read()
+    for name, body in blocks.items():
+        pattern = re.compile(r'(<!-- suite:%s -->\n).*?(\n<!-- /suite:%s -->)'
+                             % (name, name), re.DOTALL)
+        if not pattern.search(text):
+            raise SystemExit('%s has no <!-- suite:%s --> block' % (path, name))
+        text = pattern.sub(lambda match: match.group(1) + body + match.group(2), text)
+    with open(path, 'w') as out:
+        out.write(text)
+
+
+def draw_chart(chart, path):
+    """Throughput against concurrent downloads, glance-api against nginx."""
+    import matplotlib
+    matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    figure, axes = plt.subplots(figsize=(7, 4))
+    clients = chart['clients']
+    for label, speeds in chart.items():
+        if label != 'clients':
+            axes.plot(clients, [speed / MIB for speed in speeds], marker='o', label=label)
+    axes.set_xscale('log', base=2)
+    axes.set_xticks(clients, [str(count) for count in clients])
+    axes.set_xlabel('concurrent downloads (curl processes)')
+    axes.set_ylabel('aggregate MiB/s')
+    axes.set_ylim(bottom=0)
+    axes.grid(True, alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+
+
+def parse_args(argv):
+    """Command-line options; ``--quick`` picks small sizes and counts."""
+    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser.add_argument('--quick', action='store_true', help='small sizes, a few minutes')
+    parser.add_argument('--skip-api', action='store_true')
+    parser.add_argument('--skip-registry', action='store_true')
+    parser.add_argument('--no-readme', action='store_true',
+                        help='print the tables instead of rewriting bench/README.md')
+    args = parser.parse_args(argv)
+    quick = args.quick
+    args.size = (64 if quick else 1024) * MIB
+    args.runs = 1 if quick else 3
+    args.stream_size = (16 if quick else 64) * MIB
+    args.stream_total = (256 if quick else 2048) * MIB
+    args.ttfb_count = 10 if quick else 50
+    args.big_size = (1 if quick else 4) * GIB
+    args.sizes = [1000] if quick else [1000, 10000, 100000]
+    args.databases = ['sqlite', 'postgresql', 'mysql']
+    args.registry_requests = 20 if quick else 100
+    args.registry_warmup = 3 if quick else 10
+    return args
+
+
+def main(argv=None):
+    """Run the suite; returns the exit code."""
+    args = parse_args(argv)
+    api_bench.check_space(tempfile.gettempdir(), 3 * args.size)
+    load_start = os.getloadavg()
+    work = tempfile.mkdtemp(prefix='glance-suite-')
+    started, api, records = [], None, []
+    began = time.monotonic()
+    try:
+        if not args.skip_api:
+            api = ApiSuite(args, work, started)
+            api.run()
+            for service in reversed(started):
+                service.stop()
+            del started[:]
+        if not args.skip_registry:
+            records = registry_suite(args, work)
+    finally:
+        for service in reversed(started):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+    header = ('Measured by `tools/bench.sh%s` on %s UTC in %.0f s; %d cores, load '
+              'average %.2f at the start and %.2f at the end (other sessions share the '
+              'machine: compare ratios within a run, not absolute numbers across runs).'
+              % (' --quick' if args.quick else '',
+                 datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'),
+                 time.monotonic() - began, os.cpu_count() or 1, load_start[0],
+                 os.getloadavg()[0]))
+    blocks = render(api, records, header)
+    if api is not None:
+        draw_chart(api.chart, os.path.join(BENCH, CHART))
+    if args.no_readme:
+        print('\n\n'.join(blocks.values()))
+    else:
+        rewrite_readme(blocks)
+        print('\n\n'.join(blocks.values()))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())
