@@ -47,12 +47,14 @@ class ImagesController(wsgi.Controller):
         each request uses a copy acting for its caller.
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param options: the typed :class:`~glance.api.router.ApiOptions`.
+    :param cache: the :class:`~glance.api.cache.serve.ImageCache`, or None.
     """
 
-    def __init__(self, registry, stores, options):
+    def __init__(self, registry, stores, options, cache=None):
         self.registry = registry
         self.stores = stores
         self.options = options
+        self.cache = cache
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -83,18 +85,22 @@ class ImagesController(wsgi.Controller):
         ctx, client = self._client(req)
         image = client.get_image(image_ref)
         if image.get('status') != 'active':
+            if self.cache is not None:
+                self.cache.forget(image['id'])
             raise exception.ImageNotFound(
                 'Image %s is not available: its status is %s'
                 % (image.get('id'), image.get('status')))
-        chunks = download.image_chunks(image)
-        # An image cache belongs in front of this controller as a paste filter
-        # (see glance-api-paste.ini); everything from here on is the uncached path.
-        download.verify_chunks(self.stores, image['id'], chunks)
-        body = download.ChunkedImageIterable(
-            self.stores, image['id'], chunks, self.options.read_block_size,
-            download.expected_digest(image))
+
+        def uncached():
+            return download.open_image(self.stores, image,
+                                       self.options.read_block_size)
+        # The image cache answers after the lookup above, so a hit is authorized and
+        # gets the same headers and Range/conditional handling as a store read.
+        body = uncached() if self.cache is None else self.cache.body(
+            image, req.environ, uncached)
         response = webob.Response(
-            app_iter=body, content_length=body.size,
+            app_iter=body,
+            content_length=body.size if image.get('size') is None else image['size'],
             content_type='application/octet-stream', conditional_response=True)
         response.accept_ranges = 'bytes'
         if image.get('checksum'):
@@ -275,6 +281,8 @@ class ImagesController(wsgi.Controller):
         for chunk in chunks:
             self._delete_chunk(image['id'], chunk, len(chunks))
         client.delete_image(image['id'])
+        if self.cache is not None:
+            self.cache.forget(image['id'])
         return webob.Response(status=204)
 
     def _delete_chunk(self, image_id, chunk, count):

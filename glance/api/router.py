@@ -25,6 +25,7 @@ import dataclasses
 import routes
 
 from glance.api import images
+from glance.api.cache import serve as cache_serve
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -84,10 +85,15 @@ def build_app(conf, stores=None):
     :raises ConfigError: for any invalid option.
     """
     options = ApiOptions.from_conf(conf)
+    cache_options = cache_serve.CacheOptions.from_conf(conf)
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options)))
+    cache = None
+    if cache_options.directory:
+        cache = cache_serve.ImageCache(cache_options, options.read_block_size)
+    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options,
+                                                            cache)))
 
 
 def app_factory(global_conf, **local_conf):
