@@ -37,11 +37,6 @@ class SentOutOfBand(bytes):
         return block
 
 
-def sent_length(block):
-    """Bytes a body block stands for (its length, or a marker's count)."""
-    return getattr(block, 'length', None) or len(block)
-
-
 def _plain_socket(environ):
     # eventlet keeps the connection only on its Input object (a private attribute);
     # without it, or on TLS, bodies fall back to reads.
