@@ -29,7 +29,8 @@ setuptools.setup(
         'all': ['python-swiftclient>=4.4', 'boto3>=1.28'],
     },
     scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
-             'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],
+             'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch',
+             'bin/glance-cache-manage'],
     entry_points={
         'paste.app_factory': [
             'registry = glance.registry.api:app_factory',

@@ -25,6 +25,8 @@ import dataclasses
 import routes
 
 from glance.api import images
+from glance.api.cache import admin as cache_admin
+from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
@@ -56,13 +58,17 @@ class ApiOptions:
                                          minimum=0))
 
 
-def build_mapper(controller):
+def build_mapper(controller, cache_controller=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
+    :param cache_controller: the image cache's
+        :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if cache_controller is not None:
+        cache_admin.connect_routes(mapper, cache_controller)
     mapper.connect('/images', controller=controller, action='show_by_uri',
                    conditions={'method': ['GET', 'HEAD']})
     mapper.connect('/images', controller=controller, action='create',
@@ -89,11 +95,16 @@ def build_app(conf, stores=None):
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    cache = None
+    cache = cache_controller = None
     if cache_options.directory:
         cache = cache_serve.ImageCache(cache_options, options.read_block_size)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options,
-                                                            cache)))
+        maintainer = cache_maintain.Maintainer(
+            cache, registry, stores, options.read_block_size,
+            cache_options.prefetch_workers, cache_options.verify_interval)
+        maintainer.start()
+        cache_controller = cache_admin.CacheAdminController(cache, maintainer, registry)
+    controller = images.ImagesController(registry, stores, options, cache)
+    return wsgi.Router(build_mapper(controller, cache_controller))
 
 
 def app_factory(global_conf, **local_conf):

@@ -9,8 +9,11 @@ are gone.
 import hashlib
 import json
 import os
+import subprocess
+import sys
 import threading
 import time
+import uuid
 
 import pytest
 
@@ -317,3 +320,113 @@ def test_admin_sees_no_difference_in_headers_between_miss_and_hit(api, cache):
     assert {k: v for k, v in miss.headers.items() if k not in ignored} == \
         {k: v for k, v in hit.headers.items() if k not in ignored}
     assert hit.body == miss.body == DATA
+
+
+# -- management: admin API, glance-cache-manage, prefetch, audit -------------------
+
+def cache_manage(api_daemon, *args):
+    """Run bin/glance-cache-manage as an admin; return (exit status, stdout, stderr)."""
+    env = dict(os.environ, GLANCE_URL=api_daemon.url, GLANCE_TENANT='ops',
+               GLANCE_USER='root', GLANCE_ROLES='admin',
+               PYTHONPATH=daemons.REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
+    done = subprocess.run([sys.executable, os.path.join(daemons.REPO, 'bin',
+                                                         'glance-cache-manage')]
+                          + list(args), env=env, capture_output=True, text=True,
+                          timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def test_the_admin_api_is_for_admins_only(api):
+    for method, path in (('GET', '/cache'), ('DELETE', '/cache/images'),
+                         ('PUT', '/cache/queue/x'), ('DELETE', '/cache/images/x'),
+                         ('POST', '/cache/images/x/verify')):
+        resp = api.request(method, path, USER)
+        assert resp.status == 403, (method, path)
+        assert resp.json()['error']['code'] == 403
+
+
+def test_list_and_delete_through_the_admin_api(api, cache):
+    first, second = upload(api, name='one'), upload(api, name='two')
+    for image in (first, second):
+        assert api.request('GET', '/images/' + image['id'], USER).status == 200
+        wait_until(lambda: cache.has(image['id']), 'the fill to commit')
+    api.request('GET', '/images/' + first['id'], USER)
+
+    status = api.request('GET', '/cache', ADMIN).json()
+    listed = {item['id']: item for item in status['cached_images']}
+    assert set(listed) == {first['id'], second['id']}
+    assert listed[first['id']]['hits'] == 1 and listed[second['id']]['hits'] == 0
+    assert listed[first['id']]['size'] == len(DATA)
+    assert status['used'] == 2 * len(DATA)
+
+    assert api.request('DELETE', '/cache/images/' + first['id'], ADMIN).status == 204
+    assert not cache.has(first['id'])
+    assert api.request('DELETE', '/cache/images/' + first['id'], ADMIN).status == 404
+    assert api.request('DELETE', '/cache/images', ADMIN).status == 204
+    assert api.request('GET', '/cache', ADMIN).json()['cached_images'] == []
+
+
+def test_queue_prefetches_with_the_command_and_list_shows_it(api_daemon, api, cache,
+                                                            datadir):
+    images = [upload(api, name='p%d' % index) for index in range(3)]
+    code, out, err = cache_manage(api_daemon, 'queue', '--wait',
+                                  *[image['id'] for image in images])
+    assert code == 0, err
+    code, out, err = cache_manage(api_daemon, 'list', '--json')
+    assert code == 0, err
+    listed = json.loads(out)
+    assert {item['id'] for item in listed['cached_images']} == {
+        image['id'] for image in images}
+    assert listed['queued_images'] == []
+    code, table, err = cache_manage(api_daemon, 'list')
+    assert images[0]['id'] in table and 'Hits' in table and 'Used' in table
+    remove_store_files(datadir)
+    for image in images:
+        assert api.request('GET', '/images/' + image['id'], USER).body == DATA
+
+
+def test_queue_refuses_unknown_and_inactive_images(api_daemon, api):
+    unknown = str(uuid.uuid4())
+    code, out, err = cache_manage(api_daemon, 'queue', unknown)
+    assert code == 1 and unknown in err and 'Traceback' not in err
+    queued = api.request('POST', '/images', dict(USER, **{'x-image-meta-name': 'q'}))
+    image_id = queued.json()['image']['id']
+    resp = api.request('PUT', '/cache/queue/' + image_id, ADMIN)
+    assert resp.status == 400 and 'queued' in resp.json()['error']['message']
+
+
+def test_verify_finds_silent_corruption_and_the_image_is_fetched_again(api_daemon, api,
+                                                                      cache):
+    image = upload(api)
+    assert api.request('GET', '/images/' + image['id'], USER).body == DATA
+    wait_until(lambda: cache.has(image['id']), 'the fill to commit')
+    code, out, err = cache_manage(api_daemon, 'verify', image['id'])
+    assert code == 0 and 'ok' in out, err
+
+    path = cache.data(image['id'])
+    stat = os.stat(path)
+    with open(path, 'r+b') as data:
+        data.seek(1000)
+        data.write(b'bit rot')
+    os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    code, out, err = cache_manage(api_daemon, 'verify', '--json', image['id'])
+    assert code == 1 and json.loads(out)['result'] == 'corrupt'
+    wait_until(lambda: cache.has(image['id']), 'the refetch to commit')
+    with open(path, 'rb') as data:
+        assert data.read() == DATA
+
+
+def test_the_periodic_audit_drops_an_image_deleted_elsewhere(tmp_path, registry,
+                                                            datadir, started):
+    daemon = cached_api(tmp_path / 'api', registry, datadir,
+                        image_cache_verify_interval=1).start()
+    started.append(daemon)
+    api, cache = Api(daemon.url), Cache(daemon.options['image_cache_dir'])
+    image = upload(api)
+    assert api.request('GET', '/images/' + image['id'], USER).body == DATA
+    wait_until(lambda: cache.has(image['id']), 'the fill to commit')
+    registry_api = Api(registry.url)
+    assert registry_api.request('DELETE', '/images/' + image['id'],
+                                ADMIN).status in (200, 204)
+    wait_until(lambda: not os.path.exists(cache.data(image['id'])),
+               'the audit to drop the deleted image')
