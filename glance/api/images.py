@@ -108,6 +108,12 @@ class ImagesController(wsgi.Controller):
         if image.get('updated_at'):
             response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
         response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
+        # Public-only sharing: any caller may see a public image, so a shared cache
+        # (Varnish) may hand it to anyone; admins' responses carry locations.
+        shared = image.get('is_public') and not ctx.is_admin
+        response.headers['Cache-Control'] = (
+            self.options.public_image_cache_control if shared
+            else self.options.private_image_cache_control)
         return response
 
     # -- upload and registration -----------------------------------------------

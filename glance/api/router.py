@@ -16,6 +16,20 @@ store_chunk_size   1G      largest object an upload writes; bigger images are sp
 image_size_cap     1T      largest image accepted on upload (413 above it)
 ================== ======= ===========================================================
 
+HTTP caching (``Cache-Control`` of downloads; see README.rst, "HTTP caches"): a
+shared cache may keep only public images, and only responses without admin-only
+headers; every other download is private.
+
+============================ ====================== ====================================
+option                       default                meaning
+============================ ====================== ====================================
+public_image_cache_control   public, max-age=60     for public images seen by non-admins
+private_image_cache_control  private                for every other download
+============================ ====================== ====================================
+
+The image cache options (``image_cache_*``) are documented in
+:mod:`glance.api.cache.serve`.
+
 The registry options (``registry_urls``...) are documented in
 :mod:`glance.registry.client`, the store options in :mod:`glance.store`.
 """
@@ -40,6 +54,8 @@ class ApiOptions:
     read_block_size: int = 1024 * 1024
     store_chunk_size: int = 1024 ** 3
     image_size_cap: int = 1024 ** 4
+    public_image_cache_control: str = 'public, max-age=60'
+    private_image_cache_control: str = 'private'
 
     @classmethod
     def from_conf(cls, conf):
@@ -55,7 +71,11 @@ class ApiOptions:
             store_chunk_size=opts.get_size('store_chunk_size', defaults.store_chunk_size,
                                            minimum=1),
             image_size_cap=opts.get_size('image_size_cap', defaults.image_size_cap,
-                                         minimum=0))
+                                         minimum=0),
+            public_image_cache_control=opts.get_str(
+                'public_image_cache_control', defaults.public_image_cache_control),
+            private_image_cache_control=opts.get_str(
+                'private_image_cache_control', defaults.private_image_cache_control))
 
 
 def build_mapper(controller, cache_controller=None):
