@@ -152,7 +152,8 @@ def run(args, work, started):
               no_cache / base),
              ('glance-api cache miss (cold: fills while streaming)', miss, miss / base)]
 
-    varnish = proxies.VarnishService(int(cached.url.rsplit(':', 1)[1]))
+    varnish = proxies.VarnishService(int(cached.url.rsplit(':', 1)[1]),
+                                     storage='%dm' % (2 * size // MIB + 64))
     varnish.start()
     started.append(varnish)
     curl_speed(varnish.url + path, headers_of(MEMBER), expected=size)

@@ -15,6 +15,8 @@
 # ban an image by hand from a host in "purgers": curl -X PURGE http://varnish/images/ID
 #
 # Range and conditional requests are answered by Varnish from the stored object.
+# Size the storage (-s malloc,SIZE or file,PATH,SIZE) above the largest public image:
+# an object that cannot get storage fails part way through its first download.
 
 vcl 4.1;
 

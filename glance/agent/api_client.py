@@ -284,7 +284,11 @@ class ApiClient:
             return err
         return None
 
-    def _json_image(self, connection, response):
+    def _read_json(self, connection, response):
+        """Read a small JSON answer and close the connection.
+
+        :returns: the decoded value; None for an empty or malformed body.
+        """
         try:
             content = response.read(_MAX_JSON_BODY)
         except (OSError, http.client.HTTPException) as err:
@@ -292,9 +296,13 @@ class ApiClient:
         finally:
             connection.close()
         try:
-            image = json.loads(content.decode('utf-8'))['image']
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            image = None
+            return json.loads(content.decode('utf-8')) if content else None
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    def _json_image(self, connection, response):
+        data = self._read_json(connection, response)
+        image = data.get('image') if isinstance(data, dict) else None
         if not isinstance(image, dict):
             raise exception.ServiceUnavailable(reason='glance-api at %s answered without '
                                                'an "image" object' % self.url)
@@ -394,20 +402,7 @@ class ApiClient:
 
     def _cache_call(self, method, path):
         """Send one image cache admin request; return its JSON body (None when empty)."""
-        connection, response = self._send(method, path)
-        try:
-            content = response.read(_MAX_JSON_BODY)
-        except (OSError, http.client.HTTPException) as err:
-            raise self._unavailable(err)
-        finally:
-            connection.close()
-        if not content:
-            return None
-        try:
-            return json.loads(content.decode('utf-8'))
-        except (UnicodeDecodeError, ValueError):
-            raise exception.ServiceUnavailable(reason='glance-api at %s answered with '
-                                               'malformed JSON' % self.url)
+        return self._read_json(*self._send(method, path))
 
     def cache_status(self):
         """``GET /cache``: cached, filling and queued images, bytes used and the cap."""

@@ -68,10 +68,12 @@ class VarnishService:
     """varnishd running the shipped VCL in front of ``backend_port``.
 
     :param backend_port: the port of glance-api (or HAProxy) on 127.0.0.1.
+    :param storage: the malloc storage size; it must exceed the largest image.
     """
 
-    def __init__(self, backend_port):
+    def __init__(self, backend_port, storage='256m'):
         self.backend_port = backend_port
+        self.storage = storage
         self.base = tempfile.mkdtemp(prefix='glance-varnish-', dir='/tmp')
         os.chmod(self.base, 0o755)
         self.port = self.admin_port = None
@@ -96,7 +98,7 @@ class VarnishService:
         pid_path = os.path.join(self.base, 'varnishd.pid')
         done = subprocess.run(
             [binary, '-a', '127.0.0.1:%d' % self.port, '-f', vcl_path,
-             '-s', 'malloc,256m', '-n', os.path.join(self.base, 'work'),
+             '-s', 'malloc,%s' % self.storage, '-n', os.path.join(self.base, 'work'),
              '-P', pid_path, '-T', '127.0.0.1:%d' % self.admin_port,
              '-p', 'default_grace=0'],
             capture_output=True, text=True, timeout=60)

@@ -13,18 +13,11 @@ import pytest
 
 from tests.data import random_bytes
 from tests.functional import daemons, proxies
-from tests.functional.test_api_images import USER, Api
+from tests.functional.test_api_images import (  # noqa: F401 (registry: fixture)
+    USER, Api, registry)
 from tests.functional.test_image_cache import wait_until
 
 SIZE = 48 * 1024 * 1024
-
-
-@pytest.fixture(scope='module')
-def registry(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('registry')
-    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
-    yield daemon.start()
-    daemon.stop()
 
 
 @pytest.fixture

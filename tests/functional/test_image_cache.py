@@ -19,7 +19,8 @@ import pytest
 
 from tests.data import random_bytes
 from tests.functional import daemons, services
-from tests.functional.test_api_images import ADMIN, OTHER, USER, Api
+from tests.functional.test_api_images import (  # noqa: F401 (registry: fixture)
+    ADMIN, OTHER, USER, Api, registry)
 
 CHUNK = 64 * 1024
 DATA = random_bytes(3 * CHUNK + 777)
@@ -53,14 +54,6 @@ class Cache:
 
     def incomplete(self):
         return os.listdir(os.path.join(self.directory, 'incomplete'))
-
-
-@pytest.fixture(scope='module')
-def registry(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('registry')
-    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
-    yield daemon.start()
-    daemon.stop()
 
 
 @pytest.fixture

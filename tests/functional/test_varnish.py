@@ -9,18 +9,11 @@ import pytest
 
 from tests.data import random_bytes
 from tests.functional import daemons, proxies
-from tests.functional.test_api_images import ADMIN, OTHER, USER, Api
+from tests.functional.test_api_images import (  # noqa: F401 (registry: fixture)
+    ADMIN, OTHER, USER, Api, registry)
 
 THIRD = {'X-Tenant-Id': 'tenant3', 'X-User-Id': 'user3', 'X-Roles': 'member'}
 DATA = random_bytes(300 * 1024 + 11)
-
-
-@pytest.fixture(scope='module')
-def registry(tmp_path_factory):
-    folder = tmp_path_factory.mktemp('registry')
-    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
-    yield daemon.start()
-    daemon.stop()
 
 
 @pytest.fixture(scope='module')

@@ -133,9 +133,11 @@ class FillReader:
             available = min(fill.written, self.stop)
             if available <= position:
                 if fill.error is not None:
+                    cause = (fill.error.message if isinstance(
+                        fill.error, exception.GlanceException) else type(fill.error).__name__)
                     raise exception.UpstreamError(
-                        reason='image %s: the cache fill it was read from failed'
-                               % fill.image_id)
+                        reason='image %s: the cache fill it was read from failed: %s'
+                               % (fill.image_id, cause))
                 fill.wait()
                 continue
             block = os.pread(self._fd, min(available - position, self.block_size),

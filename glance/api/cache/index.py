@@ -10,8 +10,9 @@ Layout under ``image_cache_dir``::
 An entry is a hit only while both files exist and the data file still has the size,
 inode and mtime recorded when its digest was verified. The record is written after
 the data file is renamed into place, so a crash between the two leaves a data file
-without a record, which :meth:`CacheIndex.load` removes with any incomplete file
-(the directory belongs to one glance-api process).
+without a record, which :meth:`CacheIndex.load` removes with any incomplete file.
+The directory belongs to one glance-api process: it holds an exclusive ``flock`` on
+``lock`` for its lifetime, and a second process pointed at it refuses to start.
 
 The size cap counts complete entries plus the space reserved by fills in progress;
 :meth:`CacheIndex.reserve` makes room by evicting the least recently used entries.
@@ -19,11 +20,14 @@ Unlinking an entry that is being served is safe: open files stay readable.
 """
 
 import dataclasses
+import fcntl
 import json
 import logging
 import os
 import time
 import uuid
+
+from glance.common import exception
 
 LOG = logging.getLogger(__name__)
 
@@ -78,6 +82,7 @@ class CacheIndex:
 
     :param directory: ``image_cache_dir``; created if missing.
     :param max_size: the most bytes of complete entries plus reservations.
+    :raises ConfigError: when another process uses the directory.
     """
 
     def __init__(self, directory, max_size):
@@ -88,6 +93,14 @@ class CacheIndex:
         self.queue_dir = os.path.join(directory, 'queue')
         for folder in (self.images_dir, self.incomplete_dir, self.queue_dir):
             os.makedirs(folder, exist_ok=True)
+        self._lock = open(os.path.join(directory, 'lock'), 'a')
+        try:
+            fcntl.flock(self._lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            self._lock.close()
+            raise exception.ConfigError('image_cache_dir', 'DEFAULT',
+                                        '%s is used by another glance-api process; '
+                                        'give each its own' % directory)
         self.entries = {}
         self.reserved = 0
         self.load()

@@ -51,19 +51,12 @@ class Maintainer:
         self.pool = eventlet.greenpool.GreenPool(workers)
         self.prefetching = set()
         self._kick = eventlet.event.Event()
-        self._threads = []
 
     def start(self):
         """Start the prefetch loop and, with an interval, the audit loop."""
-        self._threads.append(eventlet.spawn(self._prefetch_loop))
+        eventlet.spawn_n(self._prefetch_loop)
         if self.interval:
-            self._threads.append(eventlet.spawn(self._audit_loop))
-
-    def stop(self):
-        """Stop the loops (fills in progress are killed and leave nothing)."""
-        for thread in self._threads:
-            thread.kill()
-        self.pool.waitall()
+            eventlet.spawn_n(self._audit_loop)
 
     # -- prefetch ----------------------------------------------------------------
 
