@@ -1,4 +1,4 @@
-"""Teller's local image cache (the design's "Teller may cache frequently accessed images").
+"""Teller's local image cache ("Teller may cache frequently accessed images").
 
 * :mod:`~glance.api.cache.index`: the on-disk state (entries, records, queue) and the
   size cap with LRU eviction;

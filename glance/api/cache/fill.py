@@ -19,10 +19,17 @@ import os
 
 import eventlet
 import eventlet.event
+import eventlet.tpool
 
 from glance.common import exception
 
 LOG = logging.getLogger(__name__)
+
+
+def _write_all(fd, block):
+    view = memoryview(block)
+    while view:
+        view = view[os.write(fd, view):]
 
 
 class Fill:
@@ -64,16 +71,17 @@ class Fill:
     def _run(self, source):
         try:
             for block in source:
-                view = memoryview(block)
-                while view:
-                    view = view[os.write(self._fd, view):]
+                # Disk writes (and the final fsync) can block for a long time once the
+                # kernel throttles dirty pages; an OS thread keeps the hub serving,
+                # and on two cores lets the copy to disk overlap the sends to clients.
+                eventlet.tpool.execute(_write_all, self._fd, block)
                 self.written += len(block)
                 self._notify()
             if self.written != self.size:
                 raise exception.UpstreamError(
                     reason='image %s: %d bytes arrived, the registry records %d'
                            % (self.image_id, self.written, self.size))
-            os.fsync(self._fd)
+            eventlet.tpool.execute(os.fsync, self._fd)
             os.close(self._fd)
             self._fd = None
             self.entry = self.index.commit(self.image, self.path, self.digest)
@@ -133,8 +141,9 @@ class FillReader:
             available = min(fill.written, self.stop)
             if available <= position:
                 if fill.error is not None:
-                    cause = (fill.error.message if isinstance(
-                        fill.error, exception.GlanceException) else type(fill.error).__name__)
+                    error = fill.error
+                    cause = (error.message if isinstance(error, exception.GlanceException)
+                             else type(error).__name__)
                     raise exception.UpstreamError(
                         reason='image %s: the cache fill it was read from failed: %s'
                                % (fill.image_id, cause))

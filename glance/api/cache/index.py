@@ -72,9 +72,11 @@ def _remove(path):
         pass
 
 
-def _valid_id(image_id):
-    return bool(image_id) and '/' not in image_id and not image_id.startswith('.') \
-        and not image_id.endswith('.json')
+def valid_id(image_id):
+    """True when ``image_id`` is safe as a file name in the cache directories."""
+    return (isinstance(image_id, str) and bool(image_id) and '/' not in image_id
+            and '\0' not in image_id and not image_id.startswith('.')
+            and not image_id.endswith(('.json', '.tmp')))
 
 
 class CacheIndex:
@@ -236,7 +238,7 @@ class CacheIndex:
 
         :raises ValueError: for an id that cannot be a file name.
         """
-        if not _valid_id(image_id):
+        if not valid_id(image_id):
             raise ValueError('not an image id: %r' % image_id)
         with open(os.path.join(self.queue_dir, image_id), 'a'):
             pass
@@ -256,7 +258,7 @@ class CacheIndex:
 
         :returns: True when it was queued.
         """
-        if not _valid_id(image_id):
+        if not valid_id(image_id):
             return False
         try:
             os.unlink(os.path.join(self.queue_dir, image_id))

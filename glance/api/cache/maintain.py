@@ -28,7 +28,8 @@ from glance.common import context, exception, streaming
 LOG = logging.getLogger(__name__)
 
 #: The identity of the cache's own registry lookups.
-CACHE_CONTEXT = context.RequestContext(user='glance-api-cache', roles=('admin', 'service'))
+CACHE_CONTEXT = context.RequestContext(user='glance-api-cache',
+                                       roles=('admin', 'service'))
 
 
 class Maintainer:

@@ -154,7 +154,7 @@ class ImageCache:
         """
         image_id = image['id']
         digest = download.expected_digest(image)
-        if digest is None or not image.get('size'):
+        if digest is None or not image.get('size') or not cache_index.valid_id(image_id):
             return uncached()
         entry = self.index.get(image_id)
         if entry is not None:
