@@ -15,7 +15,8 @@ One run measures, on loopback only:
 
 Downloads 1-3 use curl writing to /dev/null, so client cost is equal on both sides;
 each figure is the median of ``--runs`` interleaved rounds after a warm-up round (see
-``api_bench.median_speeds``). Every process is started here and stopped by PID; the
+``api_bench.median_speeds``), with the median time to first byte and the body rate
+after it (glance-api's registry lookup comes before the first byte). Every process is started here and stopped by PID; the
 work folder is deleted at the end.
 
 Usage: ``.venv/bin/python bench/cache_bench.py [--size 1G] [--runs 5]
@@ -27,6 +28,8 @@ import hashlib
 import http.client
 import os
 import shutil
+import statistics
+import subprocess
 import sys
 import tempfile
 import threading
@@ -46,6 +49,50 @@ MEMBER = {'X-Tenant-Id': 'reader', 'X-User-Id': 'reader', 'X-Roles': 'member'}
 
 def headers_of(identity):
     return ['%s: %s' % item for item in identity.items()]
+
+
+class Timed:
+    """A curl download measure that also records time to first byte.
+
+    glance-api looks every request up in the registry before its first byte (that is
+    the authorization a cache hit keeps), nginx does not: the body rate after the
+    first byte separates that fixed cost from the streaming itself.
+
+    :param url: what to download.
+    :param identity: request headers.
+    :param size: the expected body size.
+    :param before: called before each download (e.g. to empty the cache).
+    :param after: called after each download (e.g. to wait for the fill).
+    """
+
+    def __init__(self, url, identity, size, before=None, after=None):
+        self.url, self.identity, self.size = url, identity, size
+        self.before, self.after = before, after
+        self.first_byte, self.body_rates = [], []
+
+    def __call__(self):
+        if self.before:
+            self.before()
+        command = ['curl', '-s', '-o', '/dev/null', '-w',
+                   '%{size_download} %{time_starttransfer} %{time_total}', self.url]
+        for header in headers_of(self.identity):
+            command += ['-H', header]
+        out = subprocess.run(command, check=True, capture_output=True, text=True,
+                             timeout=600).stdout.split()
+        received, first, total = int(out[0]), float(out[1]), float(out[2])
+        if received != self.size:
+            raise RuntimeError('%s: got %d bytes, expected %d' % (self.url, received,
+                                                                 self.size))
+        if self.after:
+            self.after()
+        self.first_byte.append(first)
+        self.body_rates.append(self.size / max(total - first, 1e-6))
+        return self.size / total
+
+    def summary(self):
+        """Median time to first byte (ms) and body rate after it (B/s)."""
+        return (statistics.median(self.first_byte) * 1000,
+                statistics.median(self.body_rates))
 
 
 def wait_cached(api_url, image_id, timeout=600):
@@ -127,41 +174,37 @@ def run(args, work, started):
                                 'Content-Length': str(size)}), body)['image']
     path = '/images/' + image['id']
 
-    def hit():
-        return curl_speed(cached.url + path, headers_of(MEMBER), expected=size)
+    url = cached.url + path
+    hit = Timed(url, MEMBER, size)
+    cold = Timed(url, MEMBER, size,
+                 before=lambda: request(cached.url, 'DELETE', '/cache/images',
+                                        api_bench.ADMIN),
+                 after=lambda: wait_cached(cached.url, image['id']))
+    nginx_speed = Timed(nginx.url + '/image.bin', {}, size)
+    uncached = Timed(plain.url + path, MEMBER, size)
 
-    def cold():
-        request(cached.url, 'DELETE', '/cache/images', api_bench.ADMIN)
-        speed = curl_speed(cached.url + path, headers_of(MEMBER), expected=size)
-        wait_cached(cached.url, image['id'])
-        return speed
-
-    def nginx_speed():
-        return curl_speed(nginx.url + '/image.bin', expected=size)
-
-    def uncached():
-        return curl_speed(plain.url + path, headers_of(MEMBER), expected=size)
-
-    curl_speed(cached.url + path, headers_of(MEMBER), expected=size)
+    curl_speed(url, headers_of(MEMBER), expected=size)
     wait_cached(cached.url, image['id'])
-    base, warm = median_speeds(args.runs, [nginx_speed, hit])
-    rows += [('nginx, same bytes, sendfile on (baseline)', base, None),
-             ('glance-api cache hit (warm, sendfile)', warm, warm / base)]
-    no_cache, miss = median_speeds(args.runs, [uncached, cold])
-    rows += [('glance-api without a cache (uncached, xxh3 verified)', no_cache,
-              no_cache / base),
-             ('glance-api cache miss (cold: fills while streaming)', miss, miss / base)]
-
+    base, warm, no_cache, miss = median_speeds(args.runs, [nginx_speed, hit, uncached,
+                                                           cold])
     varnish = proxies.VarnishService(int(cached.url.rsplit(':', 1)[1]),
                                      storage='%dm' % (2 * size // MIB + 64))
     varnish.start()
     started.append(varnish)
     curl_speed(varnish.url + path, headers_of(MEMBER), expected=size)
-    base, varnish_hit = median_speeds(args.runs, [nginx_speed, lambda: curl_speed(
-        varnish.url + path, headers_of(MEMBER), expected=size)])
-    rows += [('nginx, same bytes, sendfile on (baseline, again)', base, None),
-             ('Varnish hit (malloc storage) in front of glance-api', varnish_hit,
-              varnish_hit / base)]
+    varnish_hit = Timed(varnish.url + path, MEMBER, size)
+    varnish_base, varnish_speed = median_speeds(args.runs, [nginx_speed, varnish_hit])
+    for label, measure, speed, baseline in (
+            ('nginx, same bytes, sendfile on (baseline)', nginx_speed, base, None),
+            ('glance-api cache hit (warm, sendfile)', hit, warm, base),
+            ('glance-api without a cache (uncached, xxh3 verified)', uncached,
+             no_cache, base),
+            ('glance-api cache miss (cold: fills while streaming)', cold, miss, base),
+            ('Varnish hit (malloc storage) in front of glance-api', varnish_hit,
+             varnish_speed, varnish_base)):
+        first_byte, body_rate = measure.summary()
+        rows.append((label, speed, baseline and speed / baseline, first_byte,
+                     body_rate, baseline and body_rate / nginx_speed.summary()[1]))
 
     flight_source = os.path.join(nginx.root, 'flight.bin')
     api_bench.write_random_file(flight_source, args.flight_size)
@@ -212,11 +255,13 @@ def main(argv=None):
         shutil.rmtree(work, ignore_errors=True)
     print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
     print()
-    print('| measurement | MiB/s | ratio to nginx (sendfile on) |')
-    print('| --- | ---: | ---: |')
-    for label, speed, ratio in rows:
-        print('| %s | %.0f | %s |' % (label, speed / MIB,
-                                      '' if ratio is None else '%.2f' % ratio))
+    print('| measurement | MiB/s | ratio to nginx | first byte (ms) | body MiB/s after '
+          'it | body ratio to nginx |')
+    print('| --- | ---: | ---: | ---: | ---: | ---: |')
+    for label, speed, ratio, first_byte, body_rate, body_ratio in rows:
+        print('| %s | %.0f | %s | %.1f | %.0f | %s |' % (
+            label, speed / MIB, '' if ratio is None else '%.2f' % ratio, first_byte,
+            body_rate / MIB, '' if body_ratio is None else '%.2f' % body_ratio))
     print()
     for note in notes:
         print('* ' + note)
