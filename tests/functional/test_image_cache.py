@@ -141,6 +141,9 @@ def test_ranges_and_conditionals_are_answered_from_the_cache(api, cache, datadir
     tail = api.request('GET', path, dict(USER, Range='bytes=-10'))
     assert tail.status == 206 and tail.body == DATA[-10:]
     assert api.request('GET', path, dict(USER, **{'If-None-Match': etag})).status == 304
+    modified = part.headers['last-modified']
+    assert api.request('GET', path, dict(USER, **{'If-Modified-Since': modified})).status \
+        == 304
     stale = api.request('GET', path, dict(USER, **{'If-Range': '"other"',
                                                    'Range': 'bytes=0-9'}))
     assert stale.status == 200 and stale.body == DATA
@@ -168,6 +171,19 @@ def test_a_deleted_image_is_dropped_and_not_served(api, cache):
     assert api.request('DELETE', path, USER).status == 204
     assert not os.path.exists(cache.data(image['id']))
     assert api.request('GET', path, USER).status == 404
+
+
+def test_an_image_no_longer_active_is_dropped_and_not_served(api, cache, registry):
+    image = upload(api)
+    path = '/images/' + image['id']
+    assert api.request('GET', path, USER).status == 200
+    wait_until(lambda: cache.has(image['id']), 'the fill to commit')
+    resp = Api(registry.url).request(
+        'PUT', path, dict(ADMIN, **{'Content-Type': 'application/json'}),
+        json.dumps({'image': {'status': 'pending_delete'}}))
+    assert resp.status == 200, resp.body
+    assert api.request('GET', path, USER).status == 404
+    assert not os.path.exists(cache.data(image['id']))
 
 
 def test_a_changed_cache_file_is_dropped_and_refetched(api, cache):
