@@ -24,12 +24,16 @@ import fcntl
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 
 from glance.common import exception
 
 LOG = logging.getLogger(__name__)
+
+#: Free bytes a fill must leave on the cache's file system.
+DISK_MARGIN = 64 * 1024 * 1024
 
 
 @dataclasses.dataclass
@@ -169,9 +173,11 @@ class CacheIndex:
         """Reserve room for a fill of ``size`` bytes, evicting LRU entries if needed.
 
         :returns: True when reserved; False when the image cannot fit (larger than
-            the cap, or the room is held by fills in progress).
+            the cap, the room is held by fills in progress, or the disk lacks the
+            space: a fill that ran out of disk would cut its readers' downloads).
         """
-        if size > self.max_size:
+        if size > self.max_size or shutil.disk_usage(self.directory).free < (
+                self.reserved + size + DISK_MARGIN):
             return False
         by_age = sorted(self.entries.values(), key=lambda entry: entry.last_access)
         while self.used() + self.reserved + size > self.max_size and by_age:

@@ -169,3 +169,12 @@ def test_the_queue_takes_only_file_name_safe_ids(tmp_path):
     index.enqueue('abc')
     assert [image_id for image_id, _ in index.queued()] == ['abc']
     assert index.dequeue('abc') and not index.dequeue('abc')
+
+
+def test_reserve_refuses_when_the_disk_lacks_space(tmp_path, monkeypatch):
+    index = cache_index.CacheIndex(str(tmp_path), 10 ** 12)
+    usage = cache_index.shutil.disk_usage(str(tmp_path))
+    monkeypatch.setattr(cache_index.shutil, 'disk_usage', lambda path: usage._replace(
+        free=cache_index.DISK_MARGIN + 1000))
+    assert index.reserve(1000)
+    assert not index.reserve(1)
