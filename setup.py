@@ -34,7 +34,8 @@ setuptools.setup(
         'bench': ['matplotlib>=3.7'],
     },
     scripts=['bin/glance-registry', 'bin/glance-api', 'bin/glance-manage',
-             'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch'],
+             'bin/glance-nova-manage', 'bin/glance', 'bin/glance-fetch',
+             'bin/glance-cache-manage'],
     entry_points={
         'paste.app_factory': [
             'registry = glance.registry.api:app_factory',

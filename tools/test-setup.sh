@@ -5,6 +5,7 @@
 #   - nginx (Debian's nginx-light) for the read-only HTTP store;
 #   - iproute2's ip, which brings up lo in the loopback-only network namespace of
 #     the SSRF tests;
+#   - Varnish and HAProxy (Debian's varnish, haproxy) in front of glance-api;
 #   - a separate virtualenv holding OpenStack Swift (with s3api) for the swift and s3
 #     stores, at $REPO/.test-services/swift-venv (override with GLANCE_TEST_SWIFT_VENV);
 #   - a separate virtualenv holding OpenStack Keystone for the token authentication
@@ -37,6 +38,11 @@ apt_install ip iproute2
 # images; genisoimage makes the ISO one.
 apt_install qemu-img qemu-utils
 apt_install genisoimage genisoimage
+
+# Varnish and HAProxy, for the tests of etc/varnish/glance.vcl and
+# etc/haproxy/glance-api.cfg (installing them starts nothing without systemd).
+apt_install varnishd varnish
+apt_install haproxy haproxy
 
 if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         || ! "$swift_venv/bin/python" -c 'import swift, swiftclient, boto3' 2>/dev/null; then

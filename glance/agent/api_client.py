@@ -284,7 +284,11 @@ class ApiClient:
             return err
         return None
 
-    def _json_image(self, connection, response):
+    def _read_json(self, connection, response):
+        """Read a small JSON answer and close the connection.
+
+        :returns: the decoded value; None for an empty or malformed body.
+        """
         try:
             content = response.read(_MAX_JSON_BODY)
         except (OSError, http.client.HTTPException) as err:
@@ -292,9 +296,13 @@ class ApiClient:
         finally:
             connection.close()
         try:
-            image = json.loads(content.decode('utf-8'))['image']
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            image = None
+            return json.loads(content.decode('utf-8')) if content else None
+        except (UnicodeDecodeError, ValueError):
+            return None
+
+    def _json_image(self, connection, response):
+        data = self._read_json(connection, response)
+        image = data.get('image') if isinstance(data, dict) else None
         if not isinstance(image, dict):
             raise exception.ServiceUnavailable(reason='glance-api at %s answered without '
                                                'an "image" object' % self.url)
@@ -389,3 +397,34 @@ class ApiClient:
         connection, response = self._send('DELETE', self._id_path(image_id))
         response.close()
         connection.close()
+
+    # -- image cache (admin) -------------------------------------------------------
+
+    def _cache_call(self, method, path):
+        """Send one image cache admin request; return its JSON body (None when empty)."""
+        return self._read_json(*self._send(method, path))
+
+    def cache_status(self):
+        """``GET /cache``: cached, filling and queued images, bytes used and the cap."""
+        return self._cache_call('GET', '/cache')
+
+    def cache_delete(self, image_id=None):
+        """Drop one cached image, or every one when ``image_id`` is None."""
+        path = '/cache/images'
+        if image_id is not None:
+            path += '/' + urllib.parse.quote(image_id, safe='')
+        self._cache_call('DELETE', path)
+
+    def cache_verify(self, image_id):
+        """Audit one cached image now; returns ``{"id", "result"}``."""
+        return self._cache_call('POST', '/cache/images/%s/verify'
+                                % urllib.parse.quote(image_id, safe=''))
+
+    def cache_queue(self, image_id):
+        """Queue an image for prefetch."""
+        return self._cache_call('PUT', '/cache/queue/' + urllib.parse.quote(image_id,
+                                                                             safe=''))
+
+    def cache_dequeue(self, image_id):
+        """Take an image off the prefetch queue."""
+        self._cache_call('DELETE', '/cache/queue/' + urllib.parse.quote(image_id, safe=''))

@@ -179,6 +179,26 @@ def verify_chunks(stores, image_id, chunks):
     return list(pool.imap(check, chunks))
 
 
+def open_image(stores, image, block_size, learn=None):
+    """Check an active image's chunks in their stores and return its download body.
+
+    The uncached path of a download, shared by the images controller and the image
+    cache's fills.
+
+    :param stores: the :class:`~glance.store.StoreRegistry`.
+    :param image: the registry record (seen with the ``service`` role).
+    :param block_size: the size of the blocks handed to the server.
+    :param learn: called with the BLAKE3 of a full read when the record has none
+        (see :func:`digest_plan`), or None.
+    :returns: a :class:`ChunkedImageIterable` verifying :func:`expected_digest`.
+    :raises UpstreamError: or :class:`ServiceUnavailable` as :func:`verify_chunks`.
+    """
+    chunks = image_chunks(image)
+    verify_chunks(stores, image['id'], chunks)
+    return ChunkedImageIterable(stores, image['id'], chunks, block_size,
+                                expected_digest(image), learn)
+
+
 def plan_range(chunks, start, stop):
     """Map the image byte range ``[start, stop)`` onto chunk sub-ranges.
 

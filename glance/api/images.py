@@ -80,16 +80,18 @@ class ImagesController(wsgi.Controller):
     :param formats: the :class:`~glance.api.inspection.InspectionOptions` every
         upload and registration is inspected with.
     :param conversions: the :class:`~glance.api.conversion.ConversionOptions`.
+    :param cache: the :class:`~glance.api.cache.serve.ImageCache`, or None.
     """
 
     def __init__(self, registry, stores, options,
                  formats=inspection.InspectionOptions(),
-                 conversions=conversion.ConversionOptions()):
+                 conversions=conversion.ConversionOptions(), cache=None):
         self.registry = registry
         self.stores = stores
         self.options = options
         self.formats = formats
         self.conversions = conversions
+        self.cache = cache
 
     def _client(self, req):
         ctx = context.from_environ(req.environ)
@@ -126,19 +128,24 @@ class ImagesController(wsgi.Controller):
         ctx, client = self._client(req)
         image = client.get_image(image_ref)
         if image.get('status') != 'active':
+            if self.cache is not None:
+                self.cache.forget(image['id'])
             raise exception.ImageNotFound(
                 'Image %s is not available: its status is %s'
                 % (image.get('id'), image.get('status')))
-        chunks = download.image_chunks(image)
-        # An image cache belongs in front of this controller as a paste filter
-        # (see glance-api-paste.ini); everything from here on is the uncached path.
-        download.verify_chunks(self.stores, image['id'], chunks)
         digest, learn = download.digest_plan(image)
-        body = download.ChunkedImageIterable(
-            self.stores, image['id'], chunks, self.options.read_block_size, digest,
-            self._digest_recorder(client, image['id']) if learn else None)
+
+        def uncached():
+            return download.open_image(
+                self.stores, image, self.options.read_block_size,
+                self._digest_recorder(client, image['id']) if learn else None)
+        # The image cache answers after the lookup above, so a hit is authorized and
+        # gets the same headers and Range/conditional handling as a store read.
+        body = uncached() if self.cache is None else self.cache.body(
+            image, req.environ, uncached)
         response = webob.Response(
-            app_iter=body, content_length=body.size,
+            app_iter=body,
+            content_length=body.size if image.get('size') is None else image['size'],
             content_type='application/octet-stream', conditional_response=True)
         response.accept_ranges = 'bytes'
         if image.get('checksum'):
@@ -148,6 +155,12 @@ class ImagesController(wsgi.Controller):
         response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
         response.headers['X-Image-Meta-Verified'] = download.verified_by(
             digest, _is_partial(req, response))
+        # Public-only sharing: any caller may see a public image, so a shared cache
+        # (Varnish) may hand it to anyone; admins' responses carry locations.
+        shared = image.get('is_public') and not ctx.is_admin
+        response.headers['Cache-Control'] = (
+            self.options.public_image_cache_control if shared
+            else self.options.private_image_cache_control)
         return response
 
     @staticmethod
@@ -449,6 +462,8 @@ class ImagesController(wsgi.Controller):
         for chunk in chunks:
             self._delete_chunk(image['id'], chunk, len(chunks))
         client.delete_image(image['id'])
+        if self.cache is not None:
+            self.cache.forget(image['id'])
         return webob.Response(status=204)
 
     def _delete_chunk(self, image_id, chunk, count):

@@ -19,6 +19,20 @@ user_storage_quota 0       most bytes a tenant's images (not deleted) may hold, 
                            (413); 0 means no quota
 ================== ======= ===========================================================
 
+HTTP caching (``Cache-Control`` of downloads; see README.rst, "HTTP caches"): a
+shared cache may keep only public images, and only responses without admin-only
+headers; every other download is private.
+
+============================ ====================== ====================================
+option                       default                meaning
+============================ ====================== ====================================
+public_image_cache_control   public, max-age=60     for public images seen by non-admins
+private_image_cache_control  private                for every other download
+============================ ====================== ====================================
+
+The image cache options (``image_cache_*``) are documented in
+:mod:`glance.api.cache.serve`.
+
 The registry options (``registry_urls``...) are documented in
 :mod:`glance.registry.client`, the store options in :mod:`glance.store`, the format
 safety options in :mod:`glance.api.inspection` and :mod:`glance.api.conversion`.
@@ -29,6 +43,9 @@ import dataclasses
 import routes
 
 from glance.api import conversion, images, inspection
+from glance.api.cache import admin as cache_admin
+from glance.api.cache import maintain as cache_maintain
+from glance.api.cache import serve as cache_serve
 from glance.common import config, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -42,6 +59,8 @@ class ApiOptions:
     store_chunk_size: int = 1024 ** 3
     image_size_cap: int = 1024 ** 4
     user_storage_quota: int = 0
+    public_image_cache_control: str = 'public, max-age=60'
+    private_image_cache_control: str = 'private'
 
     @classmethod
     def from_conf(cls, conf):
@@ -59,16 +78,25 @@ class ApiOptions:
             image_size_cap=opts.get_size('image_size_cap', defaults.image_size_cap,
                                          minimum=0),
             user_storage_quota=opts.get_size('user_storage_quota',
-                                             defaults.user_storage_quota, minimum=0))
+                                             defaults.user_storage_quota, minimum=0),
+
+            public_image_cache_control=opts.get_str(
+                'public_image_cache_control', defaults.public_image_cache_control),
+            private_image_cache_control=opts.get_str(
+                'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller):
+def build_mapper(controller, cache_controller=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
+    :param cache_controller: the image cache's
+        :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if cache_controller is not None:
+        cache_admin.connect_routes(mapper, cache_controller)
     mapper.connect('/images', controller=controller, action='show_by_uri',
                    conditions={'method': ['GET', 'HEAD']})
     mapper.connect('/images', controller=controller, action='create',
@@ -91,13 +119,22 @@ def build_app(conf, stores=None):
     :raises ConfigError: for any invalid option.
     """
     options = ApiOptions.from_conf(conf)
+    cache_options = cache_serve.CacheOptions.from_conf(conf)
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
+    cache = cache_controller = None
+    if cache_options.directory:
+        cache = cache_serve.ImageCache(cache_options, options.read_block_size)
+        maintainer = cache_maintain.Maintainer(
+            cache, registry, stores, options.read_block_size,
+            cache_options.prefetch_workers, cache_options.verify_interval)
+        maintainer.start()
+        cache_controller = cache_admin.CacheAdminController(cache, maintainer, registry)
     controller = images.ImagesController(
         registry, stores, options, inspection.InspectionOptions.from_conf(conf),
-        conversion.ConversionOptions.from_conf(conf))
-    return wsgi.Router(build_mapper(controller))
+        conversion.ConversionOptions.from_conf(conf), cache)
+    return wsgi.Router(build_mapper(controller, cache_controller))
 
 
 def app_factory(global_conf, **local_conf):

@@ -38,25 +38,36 @@ def _cell(value):
     return str(value)
 
 
+def table(headers, rows, right=()):
+    """Render rows of cells as an aligned table.
+
+    :param headers: the column titles.
+    :param rows: lists of cells (any values; None is blank, booleans Yes/No).
+    :param right: titles of the columns aligned right (numbers).
+    :returns: the table text (header, rule, rows), without a final newline.
+    """
+    rows = [[_cell(value) for value in row] for row in rows]
+    widths = [max([len(headers[col])] + [len(row[col]) for row in rows])
+              for col in range(len(headers))]
+    right_cols = {headers.index(title) for title in right}
+
+    def line(cells):
+        return ' '.join(cell.rjust(width) if col in right_cols else cell.ljust(width)
+                        for col, (cell, width) in enumerate(zip(cells, widths))).rstrip()
+
+    return '\n'.join([line(headers), line(['-' * width for width in widths])]
+                     + [line(row) for row in rows])
+
+
 def image_table(images):
     """Render brief image records as an aligned table, one image per line.
 
     :param images: a list of image dicts.
     :returns: the table text (header, rule, rows), without a final newline.
     """
-    rows = [[_cell(image.get(field)) for _label, field in _INDEX_COLUMNS]
-            for image in images]
-    headers = [label for label, _field in _INDEX_COLUMNS]
-    widths = [max([len(headers[col])] + [len(row[col]) for row in rows])
-              for col in range(len(headers))]
-    size_col = headers.index('Size')
-
-    def line(cells):
-        return ' '.join(cell.rjust(width) if col == size_col else cell.ljust(width)
-                        for col, (cell, width) in enumerate(zip(cells, widths))).rstrip()
-
-    return '\n'.join([line(headers), line(['-' * width for width in widths])]
-                     + [line(row) for row in rows])
+    return table([label for label, _field in _INDEX_COLUMNS],
+                 [[image.get(field) for _label, field in _INDEX_COLUMNS]
+                  for image in images], right=('Size',))
 
 
 def image_details(image):

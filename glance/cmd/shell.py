@@ -80,7 +80,7 @@ def _positive(text):
     return number
 
 
-def _connection_options():
+def connection_options():
     """Options accepted before or after the command (no defaults: see _ENV_DEFAULTS)."""
     options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = options.add_argument_group('connection and identity')
@@ -145,7 +145,7 @@ def _add_upload_options(parser):
 
 def build_parser():
     """Build the ``glance`` argument parser (every command, flag and help text)."""
-    connection = _connection_options()
+    connection = connection_options()
     parser = Parser(prog='glance', description=_DESCRIPTION, epilog=_EPILOG,
                     parents=[connection],
                     formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -192,9 +192,12 @@ def build_parser():
     return parser
 
 
-def parse_args(argv, environ):
-    """Parse the command line; fill connection options from ``environ`` and defaults."""
-    parser = build_parser()
+def parse_args(argv, environ, parser=None):
+    """Parse the command line; fill connection options from ``environ`` and defaults.
+
+    :param parser: the command's parser (default: ``glance``'s, :func:`build_parser`).
+    """
+    parser = parser or build_parser()
     # FIELD=VALUE pairs may follow a flag (``update ID --purge-props os=linux``),
     # which argparse leaves over once the positional list has been filled.
     args, extras = parser.parse_known_args(argv)

@@ -264,7 +264,9 @@ class CountingBody:
 
     def __iter__(self):
         for block in self._body:
-            self.sent += len(block)
+            # An empty marker block counts the bytes sendfile() sent past the server
+            # (glance.common.sendfile.SentOutOfBand).
+            self.sent += len(block) or getattr(block, 'length', 0)
             yield block
         self.complete = True
 

@@ -120,7 +120,7 @@ pid {base}/nginx.pid;
 error_log {base}/error.log info;
 events {{ worker_connections 256; }}
 http {{
-    access_log off;
+    access_log {access_log};
 {directives}    client_body_temp_path {base}/tmp/body;
     proxy_temp_path {base}/tmp/proxy;
     fastcgi_temp_path {base}/tmp/fastcgi;
@@ -331,10 +331,13 @@ class NginxService:
     :param base: a fresh folder for the config, logs and temp files.
     :param binary: the nginx executable (default: found on PATH or /usr/sbin).
     :param directives: extra ``http``-level directives, e.g. ``('sendfile on',)``.
+    :param access_log: the ``access_log`` directive's value (e.g. a path, to count
+        requests).
     """
 
-    def __init__(self, base, binary=None, directives=()):
+    def __init__(self, base, binary=None, directives=(), access_log='off'):
         self.base = str(base)
+        self.access_log = access_log
         self.binary = binary or shutil.which('nginx') or '/usr/sbin/nginx'
         self.directives = tuple(directives)
         self.root = os.path.join(self.base, 'root')
@@ -367,6 +370,7 @@ class NginxService:
         with open(conf_path, 'w') as conf:
             conf.write(_NGINX_CONF.format(
                 base=self.base, root=self.root, port=self.port, tls_port=self.tls_port,
+                access_log=self.access_log,
                 directives=''.join('    %s;\n' % line for line in self.directives)))
         error_log = os.path.join(self.base, 'error.log')
         stderr_path = os.path.join(self.base, 'stderr.log')
