@@ -29,4 +29,17 @@ if [ ! -x "$swift_venv/bin/swift-proxy-server" ] \
         swift python-swiftclient boto3
 fi
 
-echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx) swift=$swift_venv"
+# Prometheus (Debian's package) scrapes the daemons' /metrics in the observability test;
+# systemd-analyze verifies the unit files in etc/systemd/. The package's own service is
+# never started here (the test fixture runs prometheus on loopback itself).
+for tool in prometheus:prometheus systemd-analyze:systemd; do
+    if ! command -v "${tool%%:*}" >/dev/null 2>&1; then
+        if ! apt-cache show "${tool#*:}" >/dev/null 2>&1; then
+            apt-get update -qq
+        fi
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+            "${tool#*:}" >/dev/null
+    fi
+done
+
+echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx) swift=$swift_venv prometheus=$(command -v prometheus)"

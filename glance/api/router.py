@@ -21,11 +21,12 @@ The registry options (``registry_urls``...) are documented in
 """
 
 import dataclasses
+import functools
 
 import routes
 
 from glance.api import images
-from glance.common import config, wsgi
+from glance.common import config, health, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
 
@@ -55,13 +56,18 @@ class ApiOptions:
                                          minimum=0))
 
 
-def build_mapper(controller):
+def build_mapper(controller, health_controller=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
+    :param health_controller: the :class:`~glance.common.health.HealthController` of
+        ``/healthcheck?detail``, if any.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if health_controller is not None:
+        mapper.connect(health.PATH, controller=health_controller, action='detail',
+                       conditions={'method': ['GET']})
     mapper.connect('/images', controller=controller, action='show_by_uri',
                    conditions={'method': ['GET', 'HEAD']})
     mapper.connect('/images', controller=controller, action='create',
@@ -87,7 +93,17 @@ def build_app(conf, stores=None):
     registry = RegistryClient.from_conf(conf)
     if stores is None:
         stores = StoreRegistry(conf)
-    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options)))
+    return wsgi.Router(build_mapper(images.ImagesController(registry, stores, options),
+                                    health.HealthController(_checks(registry, stores))))
+
+
+def _checks(registry, stores):
+    """The detailed health check of glance-api: every registry and every store."""
+    checks = {'registry %s' % base: functools.partial(registry.ping, base)
+              for base in registry.registries}
+    checks.update({'store %s' % scheme: functools.partial(stores.probe, scheme)
+                   for scheme in stores.schemes})
+    return checks
 
 
 def app_factory(global_conf, **local_conf):

@@ -43,7 +43,7 @@ import urllib.parse
 import httplib2
 
 import glance
-from glance.common import exception
+from glance.common import exception, log
 
 LOG = logging.getLogger(__name__)
 
@@ -206,6 +206,9 @@ class BaseJSONClient:
             headers['Content-Type'] = 'application/json'
         if self.context is not None:
             headers.update(self.context.to_headers())
+        if 'X-Request-Id' not in headers and log.current_request_id():
+            # The request being served, so the registry logs the same id.
+            headers['X-Request-Id'] = log.current_request_id()
         headers.update(extra_headers or {})
         return headers
 

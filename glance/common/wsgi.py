@@ -20,6 +20,8 @@ import webob.exc
 from glance.common import exception
 
 LOG = logging.getLogger(__name__)
+#: environ key where :class:`Router` puts the matched route's template (for metrics).
+ROUTE_KEY = 'glance.route'
 
 # Order matters: the first matching class wins, so narrower categories come first.
 EXCEPTION_STATUS = (
@@ -155,6 +157,7 @@ class Router:
         found = self.mapper.routematch(environ=req.environ)
         if not found:
             return self._not_routed(req)
+        req.environ[ROUTE_KEY] = found[1].routepath
         args = dict(found[0])
         controller = args.pop('controller')
         try:

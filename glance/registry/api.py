@@ -30,6 +30,7 @@ import routes
 import webob
 
 from glance.common import config, context, exception, wsgi
+from glance.common import health as health_check
 from glance.registry import validation
 from glance.registry.db import api as db_api
 from glance.registry.db import migration, session
@@ -233,13 +234,18 @@ class VersionsController(wsgi.Controller):
                               'links': [{'rel': 'self', 'href': base + '/'}]}]}
 
 
-def build_mapper(images, versions):
+def build_mapper(images, versions, health=None):
     """Return the :class:`routes.Mapper` of the registry: every route, in one place.
 
     :param images: an :class:`ImagesController`.
     :param versions: a :class:`VersionsController`.
+    :param health: the :class:`~glance.common.health.HealthController` of
+        ``/healthcheck?detail``, if any.
     """
     mapper = routes.Mapper()
+    if health is not None:
+        mapper.connect(health_check.PATH, controller=health, action='detail',
+                       conditions=_GET)
     image_path = '/images/{image_id}'
     id_rule = {'image_id': validation.UUID_PATTERN}
     mapper.connect('/versions', controller=versions, action='index', conditions=_GET)
@@ -259,8 +265,9 @@ def build_mapper(images, versions):
 
 def build_app(database, options=RegistryOptions()):
     """Return the registry WSGI app over an open database (no paste needed)."""
-    return wsgi.Router(build_mapper(ImagesController(database, options),
-                                    VersionsController(options)))
+    return wsgi.Router(build_mapper(
+        ImagesController(database, options), VersionsController(options),
+        health_check.HealthController({'database': database.ping})))
 
 
 def app_factory(global_conf, **local_conf):

@@ -25,7 +25,7 @@ import os
 import sqlalchemy as sa
 from sqlalchemy import event, exc, orm, pool
 
-from glance.common import config, exception, log
+from glance.common import config, exception, log, metrics
 
 DEFAULT_CONNECTION = 'sqlite:///glance.sqlite'
 
@@ -103,6 +103,13 @@ def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
     cursor.close()
 
 
+def _count_pool_use(engine):
+    # Prometheus: the pool's size, and how many of its connections requests hold now.
+    metrics.DB_POOL_SIZE.inc(engine.pool.size() if hasattr(engine.pool, 'size') else 1)
+    event.listen(engine, 'checkout', lambda *args: metrics.DB_POOL_CHECKED_OUT.inc())
+    event.listen(engine, 'checkin', lambda *args: metrics.DB_POOL_CHECKED_OUT.dec())
+
+
 def create_engine(conf):
     """Build the engine described by the ``sql_*`` options.
 
@@ -138,6 +145,7 @@ def create_engine(conf):
             pool_timeout=timeout,
             pool_recycle=opts.get_int('sql_pool_recycle', 3600, minimum=-1))
     event.listen(engine, 'handle_error', _connect_errors_are_disconnects)
+    _count_pool_use(engine)
     return engine
 
 
@@ -199,6 +207,16 @@ class Database:
         """
         with self._unavailable_as_503(), self.engine.begin() as connection:
             yield connection
+
+    def ping(self):
+        """Run ``SELECT 1`` (the detailed health check).
+
+        :returns: ``{'backend': <dialect name>}``.
+        :raises ServiceUnavailable: when the database cannot be reached.
+        """
+        with self.connection() as connection:
+            connection.execute(sa.text('SELECT 1'))
+        return {'backend': self.engine.url.get_backend_name()}
 
     def dispose(self):
         """Close every pooled connection."""
