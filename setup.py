@@ -22,6 +22,7 @@ setuptools.setup(
         'PyMySQL>=1.1',
         'pg8000>=1.30',
         'xxhash>=3.0',
+        'prometheus-client>=0.17',
     ],
     extras_require={
         'swift': ['python-swiftclient>=4.4'],
@@ -52,6 +53,6 @@ setuptools.setup(
             's3 = glance.store.s3:S3Store',
         ],
     },
-    classifiers=['Programming Language :: Python :: 3.11',
-                 'License :: OSI Approved :: Apache Software License'],
+    license='Apache-2.0',
+    classifiers=['Programming Language :: Python :: 3.11'],
 )
