@@ -3,13 +3,17 @@
 :class:`MeteredStore` stands in front of one configured store (the
 :class:`~glance.store.StoreRegistry` hands these out) and times ``head``, ``get``,
 ``add`` and ``delete``, counting the store errors they raise, a read that breaks off
-mid-stream included. Every other attribute is the wrapped store's own (read and set).
+mid-stream included; at DEBUG level it logs each call (with the request id, like every
+log line). Every other attribute is the wrapped store's own (read and set).
 """
 
+import logging
 import time
 
 from glance.common import metrics
 from glance.store.base import StoreError
+
+LOG = logging.getLogger(__name__)
 
 
 class MeteredStore:
@@ -32,16 +36,21 @@ class MeteredStore:
     def __repr__(self):
         return repr(self.store)
 
-    def _call(self, operation, method, *args, **kwargs):
+    def _call(self, operation, method, location, *args):
         started = time.monotonic()
+        outcome = 'failed'
         try:
-            return method(*args, **kwargs)
+            result = method(location, *args)
+            outcome = 'done'
+            return result
         except StoreError as err:
             self.count_error(operation, err)
             raise
         finally:
-            metrics.STORE_SECONDS.labels(self.store.name, operation).observe(
-                time.monotonic() - started)
+            seconds = time.monotonic() - started
+            metrics.STORE_SECONDS.labels(self.store.name, operation).observe(seconds)
+            LOG.debug('Store %s: %s %s %s in %.4fs', self.store.name, operation,
+                      location, outcome, seconds)
 
     def count_error(self, operation, err):
         """Count one failed store call.
