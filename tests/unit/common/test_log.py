@@ -35,3 +35,66 @@ def test_setup_logging_writes_redacted_lines_to_the_log_file(tmp_path):
         for handler in list(logging.getLogger().handlers):
             logging.getLogger().removeHandler(handler)
             handler.close()
+
+
+def _record(message, *args, **extra):
+    record = logging.LogRecord('glance.test', logging.INFO, __file__, 1, message, args,
+                               None)
+    record.__dict__.update(extra)
+    return record
+
+
+def test_every_record_carries_the_request_id_of_its_context():
+    import contextvars
+    record_filter = log.RequestIdFilter()
+
+    def in_request():
+        log.set_request_id('req-abc')
+        record = _record('inside')
+        record_filter.filter(record)
+        return record.request_id
+
+    assert contextvars.copy_context().run(in_request) == 'req-abc'
+    outside = _record('outside')
+    record_filter.filter(outside)
+    assert outside.request_id == '-'
+
+
+def test_json_lines_hold_the_fields_and_mask_secrets():
+    import json
+    record = _record('GET with key=%s', 's3cr3t', request_id='req-1',
+                     fields={'status': '200', 'bytes': 11, 'path': '/x?token=abc'})
+    line = log.JsonFormatter().format(record)
+    entry = json.loads(line)
+    assert (entry['request_id'], entry['status'], entry['bytes']) == ('req-1', '200', 11)
+    assert entry['logger'] == 'glance.test' and entry['level'] == 'INFO'
+    assert 's3cr3t' not in line and 'abc' not in line
+
+
+def test_setup_logging_json_option_writes_one_object_per_line(tmp_path):
+    import json
+    path = tmp_path / 'glance.log'
+    log.setup_logging({'log_file': str(path), 'log_json': 'true'})
+    try:
+        logging.getLogger('glance.test').info('hello %s', 'world')
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        entry = json.loads(path.read_text().splitlines()[-1])
+        assert entry['message'] == 'hello world' and entry['request_id'] == '-'
+    finally:
+        for handler in list(logging.getLogger().handlers):
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+
+
+def test_json_client_forwards_the_current_request_id():
+    import contextvars
+    from glance.common import client
+
+    def in_request():
+        log.set_request_id('req-xyz')
+        return client.BaseJSONClient('http://127.0.0.1:9191')._headers(None, None)
+
+    assert contextvars.copy_context().run(in_request)['X-Request-Id'] == 'req-xyz'
+    assert 'X-Request-Id' not in client.BaseJSONClient(
+        'http://127.0.0.1:9191')._headers(None, None)
