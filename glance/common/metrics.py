@@ -24,6 +24,8 @@ from prometheus_client import multiprocess
 
 #: The registry the metrics below are registered in (the single-process exposition).
 REGISTRY = prometheus_client.CollectorRegistry()
+# Read once, as prometheus_client read it when this module imported it.
+_MULTIPROCESS_DIR = os.environ.get('PROMETHEUS_MULTIPROC_DIR') or None
 
 _LATENCY_BUCKETS = (.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300)
 
@@ -79,11 +81,6 @@ DB_POOL_CHECKED_OUT = prometheus_client.Gauge(
 CONTENT_TYPE = prometheus_client.CONTENT_TYPE_LATEST
 
 
-def multiprocess_dir():
-    """The multi-process directory in use, or None in single-process mode."""
-    return os.environ.get('PROMETHEUS_MULTIPROC_DIR') or None
-
-
 def exposition():
     """Render every metric in the Prometheus text format.
 
@@ -93,9 +90,8 @@ def exposition():
 
     :returns: the exposition as bytes (content type :data:`CONTENT_TYPE`).
     """
-    directory = multiprocess_dir()
-    if directory is None:
+    if _MULTIPROCESS_DIR is None:
         return prometheus_client.generate_latest(REGISTRY)
     collected = prometheus_client.CollectorRegistry()
-    multiprocess.MultiProcessCollector(collected, path=directory)
+    multiprocess.MultiProcessCollector(collected, path=_MULTIPROCESS_DIR)
     return prometheus_client.generate_latest(collected)

@@ -16,7 +16,7 @@ def test_a_configured_directory_is_used_and_emptied_of_old_files(tmp_path, monke
 
 
 def test_without_one_a_private_directory_is_made(monkeypatch):
-    monkeypatch.delenv(metrics_files.ENV, raising=False)
+    monkeypatch.setenv(metrics_files.ENV, '')
     folder = metrics_files.prepare()
     try:
         assert os.environ[metrics_files.ENV] == folder and os.path.isdir(folder)
