@@ -15,11 +15,12 @@ def conf_file(tmp_path):
 
 def test_version_then_sync_then_version(conf_file, tmp_path, capsys):
     assert manage.main(['--config-file', conf_file, 'db', 'version']) == 0
-    assert capsys.readouterr().out == 'None\n'
+    assert capsys.readouterr().out == ('registry schema not created yet (newest: 0001); '
+                                       'run glance-manage db sync\n')
     assert manage.main(['--config-file', conf_file, 'db', 'sync']) == 0
-    assert capsys.readouterr().out == '0001\n'
+    assert capsys.readouterr().out == 'registry schema at revision 0001 (newest: 0001)\n'
     assert manage.main(['--config-file', conf_file, 'db', 'version']) == 0
-    assert capsys.readouterr().out == '0001\n'
+    assert capsys.readouterr().out == 'registry schema at revision 0001 (newest: 0001)\n'
     engine = sa.create_engine('sqlite:///%s' % (tmp_path / 'state.sqlite'))
     assert 'images' in sa.inspect(engine).get_table_names()
     engine.dispose()
