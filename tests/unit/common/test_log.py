@@ -22,19 +22,28 @@ def test_ordinary_names_are_not_masked(text):
     assert log.redact(text) == text
 
 
-def test_setup_logging_writes_redacted_lines_to_the_log_file(tmp_path):
+@pytest.fixture
+def logged(tmp_path):
+    """``logged(message, *args, **options)``: set logging up with ``options`` to a
+    file, log one INFO line and return the file's text; handlers removed after."""
     path = tmp_path / 'glance.log'
-    log.setup_logging({'log_file': str(path), 'log_level': 'INFO'})
-    try:
-        logging.getLogger('glance.test').info('connecting with key=%s', 's3cr3t')
+
+    def log_one(message, *args, **options):
+        log.setup_logging(dict(options, log_file=str(path)))
+        logging.getLogger('glance.test').info(message, *args)
         for handler in logging.getLogger().handlers:
             handler.flush()
-        text = path.read_text()
-        assert 'key=***' in text and 's3cr3t' not in text
-    finally:
-        for handler in list(logging.getLogger().handlers):
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+        return path.read_text()
+
+    yield log_one
+    for handler in list(logging.getLogger().handlers):
+        logging.getLogger().removeHandler(handler)
+        handler.close()
+
+
+def test_setup_logging_writes_redacted_lines_to_the_log_file(logged):
+    text = logged('connecting with key=%s', 's3cr3t', log_level='INFO')
+    assert 'key=***' in text and 's3cr3t' not in text
 
 
 def _record(message, *args, **extra):
@@ -71,20 +80,10 @@ def test_json_lines_hold_the_fields_and_mask_secrets():
     assert 's3cr3t' not in line and 'abc' not in line
 
 
-def test_setup_logging_json_option_writes_one_object_per_line(tmp_path):
+def test_setup_logging_json_option_writes_one_object_per_line(logged):
     import json
-    path = tmp_path / 'glance.log'
-    log.setup_logging({'log_file': str(path), 'log_json': 'true'})
-    try:
-        logging.getLogger('glance.test').info('hello %s', 'world')
-        for handler in logging.getLogger().handlers:
-            handler.flush()
-        entry = json.loads(path.read_text().splitlines()[-1])
-        assert entry['message'] == 'hello world' and entry['request_id'] == '-'
-    finally:
-        for handler in list(logging.getLogger().handlers):
-            logging.getLogger().removeHandler(handler)
-            handler.close()
+    entry = json.loads(logged('hello %s', 'world', log_json='true').splitlines()[-1])
+    assert entry['message'] == 'hello world' and entry['request_id'] == '-'
 
 
 def test_json_client_forwards_the_current_request_id():
