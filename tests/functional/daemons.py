@@ -234,7 +234,10 @@ class GunicornDaemon(Daemon):
     :mod:`glance.wsgi` with the shipped ``etc/gunicorn.conf.py``.
 
     The port is picked before the start (gunicorn binds it, and glance-registry builds
-    image URIs from ``bind_port``); :meth:`start` returns once a worker answers.
+    image URIs from ``bind_port``); :meth:`start` returns once a worker answers. The
+    registry's schema is made by ``glance-manage db sync`` first, with
+    ``db_auto_create = false``, as README says for several workers: each worker
+    loads the app, and two would race to create the schema.
     """
 
     def __init__(self, *args, **kwargs):
@@ -255,6 +258,12 @@ class GunicornDaemon(Daemon):
 
     def start(self, timeout=30):
         """Start gunicorn and wait until a worker answers the health check."""
+        if self.prog == 'glance-registry':
+            self.options['db_auto_create'] = 'false'
+            self.write_conf()
+            subprocess.run([sys.executable, os.path.join(REPO, 'bin', 'glance-manage'),
+                            '--config-file', self.conf_path, 'db', 'sync'],
+                           check=True, capture_output=True, timeout=timeout)
         super().start(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:

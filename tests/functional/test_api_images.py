@@ -144,12 +144,6 @@ def image_files(datadir, image_id):
 
 
 @pytest.fixture(scope='module')
-def server():
-    """The WSGI server the daemons run under (test_api_gunicorn.py: gunicorn)."""
-    return 'eventlet'
-
-
-@pytest.fixture(scope='module')
 def registry(tmp_path_factory, server):
     """One glance-registry on SQLite for the module (daemons take a while to stop)."""
     folder = tmp_path_factory.mktemp('registry')
