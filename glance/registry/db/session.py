@@ -212,10 +212,14 @@ class Database:
         """Run ``SELECT 1`` (the detailed health check).
 
         :returns: ``{'backend': <dialect name>}``.
-        :raises ServiceUnavailable: when the database cannot be reached.
+        :raises ServiceUnavailable: when the database cannot be reached or fails.
         """
-        with self.connection() as connection:
-            connection.execute(sa.text('SELECT 1'))
+        try:
+            with self.connection() as connection:
+                connection.execute(sa.text('SELECT 1'))
+        except exc.SQLAlchemyError as err:
+            raise exception.ServiceUnavailable(
+                reason='database error (%s)' % describe_error(err)) from None
         return {'backend': self.engine.url.get_backend_name()}
 
     def dispose(self):
