@@ -163,3 +163,16 @@ def test_healthcheck_detail_reports_dependencies_to_admins_only(make_registry, m
     failed = detail.json()['checks']['registry %s' % registry.url]
     assert failed['ok'] is False and 'refused' in failed['error']
     assert api.request('GET', '/healthcheck').body == b'OK\n'
+
+
+def test_registry_detail_and_pool_series_on_each_database(make_registry, database_url):
+    registry = make_registry(sql_connection=database_url)
+    registry_api = Api(registry.url)
+    detail = registry_api.request('GET', '/healthcheck?detail', ADMIN).json()
+    backend = detail['checks']['database']['backend']
+    assert detail['healthy'] is True and database_url.startswith(backend)
+    assert registry_api.request('GET', '/images', USER).status == 200
+    samples = _samples(registry_api.request('GET', '/metrics').body.decode())
+    # SQLite: one pooled connection; the servers: sql_pool_size (5).
+    assert samples[('glance_db_pool_size', ())] == (1 if backend == 'sqlite' else 5)
+    assert samples[('glance_db_pool_checked_out', ())] == 0
