@@ -105,10 +105,12 @@ def test_prometheus_stores_request_store_and_pool_series_of_both_daemons(
         prometheus.wait_for(expression, condition)
 
 
+@pytest.mark.parametrize('wsgi_server', ['eventlet', 'gunicorn'])
 def test_request_id_reaches_registry_and_store_log_lines_with_json_access_log(
-        make_registry, make_api):
-    registry = make_registry()
-    api_daemon = make_api(registry.url, log_json='true', log_level='DEBUG')
+        make_registry, make_api, wsgi_server):
+    registry = make_registry(server=wsgi_server)
+    api_daemon = make_api(registry.url, server=wsgi_server, log_json='true',
+                          log_level='DEBUG')
     api = Api(api_daemon.url)
     data = random_bytes(10000)
     image_id = api.upload(data).json()['image']['id']
