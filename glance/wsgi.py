@@ -1,4 +1,4 @@
-"""WSGI entry points, for running the daemons' apps under gunicorn or uWSGI.
+"""WSGI entry points, for running the daemons' apps under gunicorn or another server.
 
 The built-in server (``bin/glance-api``, ``bin/glance-registry``: eventlet) stays the
 default. Any other WSGI server can load the same paste pipelines from here::
