@@ -23,6 +23,7 @@ setuptools.setup(
         'pg8000>=1.30',
         'blake3>=0.4',
         'oslo.utils>=7.3',
+        'prometheus-client>=0.17',
     ],
     extras_require={
         'swift': ['python-swiftclient>=4.4'],
@@ -59,6 +60,6 @@ setuptools.setup(
             's3 = glance.store.s3:S3Store',
         ],
     },
-    classifiers=['Programming Language :: Python :: 3.11',
-                 'License :: OSI Approved :: Apache Software License'],
+    license='Apache-2.0',
+    classifiers=['Programming Language :: Python :: 3.11'],
 )

@@ -27,7 +27,8 @@ apt_install() {
         if ! apt-cache show "$2" >/dev/null 2>&1; then
             apt-get update -qq
         fi
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$2" >/dev/null
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$2" \
+            >/dev/null
     fi
 }
 
@@ -59,5 +60,9 @@ if ! "$keystone_venv/bin/python" -c 'import keystone.server.wsgi' 2>/dev/null \
     "$keystone_venv/bin/pip" install -q --disable-pip-version-check keystone
 fi
 
+apt_install prometheus prometheus
+apt_install systemd-analyze systemd
+
 echo "test services ready: nginx=$(command -v nginx || echo /usr/sbin/nginx)" \
-     "swift=$swift_venv keystone=$keystone_venv qemu-img=$(command -v qemu-img)"
+     "swift=$swift_venv keystone=$keystone_venv qemu-img=$(command -v qemu-img)" \
+     "prometheus=$(command -v prometheus)"

@@ -23,6 +23,7 @@ chunks seamlessly into one response body:
   ``Content-Length``, so a client never receives a complete-looking corrupt image.
 """
 
+import contextvars
 import dataclasses
 import logging
 
@@ -176,7 +177,10 @@ def verify_chunks(stores, image_id, chunks):
         return info
 
     pool = eventlet.GreenPool(HEAD_CONCURRENCY)
-    return list(pool.imap(check, chunks))
+    # Green threads start with an empty context; each HEAD gets a copy of this one, so
+    # its log lines carry the request id.
+    context = contextvars.copy_context()
+    return list(pool.imap(lambda chunk: context.copy().run(check, chunk), chunks))
 
 
 def open_image(stores, image, block_size, learn=None):

@@ -39,6 +39,7 @@ safety options in :mod:`glance.api.inspection` and :mod:`glance.api.conversion`.
 """
 
 import dataclasses
+import functools
 
 import routes
 
@@ -46,7 +47,7 @@ from glance.api import conversion, images, inspection
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
-from glance.common import config, wsgi
+from glance.common import config, health, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
 
@@ -86,15 +87,20 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None):
+def build_mapper(controller, cache_controller=None, health_controller=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
     :param cache_controller: the image cache's
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
+    :param health_controller: the :class:`~glance.common.health.HealthController` of
+        ``/healthcheck?detail``, if any.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if health_controller is not None:
+        mapper.connect(health.PATH, controller=health_controller, action='detail',
+                       conditions={'method': ['GET']})
     if cache_controller is not None:
         cache_admin.connect_routes(mapper, cache_controller)
     mapper.connect('/images', controller=controller, action='show_by_uri',
@@ -134,7 +140,17 @@ def build_app(conf, stores=None):
     controller = images.ImagesController(
         registry, stores, options, inspection.InspectionOptions.from_conf(conf),
         conversion.ConversionOptions.from_conf(conf), cache)
-    return wsgi.Router(build_mapper(controller, cache_controller))
+    return wsgi.Router(build_mapper(controller, cache_controller,
+                                    health.HealthController(_checks(registry, stores))))
+
+
+def _checks(registry, stores):
+    """The detailed health check of glance-api: every registry and every store."""
+    checks = {'registry %s' % base: functools.partial(registry.ping, base)
+              for base in registry.registries}
+    checks.update({'store %s' % scheme: functools.partial(stores.probe, scheme)
+                   for scheme in stores.schemes})
+    return checks
 
 
 def app_factory(global_conf, **local_conf):

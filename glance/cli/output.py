@@ -1,17 +1,21 @@
 """What the ``glance`` command prints: tables and detail blocks for people, JSON for scripts."""
 
 import json
+import re
 
 _UNITS = ('KiB', 'MiB', 'GiB', 'TiB', 'PiB')
 _RULE = '=' * 78
-#: (label, field) of the detail block, in order; properties follow.
+#: (label, field) of the detail block, in order; digests and properties follow.
 _DETAIL_FIELDS = (('URI', 'uri'), ('Id', 'id'), ('Name', 'name'), ('Status', 'status'),
                   ('Public', 'is_public'), ('Owner', 'owner'),
                   ('Disk format', 'disk_format'), ('Container format', 'container_format'),
                   ('Size', 'size'), ('Checksum (md5)', 'checksum'),
-                  ('Checksum (sha256)', 'sha256'), ('Created at', 'created_at'),
-                  ('Updated at', 'updated_at'), ('Deleted at', 'deleted_at'),
-                  ('Location', 'location'))
+                  ('Created at', 'created_at'), ('Updated at', 'updated_at'),
+                  ('Deleted at', 'deleted_at'), ('Location', 'location'))
+_SHOWN = frozenset(field for _label, field in _DETAIL_FIELDS)
+# Every other field holding a hex digest (sha256, xxh3, ...) is shown by its name, so a
+# digest the registry starts recording appears without a change here.
+_HEX_DIGEST = re.compile(r'^[0-9a-f]{16,128}$')
 _INDEX_COLUMNS = (('ID', 'id'), ('Name', 'name'), ('Disk Format', 'disk_format'),
                   ('Container Format', 'container_format'), ('Size', 'size'),
                   ('Status', 'status'))
@@ -73,6 +77,9 @@ def image_table(images):
 def image_details(image):
     """Render one full image record as ``Label: value`` lines, properties last.
 
+    After the fixed fields come the digests the record holds (``Checksum (xxh3)``...),
+    downloads being verified with one of them.
+
     :returns: the text without a final newline.
     """
     lines = []
@@ -83,6 +90,9 @@ def image_details(image):
         if field == 'size':
             value = '%d (%s)' % (value, human_size(value))
         lines.append('%s: %s' % (label, _cell(value)))
+    for field, value in sorted(image.items()):
+        if field not in _SHOWN and isinstance(value, str) and _HEX_DIGEST.match(value):
+            lines.append('Checksum (%s): %s' % (field, value))
     for key, value in sorted((image.get('properties') or {}).items()):
         lines.append('Property %r: %s' % (key, value))
     return '\n'.join(lines)

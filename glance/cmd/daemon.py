@@ -11,7 +11,7 @@ with warnings.catch_warnings():
     warnings.filterwarnings('ignore', message=r'\s*Eventlet is deprecated')
     import eventlet
 
-from glance.common import config, exception, log, prefork, server, wsgi
+from glance.common import config, exception, log, metrics_files, prefork, server, wsgi
 
 LOG = logging.getLogger(__name__)
 
@@ -68,6 +68,8 @@ def run(prog, default_port, argv=None):
     :returns: process exit code.
     """
     eventlet.monkey_patch()
+    # Before the app (and prometheus_client) loads: metrics shared by all workers.
+    metrics_files.prepare()
     args = parse_args(prog, argv)
     try:
         conf, conf_path = _read_conf(prog, args)

@@ -6,8 +6,10 @@
     glance-manage [--config-file glance-registry.conf] db version
 
 ``db sync`` upgrades the schema to the newest revision (or to ``--version``); ``db
-version`` prints the revision the database is at (``None`` before the first sync). Both
-read ``sql_connection`` from the registry's conf file, found like the daemon finds it.
+version`` tells the revision the database is at. Both end with one line such as
+``registry schema at revision 0001 (newest: 0001)``, or ``registry schema not created
+yet (newest: 0001); run glance-manage db sync``. Both read ``sql_connection`` from
+the registry's conf file, found like the daemon finds it.
 """
 
 import argparse
@@ -38,6 +40,14 @@ def parse_args(argv):
     return parser.parse_args(argv)
 
 
+def describe_revision(current, newest):
+    """Say which schema revision the database is at, and the newest one."""
+    if current is None:
+        return ('registry schema not created yet (newest: %s); run %s db sync'
+                % (newest, PROG))
+    return 'registry schema at revision %s (newest: %s)' % (current, newest)
+
+
 def main(argv=None):
     """Run one glance-manage command; returns the exit code."""
     args = parse_args(argv)
@@ -47,7 +57,7 @@ def main(argv=None):
         engine = session.create_engine(conf)
         if args.action == 'sync':
             history.upgrade(engine, args.version)
-        print(history.current(engine))
+        print(describe_revision(history.current(engine), history.head()))
     except exception.ConfigError as err:
         print('%s: %s' % (PROG, err), file=sys.stderr)
         return 2

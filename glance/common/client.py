@@ -43,7 +43,7 @@ import urllib.parse
 import httplib2
 
 import glance
-from glance.common import exception
+from glance.common import exception, log
 
 LOG = logging.getLogger(__name__)
 
@@ -220,6 +220,9 @@ class BaseJSONClient:
             headers.update(self.context.to_headers())
         if self.credentials is not None:
             headers.update(self.credentials.headers())
+        if 'X-Request-Id' not in headers and log.current_request_id():
+            # The request being served, so the registry logs the same id.
+            headers['X-Request-Id'] = log.current_request_id()
         headers.update(extra_headers or {})
         return headers
 

@@ -1,5 +1,18 @@
-"""Logging setup from a daemon's conf, with a filter that masks secrets."""
+"""Logging setup from a daemon's conf: secret masking, request ids, text or JSON lines.
 
+The request being served is remembered in a context variable (:func:`set_request_id`,
+set by the ``request_id`` filter), which is per green thread under eventlet and per
+thread under a threaded WSGI server. :class:`RequestIdFilter` copies it onto every log
+record, so a store's or the registry client's log lines carry the id of the request
+that caused them, and :class:`glance.common.client.BaseJSONClient` forwards it to the
+registry.
+
+Options (``[DEFAULT]``): ``log_file``, ``log_level``, ``debug``, ``use_syslog``,
+``log_format`` (text lines) and ``log_json`` (one JSON object per line instead).
+"""
+
+import contextvars
+import json
 import logging
 import logging.handlers
 import re
@@ -12,7 +25,18 @@ _SECRET_PATTERN = re.compile(
     r'(?i)(\b(?:x-auth-token|x-storage-token|x-amz-security-token|authorization|key|'
     r'secret|[a-z_]*password|[a-z_]*passwd|[a-z_]*secret_key|access_key|api_key|auth_key|'
     r'private_key|[a-z_]*token)\b["\']?\s*[:=]\s*["\']?)([^\s"\',&;]+)')
-LOG_FORMAT = '%(asctime)s %(process)d %(levelname)s %(name)s %(message)s'
+LOG_FORMAT = '%(asctime)s %(process)d %(levelname)s %(name)s [%(request_id)s] %(message)s'
+_REQUEST_ID = contextvars.ContextVar('glance_request_id', default=None)
+
+
+def set_request_id(request_id):
+    """Remember the id of the request this thread serves now (None: no request)."""
+    _REQUEST_ID.set(request_id)
+
+
+def current_request_id():
+    """The id of the request this thread serves, or None outside a request."""
+    return _REQUEST_ID.get()
 
 
 def redact(text):
@@ -31,8 +55,35 @@ class RedactingFilter(logging.Filter):
         return True
 
 
+class RequestIdFilter(logging.Filter):
+    """Put the current request id on every record as ``request_id`` (``-`` if none)."""
+
+    def filter(self, record):
+        record.request_id = current_request_id() or '-'
+        return True
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line: time, level, logger, process, request id, message.
+
+    Fields passed as ``extra={'fields': {...}}`` (the access log's status, bytes,
+    duration, identity...) are merged in. Secrets are masked in the result as in text
+    lines.
+    """
+
+    def format(self, record):
+        entry = {'time': self.formatTime(record), 'level': record.levelname,
+                 'logger': record.name, 'process': record.process,
+                 'request_id': getattr(record, 'request_id', '-'),
+                 'message': record.getMessage()}
+        entry.update(getattr(record, 'fields', None) or {})
+        if record.exc_info:
+            entry['exception'] = self.formatException(record.exc_info)
+        return redact(json.dumps(entry, default=str))
+
+
 def setup_logging(conf, section='DEFAULT'):
-    """Configure the root logger from ``log_file``, ``log_level`` and ``use_syslog``.
+    """Configure the root logger from the daemon's logging options (module docstring).
 
     :param conf: the daemon's ``[DEFAULT]`` options.
     :returns: the configured root logger.
@@ -52,7 +103,11 @@ def setup_logging(conf, section='DEFAULT'):
         handler = logging.handlers.SysLogHandler(address='/dev/log')
     else:
         handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(opts.get_str('log_format', LOG_FORMAT)))
+    if opts.get_bool('log_json', False):
+        handler.setFormatter(JsonFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(opts.get_str('log_format', LOG_FORMAT)))
+    handler.addFilter(RequestIdFilter())
     handler.addFilter(RedactingFilter())
     root = logging.getLogger()
     for old in list(root.handlers):

@@ -24,6 +24,8 @@ from glance.common import exception
 from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
+#: environ key where :class:`Router` puts the matched route's template (for metrics).
+ROUTE_KEY = 'glance.route'
 
 #: WSGI environ key of a callable ``peek(n)`` that our server (glance.common.server)
 #: sets: up to ``n`` bytes the client already sent after the current request body,
@@ -233,6 +235,7 @@ class Router:
         found = self.mapper.routematch(environ=req.environ)
         if not found:
             return self._not_routed(req)
+        req.environ[ROUTE_KEY] = found[1].routepath
         args = dict(found[0])
         controller = args.pop('controller')
         try:

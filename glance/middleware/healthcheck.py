@@ -1,5 +1,9 @@
 """Answers ``GET /healthcheck`` for load balancers, before any auth or database work.
 
+``GET /healthcheck?detail`` is not answered here: it goes on down the pipeline to the
+app, which checks what the daemon depends on for an administrator
+(:mod:`glance.common.health`).
+
 ============= ============== ==============================================
 option        default        meaning
 ============= ============== ==============================================
@@ -9,6 +13,7 @@ disable_path  (unset)        if this file exists, answer 503 (drain a node)
 """
 
 import os
+import urllib.parse
 
 import webob
 
@@ -25,7 +30,8 @@ class HealthcheckFilter:
         self.disable_path = opts.get_str('disable_path', None)
 
     def __call__(self, environ, start_response):
-        if environ.get('PATH_INFO') != self.path:
+        if environ.get('PATH_INFO') != self.path or 'detail' in urllib.parse.parse_qs(
+                environ.get('QUERY_STRING', ''), keep_blank_values=True):
             return self.app(environ, start_response)
         if environ.get('REQUEST_METHOD') not in ('GET', 'HEAD'):
             response = wsgi.json_error(405, 'Method %s not allowed on %s; allowed: GET, '

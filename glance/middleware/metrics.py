@@ -1,95 +1,161 @@
-"""Request metrics in the Prometheus text format, served at ``GET /metrics``.
+"""Request metrics for Prometheus, and ``GET /metrics`` that serves every Glance metric.
 
-Counts live in the daemon process (one eventlet process per daemon), so a scrape of one
-daemon shows that daemon's traffic. Bodies are counted as they are sent, so a download
-cut short counts only the bytes that left.
+For each request it counts the answer by route template, method and status, times it
+to the end of its body, counts the body bytes read and sent (as they move, so a
+download cut short counts only the bytes that left), and keeps the in-flight gauges.
+The metric objects live in :mod:`glance.common.metrics`; with several workers the
+scrape of any worker sums every worker (see that module).
+
+The route label is the router's template (``/images/{id}``), set in
+``environ['glance.route']``; a request that no route matched is ``unmatched``.
 
 ======= ========= ==================================
 option  default   meaning
 ======= ========= ==================================
 path    /metrics  the path answered
 ======= ========= ==================================
-
-Series: ``glance_requests_total{method,status}``, ``glance_response_bytes_total``,
-``glance_request_seconds_sum``, ``glance_requests_in_flight``,
-``glance_responses_incomplete_total``.
 """
 
-import collections
 import time
 
 import webob
 
-from glance.common import config, wsgi
+from glance.common import config, metrics, wsgi
 
 _METHODS = frozenset(('GET', 'HEAD', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS'))
 
 
-class Metrics:
-    """The counters of one daemon process."""
+class CountingInput:
+    """Wraps ``wsgi.input`` to count the request body bytes the app reads.
 
-    def __init__(self):
-        self.requests = collections.Counter()
-        self.bytes_sent = 0
-        self.seconds = 0.0
-        self.in_flight = 0
-        self.incomplete = 0
+    :param stream: the server's input stream.
+    """
 
-    def render(self):
-        """Return the counters as Prometheus exposition text."""
-        lines = ['# TYPE glance_requests_total counter']
-        for (method, status), count in sorted(self.requests.items()):
-            lines.append('glance_requests_total{method="%s",status="%s"} %d'
-                         % (method, status, count))
-        lines += ['# TYPE glance_response_bytes_total counter',
-                  'glance_response_bytes_total %d' % self.bytes_sent,
-                  '# TYPE glance_request_seconds_sum counter',
-                  'glance_request_seconds_sum %.6f' % self.seconds,
-                  '# TYPE glance_requests_in_flight gauge',
-                  'glance_requests_in_flight %d' % self.in_flight,
-                  '# TYPE glance_responses_incomplete_total counter',
-                  'glance_responses_incomplete_total %d' % self.incomplete]
-        return '\n'.join(lines) + '\n'
+    def __init__(self, stream):
+        self._stream = stream
+        self.received = 0
+
+    def _count(self, data):
+        self.received += len(data)
+        return data
+
+    def read(self, *args):
+        """Read like the wrapped stream, counting."""
+        return self._count(self._stream.read(*args))
+
+    def readline(self, *args):
+        """Read a line like the wrapped stream, counting."""
+        return self._count(self._stream.readline(*args))
+
+    def readlines(self, *args):
+        """Read lines like the wrapped stream, counting."""
+        return [self._count(line) for line in self._stream.readlines(*args)]
+
+    def __iter__(self):
+        return (self._count(line) for line in self._stream)
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+def _has_body(environ):
+    return (environ.get('HTTP_TRANSFER_ENCODING', '').lower() == 'chunked'
+            or environ.get('CONTENT_LENGTH', '') not in ('', '0'))
+
+
+class RouteSeries:
+    """The series of one (route, method), looked up once: ``labels()`` costs, and
+    keeping the children halves the filter's single-process cost
+    (bench/metrics_bench.py).
+
+    :param route: the route template (or ``unmatched``).
+    :param method: the request method.
+    """
+
+    def __init__(self, route, method):
+        self._labels = (route, method)
+        self.seconds = metrics.REQUEST_SECONDS.labels(route, method)
+        self.bytes_in = metrics.BYTES_IN.labels(route, method)
+        self.bytes_out = metrics.BYTES_OUT.labels(route, method)
+        self.incomplete = metrics.INCOMPLETE.labels(route, method)
+        self._requests = {}
+
+    def record(self, status, seconds, received, sent, complete):
+        """Count one finished request."""
+        requests = self._requests.get(status)
+        if requests is None:
+            requests = self._requests[status] = metrics.REQUESTS.labels(*self._labels,
+                                                                        status)
+        requests.inc()
+        self.seconds.observe(seconds)
+        if received:
+            self.bytes_in.inc(received)
+        if sent:
+            self.bytes_out.inc(sent)
+        if not complete:
+            self.incomplete.inc()
 
 
 class MetricsFilter:
-    """Count every request and answer the metrics path."""
+    """Measure every request and answer the metrics path."""
 
     def __init__(self, app, conf):
         self.app = app
         self.path = config.Options(conf, 'filter:metrics').get_str('path', '/metrics')
-        self.metrics = Metrics()
+        self._series = {}
+        self._streams_in = metrics.STREAMS.labels('in')
+        self._streams_out = metrics.STREAMS.labels('out')
+
+    def _series_of(self, route, method):
+        series = self._series.get((route, method))
+        if series is None:
+            series = self._series[route, method] = RouteSeries(route, method)
+        return series
 
     def __call__(self, environ, start_response):
         if environ.get('PATH_INFO') == self.path and environ.get('REQUEST_METHOD') == 'GET':
-            response = webob.Response(body=self.metrics.render().encode('ascii'),
-                                      content_type='text/plain', charset='utf-8')
+            response = webob.Response(body=metrics.exposition())
+            response.headers['Content-Type'] = metrics.CONTENT_TYPE
             return response(environ, start_response)
         method = environ.get('REQUEST_METHOD', 'OTHER')
         method = method if method in _METHODS else 'OTHER'
         started = time.monotonic()
-        status = ['-']
-        self.metrics.in_flight += 1
+        state = {'status': '-', 'out': False}
+        upload = _has_body(environ)
+        body_in = environ['wsgi.input'] = CountingInput(environ['wsgi.input'])
 
         def remember_status(status_line, headers, exc_info=None):
-            status[0] = status_line.split(' ', 1)[0]
+            state['status'] = status_line.split(' ', 1)[0]
+            content_type = [v for k, v in headers if k.lower() == 'content-type']
+            if content_type and content_type[0].startswith('application/octet-stream') \
+                    and method == 'GET' and not state['out']:
+                state['out'] = True
+                self._streams_out.inc()
             return start_response(status_line, headers, exc_info)
 
-        def finish(body):
-            metrics = self.metrics
-            metrics.in_flight -= 1
-            metrics.requests[(method, status[0])] += 1
-            metrics.bytes_sent += body.sent
-            metrics.seconds += time.monotonic() - started
-            if not body.complete and method != 'HEAD':
-                metrics.incomplete += 1
+        def finish(sent, complete):
+            metrics.IN_FLIGHT.dec()
+            if state['out']:
+                self._streams_out.dec()
+            self._series_of(environ.get(wsgi.ROUTE_KEY, 'unmatched'), method).record(
+                state['status'], time.monotonic() - started, body_in.received, sent,
+                complete or method == 'HEAD')
 
+        metrics.IN_FLIGHT.inc()
+        if upload:
+            self._streams_in.inc()
         try:
             body = self.app(environ, remember_status)
         except BaseException:
-            self.metrics.in_flight -= 1
+            # catch_errors, outside this filter, answers it with a 500.
+            state['status'] = '500'
+            finish(0, False)
             raise
-        return wsgi.CountingBody(body, finish)
+        finally:
+            if upload:
+                self._streams_in.dec()
+        return wsgi.CountingBody(body, lambda counted: finish(counted.sent,
+                                                              counted.complete))
 
 
 def filter_factory(global_conf, **local_conf):

@@ -37,6 +37,7 @@ import routes
 import webob
 
 from glance.common import config, context, exception, wsgi
+from glance.common import health as health_check
 from glance.registry import image_rules, validation
 from glance.registry.db import api as db_api
 from glance.registry.db import migration, session
@@ -291,14 +292,19 @@ class VersionsController(wsgi.Controller):
                               'links': [{'rel': 'self', 'href': base + '/'}]}]}
 
 
-def build_mapper(images, versions, usage):
+def build_mapper(images, versions, usage, health=None):
     """Return the :class:`routes.Mapper` of the registry: every route, in one place.
 
     :param images: an :class:`ImagesController`.
     :param versions: a :class:`VersionsController`.
     :param usage: a :class:`UsageController`.
+    :param health: the :class:`~glance.common.health.HealthController` of
+        ``/healthcheck?detail``, if any.
     """
     mapper = routes.Mapper()
+    if health is not None:
+        mapper.connect(health_check.PATH, controller=health, action='detail',
+                       conditions=_GET)
     mapper.connect('/usage', controller=usage, action='show', conditions=_GET)
     image_path = '/images/{image_id}'
     id_rule = {'image_id': validation.UUID_PATTERN}
@@ -319,9 +325,10 @@ def build_mapper(images, versions, usage):
 
 def build_app(database, options=RegistryOptions()):
     """Return the registry WSGI app over an open database (no paste needed)."""
-    return wsgi.Router(build_mapper(ImagesController(database, options),
-                                    VersionsController(options),
-                                    UsageController(database)))
+    return wsgi.Router(build_mapper(
+        ImagesController(database, options), VersionsController(options),
+        UsageController(database),
+        health_check.HealthController({'database': database.ping})))
 
 
 def app_factory(global_conf, **local_conf):

@@ -169,6 +169,16 @@ class RegistryClient:
             return self._clients[self.default_registry]
         return self._clients[self._allowed_base(registry)]
 
+    def ping(self, registry):
+        """Check that an allow-listed registry answers (the detailed health check).
+
+        :param registry: its base URL.
+        :returns: ``{}`` when it answered ``GET /versions``.
+        :raises RegistryUnavailable: when it cannot be reached or fails.
+        """
+        self._client_for(registry).request('GET', '/versions')
+        return {}
+
     def resolve(self, image_ref):
         """Split an image reference into its registry and id.
 

@@ -19,7 +19,8 @@ import importlib.metadata
 
 from glance.common import config
 from glance.common.exception import ConfigError
-from glance.store.base import BadLocation, Location, Store
+from glance.store.base import BadLocation, Location, ObjectNotFound, Store
+from glance.store.metered import MeteredStore
 
 ENTRY_POINT_GROUP = 'glance.stores'
 
@@ -54,8 +55,9 @@ class StoreRegistry:
             raise ConfigError('enabled_stores', 'DEFAULT', 'no store plugin serves '
                               'scheme %s' % ', '.join(map(repr, unknown)))
         classes = {scheme: _load(scheme, targets[scheme]) for scheme in enabled}
-        self._stores = {scheme: cls(config.read_section(conf, 'store:%s' % scheme),
-                                    name=scheme)
+        # Each store is measured (latency, errors) for Prometheus.
+        self._stores = {scheme: MeteredStore(cls(config.read_section(
+                            conf, 'store:%s' % scheme), name=scheme))
                         for scheme, cls in classes.items()}
         self._default = self._stores[default]
         if not self._default.writable:
@@ -71,6 +73,24 @@ class StoreRegistry:
     def schemes(self):
         """The enabled schemes, in configuration order."""
         return tuple(self._stores)
+
+    def probe(self, scheme):
+        """Check that a store answers, by a HEAD of an object that is never written.
+
+        Read-only stores (http, https) have no such object and are not probed.
+
+        :param scheme: an enabled scheme.
+        :returns: ``{'probed': bool}``.
+        :raises StoreError: when the store cannot be reached.
+        """
+        store = self._stores[scheme].store
+        if not store.writable:
+            return {'probed': False}
+        try:
+            store.head(store.location_for('glance-healthcheck-probe', 0))
+        except ObjectNotFound:
+            pass
+        return {'probed': True}
 
     def for_location(self, location):
         """Return the store serving a location.

@@ -8,3 +8,11 @@ from tests.functional.daemons import make_api, make_client, make_registry  # noq
 from tests.functional.databases import database_url, make_database  # noqa: F401
 from tests.functional.keystone import keystone_service  # noqa: F401,E402
 from tests.functional.services import nginx_service, swift_service  # noqa: F401,E402
+from tests.functional.prometheus import make_prometheus  # noqa: F401,E402
+
+
+@pytest.fixture(scope='module')
+def server():
+    """The WSGI server module-scoped daemons run under; a module may override it
+    (test_api_gunicorn.py: ``gunicorn``)."""
+    return 'eventlet'

@@ -16,9 +16,11 @@ Example::
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
 import time
+import urllib.request
 
 import pytest
 
@@ -26,7 +28,8 @@ from glance.registry.client import RegistryClient
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ETC = os.path.join(REPO, 'etc')
-_LISTENING = re.compile(r'listening on (https?://\S+)')
+# The built-in server prints "listening on URL", gunicorn "Listening at: URL (pid)".
+_LISTENING = re.compile(r'[Ll]istening (?:on|at:) (https?://[^\s]+)')
 
 
 class DaemonError(RuntimeError):
@@ -81,14 +84,10 @@ class Daemon:
         :raises DaemonError: if it exits or does not listen within ``timeout`` seconds.
         """
         self.write_conf()
-        command = [sys.executable, os.path.join(REPO, 'bin', self.prog),
-                   '--config-file', self.conf_path]
-        if self.pipeline:
-            command += ['--pipeline', self.pipeline]
         env = dict(os.environ, PYTHONPATH=REPO + os.pathsep + os.environ.get(
-            'PYTHONPATH', ''))
+            'PYTHONPATH', ''), GLANCE_CONFIG_FILE=self.conf_path)
         with open(self.stderr_path, 'wb') as stderr:
-            self.process = subprocess.Popen(command, stdout=subprocess.DEVNULL,
+            self.process = subprocess.Popen(self.command(), stdout=subprocess.DEVNULL,
                                             stderr=stderr, stdin=subprocess.DEVNULL,
                                             env=env, cwd=self.folder)
         deadline = time.monotonic() + timeout
@@ -103,6 +102,14 @@ class Daemon:
         self.stop()
         raise DaemonError('%s did not start: stderr: %s\nlog: %s'
                           % (self.prog, self.read_stderr()[-2000:], self.read_log()[-2000:]))
+
+    def command(self):
+        """The command line that starts this daemon (the built-in eventlet server)."""
+        command = [sys.executable, os.path.join(REPO, 'bin', self.prog),
+                   '--config-file', self.conf_path]
+        if self.pipeline:
+            command += ['--pipeline', self.pipeline]
+        return command
 
     def read_stderr(self):
         """Return what the daemon wrote on stderr so far."""
@@ -151,18 +158,24 @@ NO_TRUSTED_GATEWAY = {'trusted_gateway': None, 'publish_roles': None,
                       'registry_trusted_gateway': None}
 
 
-def registry_daemon(folder, sql_connection, pipeline=None, sections=None, **options):
-    """Build (not start) a glance-registry :class:`Daemon` on the given database."""
+def registry_daemon(folder, sql_connection, pipeline=None, sections=None,
+                    server='eventlet', **options):
+    """Build (not start) a glance-registry :class:`Daemon` on the given database.
+
+    :param server: ``eventlet`` (the built-in server) or ``gunicorn`` (:data:`SERVERS`).
+    """
     options.setdefault('sql_connection', sql_connection)
     for name, value in TRUSTED_GATEWAY.items():
         options.setdefault(name, value)
-    return Daemon('glance-registry', folder, options, sections, pipeline)
+    return SERVERS[server]('glance-registry', folder, options, sections, pipeline)
 
 
-def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
+def api_daemon(folder, registry_urls, sections=None, pipeline=None, server='eventlet',
+               **options):
     """Build (not start) a glance-api :class:`Daemon` talking to the given registries.
 
     :param registry_urls: one URL or a list of registry base URLs.
+    :param server: ``eventlet`` (the built-in server) or ``gunicorn`` (:data:`SERVERS`).
     """
     if isinstance(registry_urls, (list, tuple)):
         registry_urls = ', '.join(registry_urls)
@@ -173,7 +186,7 @@ def api_daemon(folder, registry_urls, sections=None, pipeline=None, **options):
     sections = dict(sections or {})
     sections.setdefault('store:file', {'filesystem_store_datadir':
                                        options['filesystem_store_datadir']})
-    return Daemon('glance-api', folder, options, sections, pipeline)
+    return SERVERS[server]('glance-api', folder, options, sections, pipeline)
 
 
 def start_deployment(registry, build_api):
@@ -251,3 +264,56 @@ def make_client():
     yield make
     for registry_client in made:
         registry_client.close()
+
+
+class GunicornDaemon(Daemon):
+    """The same daemon's paste app served by gunicorn (threads worker) through
+    :mod:`glance.wsgi` with the shipped ``etc/gunicorn.conf.py``.
+
+    The port is picked before the start (gunicorn binds it, and glance-registry builds
+    image URIs from ``bind_port``); :meth:`start` returns once a worker answers. The
+    registry's schema is made by ``glance-manage db sync`` first, with
+    ``db_auto_create = false``, as README says for several workers: each worker
+    loads the app, and two would race to create the schema.
+    """
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if not self.options.get('bind_port'):
+            with socket.socket() as probe:
+                probe.bind(('127.0.0.1', 0))
+                self.options['bind_port'] = probe.getsockname()[1]
+        if self.pipeline:
+            self.options['pipeline'] = self.pipeline
+
+    def command(self):
+        """``python -m gunicorn`` on ``glance.wsgi:api`` or ``glance.wsgi:registry``."""
+        return [sys.executable, '-m', 'gunicorn', '-c',
+                os.path.join(ETC, 'gunicorn.conf.py'), '--workers', '2', '--threads',
+                '4', '--bind', '127.0.0.1:%d' % self.options['bind_port'],
+                'glance.wsgi:%s' % self.prog.split('-', 1)[1]]
+
+    def start(self, timeout=30):
+        """Start gunicorn and wait until a worker answers the health check."""
+        if self.prog == 'glance-registry':
+            self.options['db_auto_create'] = 'false'
+            self.write_conf()
+            subprocess.run([sys.executable, os.path.join(REPO, 'bin', 'glance-manage'),
+                            '--config-file', self.conf_path, 'db', 'sync'],
+                           check=True, capture_output=True, timeout=timeout)
+        super().start(timeout)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and self.process.poll() is None:
+            try:
+                with urllib.request.urlopen(self.url + '/healthcheck', timeout=5):
+                    return self
+            except OSError:
+                time.sleep(0.1)
+        self.stop()
+        raise DaemonError('gunicorn %s did not answer: stderr: %s\nlog: %s'
+                          % (self.prog, self.read_stderr()[-2000:],
+                             self.read_log()[-2000:]))
+
+
+#: The WSGI servers a test can run the daemons under.
+SERVERS = {'eventlet': Daemon, 'gunicorn': GunicornDaemon}

@@ -182,10 +182,11 @@ def image_files(datadir, image_id):
 
 
 @pytest.fixture(scope='module')
-def registry(tmp_path_factory):
+def registry(tmp_path_factory, server):
     """One glance-registry on SQLite for the module (daemons take a while to stop)."""
     folder = tmp_path_factory.mktemp('registry')
-    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'))
+    daemon = daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.db'),
+                                     server=server)
     yield daemon.start()
     daemon.stop()
 
@@ -196,9 +197,9 @@ def datadir(tmp_path_factory):
 
 
 @pytest.fixture(scope='module')
-def api_daemon(tmp_path_factory, registry, datadir):
+def api_daemon(tmp_path_factory, registry, datadir, server):
     daemon = daemons.api_daemon(
-        tmp_path_factory.mktemp('api'), registry.url,
+        tmp_path_factory.mktemp('api'), registry.url, server=server,
         filesystem_store_datadir=datadir,
         sections={'store:file': {'filesystem_store_datadir': datadir,
                                  'chunk_size': '16K'}},

@@ -298,6 +298,10 @@ def test_add_from_file_is_verified_and_shown_everywhere(services, tmp_path):
     record = run_cli(services, '--json', 'show', image_id).json()
     by_uri = run_cli(services, 'show', record['uri'], '--json').json()
     assert by_uri == record and record['properties'] == {'os': 'linux', 'batch': batch}
+    verified_with = [field for field in ('xxh3', 'blake3') if record.get(field)]
+    assert verified_with and 'Checksum (sha256): %s' % record['sha256'] in shown.out
+    assert all('Checksum (%s): %s' % (field, record[field]) in shown.out
+               for field in verified_with)
 
     index = run_cli(services, 'index', 'batch=%s' % batch)
     assert index.status == 0

@@ -5,6 +5,7 @@ import ssl
 import threading
 
 import pytest
+from prometheus_client import parser
 
 from tests.functional.daemons import Daemon
 from tests.tls import write_self_signed_certificate
@@ -97,6 +98,10 @@ def test_shipped_pipelines_answer_healthcheck_and_metrics(make_registry, make_ap
         conn.request('GET', '/no-such-path')
         assert conn.getresponse().read()
         conn.request('GET', '/metrics')
-        text = conn.getresponse().read().decode()
-        assert 'glance_requests_total{method="GET",status="404"} 1' in text
-        assert 'glance_requests_in_flight 0' in text
+        samples = {(sample.name, tuple(sorted(sample.labels.items()))): sample.value
+                   for family in parser.text_string_to_metric_families(
+                       conn.getresponse().read().decode())
+                   for sample in family.samples}
+        assert samples[('glance_http_requests_total', (
+            ('method', 'GET'), ('route', 'unmatched'), ('status', '404')))] == 1
+        assert samples[('glance_http_requests_in_flight', ())] == 0

@@ -27,7 +27,7 @@ import weakref
 import sqlalchemy as sa
 from sqlalchemy import event, exc, orm, pool
 
-from glance.common import config, exception, log
+from glance.common import config, exception, log, metrics
 
 DEFAULT_CONNECTION = 'sqlite:///glance.sqlite'
 
@@ -124,6 +124,13 @@ def _enable_sqlite_foreign_keys(dbapi_connection, connection_record):
     cursor.close()
 
 
+def _count_pool_use(engine):
+    # Prometheus: the pool's size, and how many of its connections requests hold now.
+    metrics.DB_POOL_SIZE.inc(engine.pool.size() if hasattr(engine.pool, 'size') else 1)
+    event.listen(engine, 'checkout', lambda *args: metrics.DB_POOL_CHECKED_OUT.inc())
+    event.listen(engine, 'checkin', lambda *args: metrics.DB_POOL_CHECKED_OUT.dec())
+
+
 def create_engine(conf, reads=False):
     """Build the engine described by the ``sql_*`` options.
 
@@ -173,6 +180,7 @@ def create_engine(conf, reads=False):
     if not any(isinstance(item, _PoolCleanupOneLine) for item in pool_log.filters):
         pool_log.addFilter(_PoolCleanupOneLine())
     _forget_pool_in_children(engine)
+    _count_pool_use(engine)
     return engine
 
 
@@ -263,6 +271,20 @@ class Database:
         """
         with self._unavailable_as_503(), self.read_engine.connect() as connection:
             yield connection
+
+    def ping(self):
+        """Run ``SELECT 1`` (the detailed health check).
+
+        :returns: ``{'backend': <dialect name>}``.
+        :raises ServiceUnavailable: when the database cannot be reached or fails.
+        """
+        try:
+            with self.connection() as connection:
+                connection.execute(sa.text('SELECT 1'))
+        except exc.SQLAlchemyError as err:
+            raise exception.ServiceUnavailable(
+                reason='database error (%s)' % describe_error(err)) from None
+        return {'backend': self.engine.url.get_backend_name()}
 
     def dispose(self):
         """Close every pooled connection."""

@@ -37,6 +37,16 @@ def test_image_details_lists_set_fields_then_properties():
                                  "Property 'arch': x86", "Property 'os': linux"]
 
 
+def test_image_details_show_every_digest_the_record_holds():
+    text = output.image_details({'id': 'a1', 'checksum': 'a' * 32, 'sha256': 'b' * 64,
+                                 'xxh3': 'c' * 32, 'blake3': 'd' * 64,
+                                 'owner': 'tenant1', 'properties': {'k': 'e' * 32}})
+    assert text.splitlines() == [
+        'Id: a1', 'Owner: tenant1', 'Checksum (md5): ' + 'a' * 32,
+        'Checksum (blake3): ' + 'd' * 64, 'Checksum (sha256): ' + 'b' * 64,
+        'Checksum (xxh3): ' + 'c' * 32, "Property 'k': " + 'e' * 32]
+
+
 def test_details_list_separates_images_with_rules():
     text = output.details_list([{'id': 'a'}, {'id': 'b'}])
     assert text.count('=' * 78) == 3 and 'Id: a' in text and 'Id: b' in text

@@ -16,11 +16,15 @@ def conf_file(tmp_path):
 
 def test_version_then_sync_then_version(conf_file, tmp_path, capsys):
     assert manage.main(['--config-file', conf_file, 'db', 'version']) == 0
-    assert capsys.readouterr().out == 'None\n'
+    assert capsys.readouterr().out == ('registry schema not created yet (newest: %s); '
+                                       'run glance-manage db sync\n'
+                                       % migration.REGISTRY.head())
     assert manage.main(['--config-file', conf_file, 'db', 'sync']) == 0
-    assert capsys.readouterr().out == migration.REGISTRY.head() + '\n'
+    head = migration.REGISTRY.head()
+    current = 'registry schema at revision %s (newest: %s)\n' % (head, head)
+    assert capsys.readouterr().out == current
     assert manage.main(['--config-file', conf_file, 'db', 'version']) == 0
-    assert capsys.readouterr().out == migration.REGISTRY.head() + '\n'
+    assert capsys.readouterr().out == current
     engine = sa.create_engine('sqlite:///%s' % (tmp_path / 'state.sqlite'))
     assert 'images' in sa.inspect(engine).get_table_names()
     engine.dispose()

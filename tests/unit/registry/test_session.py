@@ -101,3 +101,14 @@ def test_describe_error_never_shows_sql_or_parameters():
     assert session.describe_error(info.value) == 'OperationalError'
     detailed = session.describe_error(info.value, detail=True)
     assert 'missing' in detailed and 'secret' not in detailed
+
+
+def test_ping_names_the_backend_or_reports_the_database_unavailable(tmp_path):
+    database = session.Database.from_conf(
+        {'sql_connection': 'sqlite:///%s' % (tmp_path / 'ok.sqlite')})
+    assert database.ping() == {'backend': 'sqlite'}
+    database.dispose()
+    broken = session.Database.from_conf(
+        {'sql_connection': 'sqlite:///%s' % (tmp_path / 'missing' / 'x.sqlite')})
+    with pytest.raises(exception.ServiceUnavailable):
+        broken.ping()

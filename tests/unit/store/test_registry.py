@@ -40,10 +40,10 @@ def test_defaults_load_file_http_and_https_from_entry_points(conf_file, tmp_path
         """ % (tmp_path / 'images'))
     registry = StoreRegistry(conf)
     assert registry.schemes == ('file', 'http', 'https')
-    assert isinstance(registry.default_store, FilesystemStore)
+    assert isinstance(registry.default_store.store, FilesystemStore)
     assert registry.default_store.chunk_size == 65536
     http, https = registry.for_location('http://h/x'), registry.for_location('HTTPS://h/x')
-    assert isinstance(http, HTTPStore) and isinstance(https, HTTPStore)
+    assert isinstance(http.store, HTTPStore) and isinstance(https.store, HTTPStore)
     assert (http.name, http.timeout, https.name, https.timeout) == ('http', 60, 'https', 7)
 
 
@@ -63,15 +63,15 @@ def test_swift_and_s3_load_from_entry_points_with_their_sections(conf_file):
         """)
     conf.update(enabled_stores='swift s3', default_store='s3')
     registry = StoreRegistry(conf)
-    assert isinstance(registry.for_location('swift://glance/x'), SwiftStore)
-    assert isinstance(registry.default_store, S3Store)
+    assert isinstance(registry.for_location('swift://glance/x').store, SwiftStore)
+    assert isinstance(registry.default_store.store, S3Store)
     assert registry.default_store.location_for('i', 0) == 's3://images/i-00000'
 
 
 def test_explicit_mapping_accepts_classes_and_import_strings():
     for target in (MemoryStore, 'tests.unit.api.memory_store:MemoryStore'):
         registry = StoreRegistry(memory_conf(), {'memory': target})
-        assert isinstance(registry.default_store, MemoryStore)
+        assert isinstance(registry.default_store.store, MemoryStore)
         assert registry.for_location('memory:///x') is registry.default_store
 
 
