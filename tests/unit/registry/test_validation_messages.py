@@ -11,11 +11,10 @@ import pytest
 import webob
 
 from glance.common import exception
-from glance.registry import validation
-from glance.registry.db import models
+from glance.registry import image_rules, validation
 
 IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
-STATUSES = ', '.join(models.STATUSES)
+STATUSES = ', '.join(image_rules.STATUSES)
 UUID_HINT = 'must be a UUID such as 0f9d6a3c-1b7e-4c51-9a38-2f6d1c0b8e47'
 
 
