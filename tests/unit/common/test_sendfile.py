@@ -1,16 +1,47 @@
-"""Tests of zero-copy bodies under eventlet's real WSGI server on 127.0.0.1."""
+"""Tests of zero-copy bodies, served by eventlet's real WSGI server on 127.0.0.1.
 
-import logging
+The server runs in a child process (stopped by PID): importing ``eventlet.wsgi`` in
+the test process would change how later tests' plain-thread servers behave.
+"""
+
+import http.client
+import json
 import os
+import subprocess
+import sys
+import textwrap
 
-import eventlet
-import eventlet.wsgi
-from eventlet.green.http import client as green_client
 import pytest
 
-from glance.common import sendfile, wsgi
+from glance.common import sendfile
 
 DATA = os.urandom(3 * 1024 * 1024 + 17)
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(
+    os.path.abspath(__file__)))))
+
+_SERVER = textwrap.dedent('''
+    import json, logging, sys
+    import eventlet, eventlet.wsgi
+    from glance.common import sendfile, wsgi
+
+    path, offset, length, block_size = sys.argv[1], *map(int, sys.argv[2:5])
+    bodies = []
+
+    def report(counted):
+        print(json.dumps({'sent': counted.sent, 'complete': counted.complete,
+                          'zero_copy': bodies[-1].zero_copy_bytes}), flush=True)
+
+    def app(environ, start_response):
+        body = sendfile.file_wrapper_for(environ, block_size)(open(path, 'rb'), offset,
+                                                               length)
+        bodies.append(body)
+        start_response('200 OK', [('Content-Length', str(length))])
+        return wsgi.CountingBody(body, report)
+
+    sock = eventlet.listen(('127.0.0.1', 0))
+    print(sock.getsockname()[1], flush=True)
+    eventlet.wsgi.server(sock, app, log=logging.getLogger('quiet'), log_output=False)
+''')
 
 
 @pytest.fixture
@@ -21,69 +52,53 @@ def data_file(tmp_path):
 
 
 @pytest.fixture
-def serve():
-    """Serve ``app`` with eventlet.wsgi on a free loopback port; yield its port."""
-    servers = []
+def serve(data_file):
+    """``serve(offset, length, block_size)`` -> ``get()`` returning (body, report)."""
+    processes = []
 
-    def start(app):
-        sock = eventlet.listen(('127.0.0.1', 0))
-        servers.append((sock, eventlet.spawn(
-            eventlet.wsgi.server, sock, app, log=logging.getLogger('test.wsgi'),
-            log_output=False)))
-        return sock.getsockname()[1]
+    def start(offset, length, block_size=65536):
+        process = subprocess.Popen(
+            [sys.executable, '-c', _SERVER, data_file, str(offset), str(length),
+             str(block_size)], stdout=subprocess.PIPE, text=True,
+            env=dict(os.environ, PYTHONPATH=REPO), stderr=subprocess.DEVNULL)
+        processes.append(process)
+        port = int(process.stdout.readline())
+
+        def get():
+            conn = http.client.HTTPConnection('127.0.0.1', port, timeout=30)
+            try:
+                conn.request('GET', '/')
+                resp = conn.getresponse()
+                assert resp.status == 200
+                body = resp.read()
+            finally:
+                conn.close()
+            return body, json.loads(process.stdout.readline())
+        return get
     yield start
-    for sock, thread in servers:
-        thread.kill()
-        sock.close()
+    for process in processes:
+        process.kill()
+        process.wait()
 
 
-def _get(port, headers=None):
-    conn = green_client.HTTPConnection('127.0.0.1', port, timeout=30)
-    try:
-        conn.request('GET', '/', headers=headers or {})
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
+def test_whole_file_goes_out_with_sendfile_and_is_counted(serve):
+    body, report = serve(0, len(DATA))()
+    assert body == DATA
+    assert report == {'sent': len(DATA), 'complete': True,
+                      'zero_copy': len(DATA) - sendfile.FIRST_BLOCK}
 
 
-def _app(data_file, offset, length, bodies, counted, block_size=65536):
-    def app(environ, start_response):
-        wrap = sendfile.file_wrapper_for(environ, block_size)
-        body = wrap(open(data_file, 'rb'), offset, length)
-        bodies.append(body)
-        start_response('200 OK', [('Content-Length', str(length))])
-        return wsgi.CountingBody(body, counted.append)
-    return app
-
-
-def test_whole_file_goes_out_with_sendfile_and_is_counted(serve, data_file):
-    bodies, counted = [], []
-    port = serve(_app(data_file, 0, len(DATA), bodies, counted))
-    status, body = _get(port)
-    assert status == 200 and body == DATA
-    assert bodies[0].zero_copy_bytes == len(DATA) - sendfile.FIRST_BLOCK
-    for _ in range(1000):
-        if counted:
-            break
-        eventlet.sleep(0.01)
-    assert counted[0].sent == len(DATA) and counted[0].complete
-
-
-def test_a_range_from_an_offset_is_byte_exact(serve, data_file):
-    bodies, counted = [], []
+def test_a_range_from_an_offset_is_byte_exact(serve):
     offset, length = 1000001, 2 * 1024 * 1024 + 3
-    port = serve(_app(data_file, offset, length, bodies, counted))
-    status, body = _get(port)
+    body, report = serve(offset, length)()
     assert body == DATA[offset:offset + length]
-    assert bodies[0].zero_copy_bytes > 0
+    assert report['zero_copy'] > 0 and report['sent'] == length
 
 
-def test_small_bodies_are_read_not_sent(serve, data_file):
-    bodies, counted = [], []
-    port = serve(_app(data_file, 5, 1000, bodies, counted, block_size=4096))
-    assert _get(port)[1] == DATA[5:1005]
-    assert bodies[0].zero_copy_bytes == 0
+def test_small_bodies_are_read_not_sent(serve):
+    body, report = serve(5, 1000, block_size=4096)()
+    assert body == DATA[5:1005]
+    assert report['zero_copy'] == 0
 
 
 def test_without_a_plain_socket_blocks_are_read(data_file):
