@@ -1,13 +1,14 @@
 """The file store's error paths on a real file system (a temporary folder): what each
 failure becomes, with its exact message. The contract suite covers the rest."""
 
+import datetime
 import logging
 import os
 
 import pytest
 
 from glance.store import filesystem
-from glance.store.base import Location, ObjectNotFound, StoreIOError
+from glance.store.base import BadLocation, Location, ObjectNotFound, StoreIOError
 from glance.store.filesystem import FilesystemStore
 
 
@@ -102,3 +103,67 @@ def test_a_temporary_file_that_cannot_be_removed_is_logged(tmp_path, caplog):
                                    % stuck)
     filesystem._unlink_quietly(str(tmp_path / 'gone'))
     assert len(caplog.records) == 1
+
+
+def test_head_reports_the_modification_time_in_utc(store, datadir):
+    path = datadir / 'obj'
+    path.write_bytes(b'abc')
+    os.utime(path, ns=(1_700_000_000_250_000_000, 1_700_000_000_250_000_000))
+    info = store.head('file://%s/obj' % datadir)
+    assert info.last_modified == datetime.datetime(2023, 11, 14, 22, 13, 20, 250000,
+                                                   tzinfo=datetime.timezone.utc)
+    assert info.size == 3
+
+
+def test_localhost_locations_are_local(store, datadir):
+    (datadir / 'obj').write_bytes(b'abc')
+    assert store.head('file://localhost%s/obj' % datadir).size == 3
+
+
+@pytest.mark.parametrize('template,message', [
+    ('file://elsewhere{d}/obj', 'file locations are local paths without a query'),
+    ('file://{d}/obj?v=1', 'file locations are local paths without a query'),
+    ('file://{d}/../obj', 'file location {p}/obj is outside the data directory of '
+                          'store file'),
+])
+def test_location_refusals(store, datadir, template, message):
+    with pytest.raises(BadLocation) as info:
+        store.head(template.format(d=datadir))
+    assert str(info.value) == 'Invalid store location: ' + message.format(
+        p=datadir.parent)
+
+
+def test_writes_go_through_a_hidden_temporary_file_beside_the_object(store, datadir):
+    seen = []
+
+    def chunks():
+        yield b'first'
+        seen.extend(os.listdir(datadir))
+        yield b'second'
+
+    store.add('file://%s/obj' % datadir, chunks())
+    [temporary] = seen
+    assert temporary.startswith('.') and temporary.endswith('.tmp')
+    assert os.listdir(datadir) == ['obj']
+
+
+def test_a_folder_that_cannot_be_made_is_a_store_io_error(store, datadir):
+    (datadir / 'sub').write_bytes(b'a file, not a folder')
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/sub/obj' % datadir, iter([b'x']))
+    assert str(info.value) == 'I/O error in store file on %s/sub/obj: File exists' % (
+        datadir)
+
+
+def test_a_failing_disk_write_is_a_store_io_error_and_leaves_nothing(store, datadir,
+                                                                    monkeypatch):
+    def full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(filesystem.os, 'fsync', full)
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/obj' % datadir, iter([b'x']))
+    monkeypatch.undo()
+    assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
+                               'device' % datadir)
+    assert os.listdir(datadir) == []
