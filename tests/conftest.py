@@ -6,6 +6,8 @@ pytest would collect ``tests/functional`` first (alphabetical order), whatever p
 are given; the sort is stable, so the order inside each group is unchanged.
 """
 
+import os
+
 from hypothesis import HealthCheck, settings
 
 
@@ -18,4 +20,8 @@ def pytest_collection_modifyitems(items):
 # and no "too slow" health check on this shared 2-core machine.
 settings.register_profile('glance', deadline=None,
                           suppress_health_check=[HealthCheck.too_slow])
-settings.load_profile('glance')
+# Under mutation testing (mutmut sets MUTANT_UNDER_TEST) each test runs once per
+# mutant: fewer examples keep that feasible on two cores.
+settings.register_profile('mutation', parent=settings.get_profile('glance'),
+                          max_examples=20)
+settings.load_profile('mutation' if os.environ.get('MUTANT_UNDER_TEST') else 'glance')

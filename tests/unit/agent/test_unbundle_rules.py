@@ -8,10 +8,12 @@ pinned, and so are the modes and times given to what is unpacked.
 import io
 import os
 import stat
+import zipfile
 
 import pytest
 
 from glance.agent import unbundle as ub
+from tests.unit.agent.test_unbundle import _zip, _zip_special
 
 
 @pytest.fixture
@@ -222,3 +224,80 @@ def test_sniffing_edges(tmp_path):
         path = tmp_path / str(number)
         path.write_bytes(head)
         assert ub.sniff(str(path)) == expected, head
+
+
+# --- zip members, as the zip table of contents describes them ---------------------
+
+def _unpack_zip(tmp_path, entries):
+    source = _zip(tmp_path / 'a.zip', entries)
+    return ub.unbundle(source, str(tmp_path / 'dest'), fmt='zip')
+
+
+def _zip_refusal(tmp_path, entries):
+    with pytest.raises(ub.UnsafeArchive) as info:
+        _unpack_zip(tmp_path, entries)
+    assert sorted(os.listdir(tmp_path)) == ['a.zip']
+    return info.value.member, info.value.reason
+
+
+@pytest.mark.parametrize('mode,reason', [
+    (stat.S_IFCHR | 0o666, 'device file'), (stat.S_IFBLK | 0o666, 'device file'),
+    (stat.S_IFIFO | 0o644, 'fifo'), (stat.S_IFSOCK | 0o644, 'socket')])
+def test_zip_special_members(tmp_path, mode, reason):
+    assert _zip_refusal(tmp_path, [('ok', b'x'), _zip_special('dev/x', mode)]) == (
+        'dev/x', reason)
+
+
+def test_zip_encrypted_members(tmp_path):
+    source = tmp_path / 'a.zip'
+    _zip(source, [('secret', b'data')])
+    raw = bytearray(source.read_bytes())
+    # zipfile writes no encrypted members: set the "encrypted" flag bit by hand, in the
+    # local header (offset 6) and the central directory entry (offset 8).
+    raw[6] |= 0x1
+    raw[raw.rindex(b'PK\x01\x02') + 8] |= 0x1
+    source.write_bytes(bytes(raw))
+    with pytest.raises(ub.UnsafeArchive) as info:
+        ub.unbundle(str(source), str(tmp_path / 'dest'), fmt='zip')
+    assert (info.value.member, info.value.reason) == ('secret', 'encrypted member')
+
+
+def test_zip_symbolic_link_targets(tmp_path):
+    long_target = _zip_special('l', stat.S_IFLNK | 0o777, b'a/' * 2048 + b'a')
+    assert _zip_refusal(tmp_path, [long_target]) == (
+        'l', 'symbolic link target longer than 4096 bytes')
+    # 4096 bytes pass the rule; the file system refuses them (PATH_MAX): not unsafe.
+    with pytest.raises(ub.UnbundleError) as info:
+        _unpack_zip(tmp_path, [_zip_special('l', stat.S_IFLNK | 0o777, b'a' * 4096)])
+    assert type(info.value) is ub.UnbundleError
+    assert str(info.value) == ("cannot unbundle: cannot write member 'l': "
+                               "File name too long")
+
+
+def test_zip_symbolic_link_targets_keep_their_bytes(tmp_path):
+    _unpack_zip(tmp_path, [('t\xe9', b'x'),
+                           _zip_special('l', stat.S_IFLNK | 0o777, b'\xffname')])
+    assert os.readlink(os.fsencode(tmp_path / 'dest' / 'l')) == b'\xffname'
+
+
+def test_zip_members_from_other_systems_get_default_modes(tmp_path):
+    dos_file = zipfile.ZipInfo('file')
+    dos_file.create_system = 0
+    dos_file.external_attr = (stat.S_IFIFO | 0o600) << 16 | 0x20
+    dos_dir = zipfile.ZipInfo('dir/')
+    dos_dir.create_system = 0
+    dos_dir.external_attr = 0x10
+    unix_file = _zip_special('exec', stat.S_IFREG | 0o750, b'#!')
+    result = _unpack_zip(tmp_path, [(dos_file, b'x'), (dos_dir, b''), unix_file])
+    mode = lambda name: stat.S_IMODE(os.lstat(tmp_path / 'dest' / name).st_mode)
+    assert (mode('file'), mode('dir'), mode('exec')) == (0o644, 0o755, 0o750)
+    assert result == ub.UnbundleResult(str(tmp_path / 'dest'), 'zip', 3, 3)
+
+
+def test_not_a_zip(tmp_path):
+    source = tmp_path / 'a.zip'
+    source.write_bytes(b'PK\x03\x04 but not really')
+    with pytest.raises(ub.UnbundleError) as info:
+        ub.unbundle(str(source), str(tmp_path / 'dest'), fmt='zip')
+    assert str(info.value) == ('cannot unbundle: not a valid zip archive (File is not '
+                               'a zip file)')

@@ -3,8 +3,10 @@ forgets a hook gets told, and the messages of the base's own checks."""
 
 import pytest
 
-from glance.store.base import (Location, ObjectInfo, ReadIterator, SourceReader, Store,
-                               StoreIOError, StoreReadOnly)
+from glance.store.base import (BadLocation, BadStoreConfiguration, Location, ObjectInfo,
+                               ReadIterator, SourceReader, Store, StoreIOError,
+                               StoreReadOnly, normalize_etag)
+from glance.store.filesystem import FilesystemStore
 from tests.unit.api.memory_store import MemoryStore
 
 
@@ -68,3 +70,56 @@ def test_source_reader_counts_what_passed_through():
     assert source.size == 0 and source.error is None
     assert list(source) == [b'ab', b'', b'cde']
     assert source.size == 5
+
+
+@pytest.mark.parametrize('raw,normalised', [('W/abc', 'abc'), ('"XABC"', 'xabc')])
+def test_etag_normalisation_edges(raw, normalised):
+    assert normalize_etag(raw) == normalised
+
+
+@pytest.mark.parametrize('value,message', [
+    (5, 'expected a URI string, got int'),
+    ('http://[::1/x', 'not a valid URI'),
+    ('http://u:p@h/x', 'a http location must not carry credentials; configure them in '
+                       'the store section'),
+    ('http://h/x#f', 'a http location must not have a #fragment'),
+])
+def test_location_refusal_messages(value, message):
+    with pytest.raises(BadLocation) as info:
+        Location.parse(value)
+    assert str(info.value) == 'Invalid store location: ' + message
+
+
+def test_store_level_messages(caplog):
+    store = MemoryStore({'chunk_size': '4'})
+    with pytest.raises(BadLocation) as info:
+        store.head('http://h/x')
+    assert str(info.value) == ('Invalid store location: store memory does not serve '
+                               'http:// locations')
+    with pytest.raises(ValueError) as info:
+        store.get('memory://c/x', -1)
+    assert str(info.value) == 'offset and length must not be negative'
+    oversize = ReadIterator(store, Location.parse('memory://c/x'), lambda size: b'x' * 9,
+                            9, lambda: None)
+    with pytest.raises(StoreIOError) as info:
+        next(oversize)
+    assert str(info.value) == ('I/O error in store memory on c/x: the backend returned '
+                               'more bytes than asked for')
+    with pytest.raises(BadStoreConfiguration) as info:
+        FilesystemStore({})
+    assert str(info.value) == ("Invalid configuration: option 'filesystem_store_datadir' "
+                               "in [store:file]: required")
+
+
+def test_a_failed_cleanup_is_logged_with_its_reason(caplog, monkeypatch):
+    store = MemoryStore({})
+
+    def failing_delete(location):
+        raise StoreIOError(store='memory', path='c/x', reason='EIO')
+
+    monkeypatch.setattr(store, '_delete', failing_delete)
+    with pytest.raises(StoreIOError):
+        store.add('memory://c/x', iter([b'abc']), size=4)
+    assert [record.getMessage() for record in caplog.records] == [
+        'Could not remove partial object after a failed write: I/O error in store '
+        'memory on c/x: EIO']

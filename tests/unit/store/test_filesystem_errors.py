@@ -1,0 +1,169 @@
+"""The file store's error paths on a real file system (a temporary folder): what each
+failure becomes, with its exact message. The contract suite covers the rest."""
+
+import datetime
+import logging
+import os
+
+import pytest
+
+from glance.store import filesystem
+from glance.store.base import BadLocation, Location, ObjectNotFound, StoreIOError
+from glance.store.filesystem import FilesystemStore
+
+
+@pytest.fixture
+def datadir(tmp_path):
+    path = tmp_path / 'images'
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def store(datadir):
+    return FilesystemStore({'filesystem_store_datadir': str(datadir), 'chunk_size': '4'})
+
+
+def test_a_directory_is_not_an_object(store, datadir):
+    (datadir / 'sub').mkdir()
+    with pytest.raises(ObjectNotFound) as info:
+        store.head('file://%s/sub' % datadir)
+    assert type(info.value) is ObjectNotFound
+    assert str(info.value) == 'Object %s/sub not found in store file' % datadir
+
+
+def test_other_os_errors_are_store_io_errors_naming_the_error(store, datadir):
+    os.symlink('loop', datadir / 'loop')
+    location = 'file://%s/loop' % datadir
+    for call in (store.head, store.get):
+        with pytest.raises(StoreIOError) as info:
+            call(location)
+        assert str(info.value) == ('I/O error in store file on %s/loop: Too many levels '
+                                   'of symbolic links' % datadir)
+
+
+def test_an_error_without_text_is_named_by_its_type(store, datadir):
+    error = store._os_error(Location.parse('file://%s/x' % datadir), OSError())
+    assert type(error) is StoreIOError
+    assert str(error) == 'I/O error in store file on %s/x: OSError' % datadir
+
+
+def test_a_read_failing_mid_file_is_a_store_io_error_and_closes_the_file(
+        store, datadir, monkeypatch):
+    (datadir / 'obj').write_bytes(b'abcdefgh')
+    handles = []
+
+    class Failing:
+        """The real file, whose second read fails as a dying disk's would."""
+
+        def __init__(self, path, mode, buffering):
+            self.file = open(path, mode, buffering=buffering)
+            self.reads = 0
+            handles.append(self)
+
+        def __getattr__(self, name):
+            return getattr(self.file, name)
+
+        def read(self, size):
+            self.reads += 1
+            if self.reads == 2:
+                raise OSError(5, 'Input/output error')
+            return self.file.read(size)
+
+    monkeypatch.setattr(filesystem, 'open', Failing, raising=False)
+    reader = store.get('file://%s/obj' % datadir)
+    assert next(reader) == b'abcd'
+    with pytest.raises(StoreIOError) as info:
+        next(reader)
+    assert str(info.value) == 'I/O error in store file on %s/obj: read failed: OSError' % (
+        datadir)
+    assert handles[0].file.closed
+
+
+def test_a_whole_read_closes_the_file(store, datadir, monkeypatch):
+    (datadir / 'obj').write_bytes(b'abcdef')
+    opened = []
+
+    def tracking_open(*args, **kwargs):
+        opened.append(open(*args, **kwargs))
+        return opened[-1]
+
+    monkeypatch.setattr(filesystem, 'open', tracking_open, raising=False)
+    assert b''.join(store.get('file://%s/obj' % datadir)) == b'abcdef'
+    assert opened[0].closed
+
+
+def test_a_temporary_file_that_cannot_be_removed_is_logged(tmp_path, caplog):
+    stuck = tmp_path / 'stuck'
+    stuck.mkdir()
+    caplog.set_level(logging.WARNING, logger='glance.store.filesystem')
+    filesystem._unlink_quietly(str(stuck))
+    [record] = caplog.records
+    assert record.getMessage() == ('Could not remove temporary file %s: Is a directory'
+                                   % stuck)
+    filesystem._unlink_quietly(str(tmp_path / 'gone'))
+    assert len(caplog.records) == 1
+
+
+def test_head_reports_the_modification_time_in_utc(store, datadir):
+    path = datadir / 'obj'
+    path.write_bytes(b'abc')
+    os.utime(path, ns=(1_700_000_000_250_000_000, 1_700_000_000_250_000_000))
+    info = store.head('file://%s/obj' % datadir)
+    assert info.last_modified == datetime.datetime(2023, 11, 14, 22, 13, 20, 250000,
+                                                   tzinfo=datetime.timezone.utc)
+    assert info.size == 3
+
+
+def test_localhost_locations_are_local(store, datadir):
+    (datadir / 'obj').write_bytes(b'abc')
+    assert store.head('file://localhost%s/obj' % datadir).size == 3
+
+
+@pytest.mark.parametrize('template,message', [
+    ('file://elsewhere{d}/obj', 'file locations are local paths without a query'),
+    ('file://{d}/obj?v=1', 'file locations are local paths without a query'),
+    ('file://{d}/../obj', 'file location {p}/obj is outside the data directory of '
+                          'store file'),
+])
+def test_location_refusals(store, datadir, template, message):
+    with pytest.raises(BadLocation) as info:
+        store.head(template.format(d=datadir))
+    assert str(info.value) == 'Invalid store location: ' + message.format(
+        p=datadir.parent)
+
+
+def test_writes_go_through_a_hidden_temporary_file_beside_the_object(store, datadir):
+    seen = []
+
+    def chunks():
+        yield b'first'
+        seen.extend(os.listdir(datadir))
+        yield b'second'
+
+    store.add('file://%s/obj' % datadir, chunks())
+    [temporary] = seen
+    assert temporary.startswith('.') and temporary.endswith('.tmp')
+    assert os.listdir(datadir) == ['obj']
+
+
+def test_a_folder_that_cannot_be_made_is_a_store_io_error(store, datadir):
+    (datadir / 'sub').write_bytes(b'a file, not a folder')
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/sub/obj' % datadir, iter([b'x']))
+    assert str(info.value) == 'I/O error in store file on %s/sub/obj: File exists' % (
+        datadir)
+
+
+def test_a_failing_disk_write_is_a_store_io_error_and_leaves_nothing(store, datadir,
+                                                                    monkeypatch):
+    def full(fd):
+        raise OSError(28, 'No space left on device')
+
+    monkeypatch.setattr(filesystem.os, 'fsync', full)
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/obj' % datadir, iter([b'x']))
+    monkeypatch.undo()
+    assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
+                               'device' % datadir)
+    assert os.listdir(datadir) == []
