@@ -16,7 +16,7 @@ from alembic.runtime import migration as alembic_migration
 
 from glance.registry.db import migration, models, session
 
-SERVICE = {'X-Tenant-Id': 'ops', 'X-User-Id': 'glance', 'X-Roles': 'service',
+SERVICE = {'X-Tenant-Id': 'ops', 'X-User-Id': 'glance', 'X-Service-Roles': 'service',
            'Content-Type': 'application/json'}
 
 

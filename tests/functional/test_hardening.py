@@ -14,7 +14,9 @@ from tests.functional import daemons
 from tests.functional.test_api_images import (ADMIN, USER, Api,  # noqa: F401
                                               datadir, image_files)
 
-SERVICE = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'glance', 'X-Roles': 'service'}
+# glance-api's identity towards a trusted_gateway registry: the service role is
+# believed only from X-Service-Roles.
+SERVICE = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'glance', 'X-Service-Roles': 'service'}
 QUOTA = 300000
 
 
@@ -324,7 +326,7 @@ def test_a_bad_location_is_400_at_registration_download_and_delete(api, registry
     record = _json(_post_json(Api(registry.url), '/images', {'image': {
         'name': 'bad-loc-stored', 'status': 'active', 'size': 1,
         'chunks': [{'location': 'gopher://h/obj', 'size': 1, 'checksum': None}]}},
-        dict(ADMIN, **{'X-Roles': 'admin,service'})), 201)['image']
+        dict(ADMIN, **{'X-Roles': 'admin', 'X-Service-Roles': 'service'})), 201)['image']
     download = api.request('GET', '/images/' + record['id'], ADMIN)
     assert 'gopher' in _json(download, 400)['error']['message']
     delete = api.request('DELETE', '/images/' + record['id'], ADMIN)

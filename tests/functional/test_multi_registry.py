@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from glance.common import exception
+from glance.common import auth, exception
 from glance.common.context import RequestContext
 
 ALICE = RequestContext(tenant='alice', user='alice-user', roles=['member'])
@@ -49,7 +49,8 @@ def _wait_for_log(daemon, text):
     return len(log)
 
 
-def test_images_of_both_registries_resolve_by_uri_through_one_client(registries, alice):
+def test_images_of_both_registries_resolve_by_uri_through_one_client(registries, alice,
+                                                                      make_client):
     first, second = registries
     on_first = _create(alice, first, 'on-sqlite')
     on_second = _create(alice, second, 'on-postgresql')
@@ -60,8 +61,11 @@ def test_images_of_both_registries_resolve_by_uri_through_one_client(registries,
     assert alice.get_image(on_second['uri'])['name'] == 'on-postgresql'
     assert alice.resolve(on_second['uri'])[0] == alice.registries[1]
 
-    # Status is the upload flow's to set: glance-api's service identity.
-    service = alice.with_context(ALICE.elevated_for_service())
+    # Status is the upload flow's to set: glance-api's service identity (the
+    # registries run in trusted_gateway mode: the X-Service-Roles header).
+    service = make_client([daemon.url for daemon in registries],
+                          credentials=auth.ServiceCredentials(trusted_gateway=True)
+                          ).with_context(ALICE)
     updated = service.update_image(on_second['uri'], {'status': 'active'})
     assert updated['status'] == 'active'
     alice.delete_image(on_first['uri'])

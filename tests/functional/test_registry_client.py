@@ -32,6 +32,13 @@ def registry(make_registry):
     return make_registry()
 
 
+def _service(make_client, registry, context):
+    """A client acting for ``context`` as glance-api does: the registry runs in
+    trusted_gateway mode, so the service identity is the X-Service-Roles header."""
+    return make_client([registry.url], credentials=auth.ServiceCredentials(
+        trusted_gateway=True)).with_context(context)
+
+
 @pytest.fixture
 def client(registry, make_client):
     """A client allow-listing only ``registry``, with no identity."""
@@ -50,7 +57,7 @@ def test_round_trip_on_every_database(make_registry, make_client, database_url):
     assert alice.get_image(created['uri']) == alice.get_image(created['id'])
 
     # Status and size are the upload flow's: glance-api's service identity.
-    service = alice.with_context(ALICE.elevated_for_service())
+    service = _service(make_client, registry, ALICE)
     service.update_image(created['uri'], {'status': 'saving'})
     updated = service.update_image(created['id'], {'status': 'active', 'size': 42,
                                                    'properties': {'os': 'bsd'}})
@@ -98,10 +105,10 @@ def test_anonymous_callers_cannot_write(client):
         client.create_image(_image(is_public=True))
 
 
-def test_bad_status_transition_is_conflict(client):
+def test_bad_status_transition_is_conflict(registry, client, make_client):
     alice = client.with_context(ALICE)
     image = alice.create_image(_image())
-    service = alice.with_context(ALICE.elevated_for_service())
+    service = _service(make_client, registry, ALICE)
     service.update_image(image['id'], {'status': 'active'})
     with pytest.raises(exception.Forbidden):
         alice.update_image(image['id'], {'status': 'queued'})
@@ -174,10 +181,8 @@ def test_purge_props_by_argument_or_extra_header(client):
 
 
 def test_locations_are_shown_to_services_only(registry, client, make_client):
-    # The registry runs in trusted_gateway mode, so the service identity is the
-    # X-Service-Roles header; a "service" role in the context is never sent.
-    service = make_client([registry.url], credentials=auth.ServiceCredentials(
-        trusted_gateway=True)).with_context(ALICE)
+    # A "service" role in the context is never sent; only the credentials count.
+    service = _service(make_client, registry, ALICE)
     chunks = [{'location': 'file:///var/lib/glance/x.0', 'size': 3, 'checksum': 'ab'}]
     image = service.create_image(_image(chunks=chunks, size=3))
     assert service.get_image(image['id'])['chunks'] == chunks

@@ -13,7 +13,7 @@ from tests.functional import daemons
 from tests.functional.availability import service_unavailable
 from tests.functional.private_postgres import PrivatePostgres
 
-SERVICE = {'X-Tenant-Id': 'restart', 'X-Roles': 'service',
+SERVICE = {'X-Tenant-Id': 'restart', 'X-Service-Roles': 'service',
            'Content-Type': 'application/json'}
 REQUESTS_PER_WORKER = 400
 

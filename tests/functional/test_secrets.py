@@ -154,7 +154,8 @@ def _scenario(call, api_url, registry_url, store, objects):
     call(registry_url, 'PUT', path, dict(user, **{'Content-Type': 'application/json'}),
          b'{"image": {"size": 1}}')
     call(registry_url, 'GET', '/images/detail', admin)
-    call(registry_url, 'GET', '/usage?owner=tenant-s', _identity(roles='service'))
+    call(registry_url, 'GET', '/usage?owner=tenant-s',
+         dict(_identity(), **{'X-Service-Roles': 'service'}))
 
     # A chunk deleted behind the registry: 502 on download.
     objects.delete('%s-00001' % image_id)

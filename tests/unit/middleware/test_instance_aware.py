@@ -41,7 +41,11 @@ def _pipeline(conf, with_filter=True):
 
 
 class Client:
-    """Drive a pipeline with webob requests as one tenant."""
+    """Drive a pipeline with webob requests as one tenant.
+
+    :param roles: comma-separated role names; ``service`` is sent as the service
+        identity's role.
+    """
 
     def __init__(self, app, tenant='alice', roles='member'):
         self.app = app
@@ -57,8 +61,14 @@ class Client:
             req.content_type = 'application/json'
         if self.tenant:
             req.headers['X-Tenant-Id'] = self.tenant
-        if self.roles:
-            req.headers['X-Roles'] = self.roles
+        # The pipeline is in trusted_gateway mode: the service role is believed only
+        # from X-Service-Roles (glance.middleware.context), the others from X-Roles.
+        roles = [role for role in self.roles.split(',') if role]
+        user_roles = [role for role in roles if role != 'service']
+        if user_roles:
+            req.headers['X-Roles'] = ','.join(user_roles)
+        if 'service' in roles:
+            req.headers['X-Service-Roles'] = 'service'
         return req.get_response(self.app)
 
     def create(self, name='image', **properties):

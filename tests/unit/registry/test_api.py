@@ -396,7 +396,8 @@ def test_filters(alice, bob, service):
     service.create(name='b', disk_format='qcow2', container_format='ovf', size=100,
                    properties={'os': 'linux', 'arch': 'arm'})
     alice.create(name='c', properties={'os': 'bsd'})
-    Caller(bob.app, 'bob', ('service',)).create(name='d', is_public=True, size=50)
+    Caller(bob.app, 'bob', ('member', 'service'), can_publish=True).create(
+        name='d', is_public=True, size=50)
 
     def names(query):
         response = alice('GET', '/images?sort_key=name&sort_dir=asc&' + query)
