@@ -5,6 +5,7 @@ import logging
 import pytest
 import webob
 
+from glance.common import context
 from glance.middleware import access_log, catch_errors, healthcheck, request_id
 
 
