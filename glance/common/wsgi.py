@@ -181,7 +181,7 @@ def check_request_target(environ):
     try:
         urllib.parse.unquote_to_bytes(query.replace('+', ' ')).decode('utf-8')
     except UnicodeError:
-        raise exception.Invalid(reason='the query string is not valid UTF-8') from None
+        raise exception.Invalid(reason='the query string is not percent-encoded UTF-8') from None
 
 
 class Controller:

@@ -34,8 +34,11 @@ def stores():
 
 @pytest.fixture
 def app(registry, stores):
+    # Both daemons in trusted-gateway mode: glance-api believes the test's identity
+    # headers and presents its service role to the registry as X-Service-Roles.
     conf = {'registry_urls': registry.url, 'store_chunk_size': '10K',
-            'read_block_size': '4K'}
+            'read_block_size': '4K', 'trusted_gateway': 'true',
+            'registry_trusted_gateway': 'true'}
     return context_filter.filter_factory(conf)(router.build_app(conf, stores=stores))
 
 

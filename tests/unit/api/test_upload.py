@@ -143,7 +143,7 @@ def test_a_failed_upload_records_no_digests(store):
     writer = _upload(store)
     with pytest.raises(exception.Invalid):
         writer.write(io.BytesIO(DATA[:500]), len(DATA))
-    assert (writer.checksum, writer.sha256, writer.xxh3) == (None, None, None)
+    assert (writer.checksum, writer.sha256, writer.blake3) == (None, None, None)
     assert writer.size == 500
 
 
@@ -153,14 +153,15 @@ def test_discard_deletes_what_it_can_and_logs_what_it_cannot(store, monkeypatch,
     writer.write(io.BytesIO(DATA[:300]), 300)
     locations = [chunk['location'] for chunk in writer.chunks]
     store.delete(locations[0])                      # already gone: not an error
-    real_delete = store.delete
+    backend = store.store                           # the MemoryStore behind the metering
+    real_delete = backend.delete
 
     def delete(location):
         if location == locations[1]:
             raise StoreIOError(store='memory', path='images/img-00001', reason='EIO')
         real_delete(location)
 
-    monkeypatch.setattr(store, 'delete', delete)
+    monkeypatch.setattr(backend, 'delete', delete)
     writer.discard()
     assert writer.chunks == []
     assert list(store.objects) == ['images/img-00001']

@@ -9,8 +9,8 @@ import hashlib
 import os
 
 import eventlet
+import blake3
 import pytest
-import xxhash
 
 from glance.api import download
 from glance.api.cache import index as cache_index
@@ -32,7 +32,7 @@ def _image(stores, image_id='img', data=DATA, **digests):
               'size': len(data), 'status': 'active',
               'chunks': [{'location': location, 'size': len(data),
                           'checksum': hashlib.md5(data).hexdigest()}]}
-    record.update(digests or {'xxh3': xxhash.xxh3_128(data).hexdigest()})
+    record.update(digests or {'blake3': blake3.blake3(data).hexdigest()})
     return record
 
 
@@ -85,7 +85,7 @@ def test_readers_joining_a_fill_share_one_store_read(tmp_path, stores):
 
 def test_a_digest_mismatch_leaves_nothing(tmp_path, stores):
     cache = _cache(tmp_path)
-    image = _image(stores, xxh3='0' * 32)
+    image = _image(stores, blake3='0' * 64)
     with pytest.raises(exception.UpstreamError) as info:
         _download(cache, stores, image)
     assert 'Checksum mismatch' in info.value.message
@@ -102,12 +102,12 @@ def test_a_changed_image_drops_its_entry(tmp_path, stores):
     changed = _image(stores, data=DATA[::-1])
     assert _download(cache, stores, changed) == DATA[::-1]
     _settle(cache)
-    assert cache.index.get('img').digest == changed['xxh3']
+    assert cache.index.get('img').digest == changed['blake3']
 
 
 def test_an_image_without_digest_is_not_cached(tmp_path, stores):
     cache, image = _cache(tmp_path), _image(stores)
-    del image['xxh3']
+    del image['blake3']
     image['checksum'] = None
     assert _download(cache, stores, image) == DATA
     assert cache.index.get('img') is None and not cache.fills
