@@ -64,7 +64,8 @@ def test_the_client_is_configured_from_the_options():
     config = client.meta.config
     assert (config.region_name, config.connect_timeout, config.read_timeout) == (
         'eu-west-1', 7.0, 7.0)
-    # botocore counts the first attempt too: retries=4 is 5 attempts, 6 in its total.
-    assert config.retries == {'mode': 'standard', 'total_max_attempts': 6}
+    # retries = 4: four retries after the first attempt, five attempts in all (botocore's
+    # max_attempts would count retries only, and retries + 1 of them was one too many).
+    assert config.retries == {'mode': 'standard', 'total_max_attempts': 5}
     assert config.s3 == {'addressing_style': 'virtual'}
     assert client.meta.endpoint_url == 'http://127.0.0.1:1'
