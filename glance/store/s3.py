@@ -102,7 +102,7 @@ class S3Store(Store):
                 config = botocore.config.Config(
                     region_name=self.region, connect_timeout=self.timeout,
                     read_timeout=self.timeout,
-                    retries={'max_attempts': self.retries + 1, 'mode': 'standard'},
+                    retries={'total_max_attempts': self.retries + 1, 'mode': 'standard'},
                     s3={'addressing_style': self.addressing_style})
                 self._client = boto3.session.Session().client(
                     's3', endpoint_url=self.endpoint or None,
