@@ -93,11 +93,13 @@ def test_option_refusals(options, option, why):
                                    % (option, why))
 
 
-def test_connections_match_the_scheme(store):
+def test_connections_match_the_scheme():
+    store = HTTPStore({'allowed_networks': '127.0.0.0/8'})
     plain = store._connection(Location.parse('http://127.0.0.1:8/x'))
     secure = store._connection(Location.parse('https://127.0.0.1:9/x'))
-    assert type(plain) is http.client.HTTPConnection
-    assert type(secure) is http.client.HTTPSConnection
+    assert isinstance(plain, http.client.HTTPConnection)
+    assert not isinstance(plain, http.client.HTTPSConnection)
+    assert isinstance(secure, http.client.HTTPSConnection)
     assert (plain.host, plain.port, plain.timeout) == ('127.0.0.1', 8, 60.0)
     assert (secure.host, secure.port, secure.timeout) == ('127.0.0.1', 9, 60.0)
     assert secure._context is store._ssl_context
