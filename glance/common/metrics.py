@@ -72,8 +72,8 @@ CACHE_EVICTIONS = prometheus_client.Counter(
     'room.', registry=REGISTRY)
 
 DB_POOL_SIZE = prometheus_client.Gauge(
-    'glance_db_pool_size', 'Connections the registry database pool keeps open '
-    '(summed over processes).', registry=REGISTRY, multiprocess_mode='livesum')
+    'glance_db_pool_size', 'Connections the registry database pools (writes and '
+    'reads) keep open (summed over pools and processes).', registry=REGISTRY, multiprocess_mode='livesum')
 DB_POOL_CHECKED_OUT = prometheus_client.Gauge(
     'glance_db_pool_checked_out', 'Registry database connections in use now.',
     registry=REGISTRY, multiprocess_mode='livesum')

@@ -21,10 +21,10 @@ deleted        (none)                                       final; the id is nev
 
 Field rules:
 
-* :data:`SERVICE_FIELDS` (``status``, ``size``, the digests, the detected format, ``virtual_size`` and
-  ``chunks``) are set
-  only by requests whose context :attr:`~glance.common.context.RequestContext.is_service`
-  (glance-api's upload and registration flows). Other callers change the status only
+* :data:`SERVICE_FIELDS` (``status``, ``size``, the digests, the detected format,
+  ``virtual_size`` and ``chunks``) are set only by requests whose context
+  :attr:`~glance.common.context.RequestContext.is_service` (glance-api's upload and
+  registration flows). Other callers change the status only
   by deleting the image (``DELETE``), which follows the same table.
 * :data:`DATA_FIELDS` of an image that has been ``active`` (``active``,
   ``pending_delete``, ``deleted``) never change again, whoever asks: downloads are

@@ -122,6 +122,9 @@ def tenants():
 ADMIN = ('admin',)
 # Status, size and checksums are set only by the upload flow: glance-api's identity.
 SERVICE = ('service',)
+# glance-api acting for a member: making an image public takes a publish role too
+# (publish_roles), which the service role is not.
+MEMBER_SERVICE = ('member',) + SERVICE
 
 
 def test_crud_round_trip(registry, tenants):
@@ -208,14 +211,14 @@ def test_unicode_and_largest_values_round_trip(registry, tenants):
 
 def test_filters(registry, tenants):
     alice, bob = tenants
-    first = registry.create(alice, roles=SERVICE, name='a', disk_format='raw',
+    first = registry.create(alice, roles=MEMBER_SERVICE, name='a', disk_format='raw',
                             container_format='bare', size=10, is_public=True,
                             properties={'os': 'linux'})
     registry.create(alice, roles=SERVICE, name='b', disk_format='qcow2',
                     container_format='ovf', size=100,
                     properties={'os': 'linux', 'arch': 'arm'})
     registry.create(alice, name='c', properties={'os': 'bsd'})
-    registry.create(bob, roles=SERVICE, name='d', size=50, is_public=True)
+    registry.create(bob, roles=MEMBER_SERVICE, name='d', size=50, is_public=True)
     registry.call('PUT', '/images/' + first['id'], {'image': {'status': 'active'}},
                   tenant=alice, roles=SERVICE)
     owners = 'owner=%s' % alice

@@ -670,3 +670,15 @@ def test_publishing_needs_a_publish_role(registry_app, admin):
     image = member.create(name='private')
     _error(member('PUT', '/images/' + image['id'], {'image': {'is_public': True}}), 403)
     assert admin.create(name='public', is_public=True)['is_public'] is True
+
+
+def test_publishing_needs_a_publish_role(registry_app, service):
+    """The service role alone does not make images public (``publish_roles``)."""
+    no_publish = Caller(registry_app, 'bob', ('service',))
+    refused = no_publish('POST', '/images', {'image': {'name': 'p', 'is_public': True}})
+    assert refused.status_int == 403
+    assert 'public' in refused.json['error']['message']
+    image = no_publish.create(name='p')
+    refused = no_publish('PUT', '/images/' + image['id'], {'image': {'is_public': True}})
+    assert refused.status_int == 403
+    assert service.create(name='q', is_public=True)['is_public'] is True
