@@ -175,6 +175,7 @@ def test_registry_detail_and_pool_series_on_each_database(make_registry, databas
     assert detail['healthy'] is True and database_url.startswith(backend)
     assert registry_api.request('GET', '/images', USER).status == 200
     samples = _samples(registry_api.request('GET', '/metrics').body.decode())
-    # SQLite: one pooled connection; the servers: sql_pool_size (5).
-    assert samples[('glance_db_pool_size', ())] == (1 if backend == 'sqlite' else 5)
+    # SQLite: one pooled connection; the servers: a write and a read engine, each
+    # with sql_pool_size (5) connections.
+    assert samples[('glance_db_pool_size', ())] == (1 if backend == 'sqlite' else 10)
     assert samples[('glance_db_pool_checked_out', ())] == 0
