@@ -239,7 +239,8 @@ class ChunkedImageIterable:
     :param digest: ``(algorithm, hexdigest)`` to verify the whole body against, or
         None.
     :param learn: ``callback(hexdigest)`` to call with the body's BLAKE3 once a full
-        read has passed (and matched ``digest``, if any); None not to compute it.
+        read has passed (and matched ``digest``, if any); None not to compute it. It
+        returns True when the digest was recorded (then kept as :attr:`learnt`).
     :param start: first image byte served.
     :param stop: image offset just past the last byte served (None: the end).
     """
@@ -252,6 +253,9 @@ class ChunkedImageIterable:
         self.block_size = block_size
         self.digest = digest
         self.learn = learn
+        #: ``(GUARD, hexdigest)`` once a full read has learnt and recorded the
+        #: image's BLAKE3.
+        self.learnt = None
         self.size = chunks[-1].end if chunks else 0
         self.start = start
         self.stop = self.size if stop is None else stop
@@ -265,9 +269,13 @@ class ChunkedImageIterable:
                 algorithm, expected = self.digest or (None, None)
                 blocks = streaming.HashingIterator(
                     blocks, algorithm, expected, self.image_id,
-                    learn=(GUARD, self.learn) if self.learn else None)
+                    learn=(GUARD, self._learnt) if self.learn else None)
             self._body = self._logged(blocks, raw)
         return self._body
+
+    def _learnt(self, hexdigest):
+        if self.learn(hexdigest):
+            self.learnt = (GUARD, hexdigest)
 
     def app_iter_range(self, start, stop):
         """Return the body of the range ``[start, stop)`` (WebOb's Range hook).

@@ -37,8 +37,6 @@ SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_forma
                 'updated_at', 'deleted_at', 'deleted')
 #: Fields hidden from callers who are not admins.
 PRIVATE_FIELDS = ('location', 'chunks')
-#: What glance-api's format inspector recorded, shown after :data:`SHOWN_FIELDS`.
-INSPECTED_FIELDS = ('detected_format', 'virtual_size')
 
 
 def _text(raw):
@@ -152,7 +150,7 @@ def image_meta_headers(image, show_locations):
     :returns: a list of ``(name, value)`` pairs.
     """
     headers = [('x-image-meta-%s' % field, _header_value(image[field]))
-               for field in SHOWN_FIELDS + INSPECTED_FIELDS
+               for field in SHOWN_FIELDS
                if image.get(field) is not None]
     for key, value in sorted((image.get('properties') or {}).items()):
         headers.append(('x-image-meta-property-%s' % key, _header_value(value)))

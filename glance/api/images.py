@@ -168,7 +168,7 @@ class ImagesController(wsgi.Controller):
         """Return the callback that records a BLAKE3 learnt on a first full read.
 
         A failure to record is logged and the download goes on: the next full read
-        tries again.
+        tries again. The callback returns True when the digest was recorded.
         """
         def record(hexdigest):
             try:
@@ -177,9 +177,10 @@ class ImagesController(wsgi.Controller):
             except exception.GlanceException as err:
                 LOG.warning('Image %s: could not record the %s computed on its first '
                             'full read: %s', image_id, download.GUARD, err)
-            else:
-                LOG.info('Image %s: recorded its %s on its first full read', image_id,
-                         download.GUARD)
+                return False
+            LOG.info('Image %s: recorded its %s on its first full read', image_id,
+                     download.GUARD)
+            return True
         return record
 
     # -- upload and registration -----------------------------------------------

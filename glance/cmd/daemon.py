@@ -52,8 +52,20 @@ def _load_app(prog, args, conf, conf_path):
 
 
 def _workers(conf):
-    """The ``workers`` option: processes to fork (0 or 1: serve in this process)."""
-    return config.Options(conf).get_int('workers', os.cpu_count() or 1, minimum=0)
+    """The ``workers`` option: processes to fork (0 or 1: serve in this process).
+
+    :raises ConfigError: for more than one worker with ``image_cache_dir`` set: the
+        image cache (its index, fills and file lock) belongs to one process, and
+        forked workers would share the directory behind each other's back.
+    """
+    opts = config.Options(conf)
+    workers = opts.get_int('workers', os.cpu_count() or 1, minimum=0)
+    if workers > 1 and opts.get_str('image_cache_dir'):
+        raise exception.ConfigError('workers', 'DEFAULT', 'the image cache '
+                                    '(image_cache_dir) belongs to one process: set '
+                                    'workers = 1, or run one glance-api per cache '
+                                    'directory')
+    return workers
 
 
 def run(prog, default_port, argv=None):
@@ -98,7 +110,8 @@ def run(prog, default_port, argv=None):
         new_conf, new_path = _read_conf(prog, args)
         # The socket stays bound: the app must keep describing its real address.
         new_conf['bind_host'], new_conf['bind_port'] = srv.host, str(srv.port)
-        return _load_app(prog, args, new_conf, new_path), _workers(new_conf)
+        workers = _workers(new_conf)        # refused before the app opens anything
+        return _load_app(prog, args, new_conf, new_path), workers
 
     prefork.Master(srv, workers, reload).run()
     return 0

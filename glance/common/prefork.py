@@ -17,6 +17,9 @@ SIGHUP    reload: re-read the conf and paste ini, fork a new set of workers with
 SIGCHLD   a worker of the current set that died is replaced
 ========= ===================================================================
 
+Every worker that exits is reported to :func:`glance.common.metrics_files.worker_exited`,
+so its in-flight gauges leave the shared metrics.
+
 Workers inherit the app built in the master (copy-on-write); resources that must not
 be shared across processes drop their inherited state in the child (the registry's
 database pool does, see :func:`glance.registry.db.session.create_engine`).
@@ -30,7 +33,7 @@ import time
 import eventlet.hubs
 import eventlet.patcher
 
-from glance.common import exception
+from glance.common import exception, metrics_files
 
 LOG = logging.getLogger(__name__)
 
@@ -121,6 +124,7 @@ class Master:
             if pid == 0:
                 return
             generation, started = self.children.pop(pid, (None, 0.0))
+            metrics_files.worker_exited(pid)
             if generation != self.generation:
                 continue
             LOG.warning('Worker %d exited (%s); starting another', pid,
@@ -204,6 +208,7 @@ class Master:
             self._signal(self.children, signal.SIGKILL)
             for pid in list(self.children):
                 os.waitpid(pid, 0)
+                metrics_files.worker_exited(pid)
             self.children.clear()
 
     @staticmethod

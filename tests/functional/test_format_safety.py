@@ -146,8 +146,9 @@ def _record_behind_apis_back(registry, datadir, data, disk_format):  # noqa: F81
     directly, as tampering or an image from before inspection would be."""
     path = _plant(datadir, data)
     registry_api = Api(registry.url)
-    # The identity glance-api itself uses with the registry.
-    service = dict(ADMIN, **{'X-Roles': 'admin,service',
+    # The identity glance-api itself uses with the registry (trusted_gateway mode: the
+    # service role comes only from X-Service-Roles, never from X-Roles).
+    service = dict(ADMIN, **{'X-Service-Roles': 'service',
                              'Content-Type': 'application/json'})
     resp = registry_api.request('POST', '/images', service, body=json.dumps({'image': {
         'name': 'planted', 'disk_format': disk_format, 'owner': 'tenant1'}}).encode())

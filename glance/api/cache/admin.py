@@ -26,7 +26,8 @@ class CacheAdminController(wsgi.Controller):
 
     :param cache: the :class:`~glance.api.cache.serve.ImageCache`.
     :param maintainer: its :class:`~glance.api.cache.maintain.Maintainer`.
-    :param registry: a :class:`~glance.registry.client.RegistryClient` (no context).
+    :param registry: a :class:`~glance.registry.client.RegistryClient` (no context)
+        carrying glance-api's service credentials.
     """
 
     def __init__(self, cache, maintainer, registry):
@@ -93,7 +94,9 @@ class CacheAdminController(wsgi.Controller):
         :raises Invalid: when it is not active.
         """
         ctx = self._admin(req)
-        image = self.registry.with_context(ctx.elevated_for_service()).get_image(image_id)
+        # As the caller (who must see the image); the client adds glance-api's own
+        # service token itself.
+        image = self.registry.with_context(ctx).get_image(image_id)
         if image.get('status') != 'active':
             raise exception.Invalid(reason='image %s is %s; only active images can be '
                                            'cached' % (image['id'], image.get('status')))

@@ -38,7 +38,8 @@ class Fill:
     :param index: the :class:`~glance.api.cache.index.CacheIndex` (space already
         reserved for ``image['size']``; released when the fill ends).
     :param image: the registry record.
-    :param digest: ``(algorithm, hexdigest)`` the source verifies.
+    :param digest: ``(algorithm, hexdigest)`` the source verifies; the BLAKE3 the
+        source learnt (its ``learnt``), if any, replaces it once the fill is done.
     :param source: the verified download body of the whole image.
     :param on_end: called with this fill when it ends, success or not.
     """
@@ -48,7 +49,8 @@ class Fill:
         self.image = image
         self.image_id = image['id']
         self.size = image['size']
-        self.digest = digest
+        self._digest = digest
+        self._source = source
         self.path = index.incomplete_path(self.image_id)
         self.written = 0
         self.error = None
@@ -58,6 +60,16 @@ class Fill:
         self._progress = eventlet.event.Event()
         self._on_end = on_end
         self.thread = eventlet.spawn(self._run, source)
+
+    @property
+    def digest(self):
+        """``(algorithm, hexdigest)`` this fill is verified against.
+
+        Once the source has learnt and recorded the image's BLAKE3 (a first full
+        read), that one: the registry now names it, so requests looking the image up
+        from then on still join this fill, and the entry is keyed on it.
+        """
+        return getattr(self._source, 'learnt', None) or self._digest
 
     def _notify(self):
         progress, self._progress = self._progress, eventlet.event.Event()

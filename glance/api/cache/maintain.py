@@ -1,8 +1,10 @@
 """Keeping the image cache honest, and filling it ahead of demand.
 
 :class:`Maintainer` runs two kinds of background work for one
-:class:`~glance.api.cache.serve.ImageCache`, with the cache's own identity (the
-``admin`` and ``service`` roles; never a caller's):
+:class:`~glance.api.cache.serve.ImageCache`, as glance-api itself: its registry
+lookups carry only glance-api's verified service credential
+(:class:`~glance.common.auth.ServiceCredentials`), never a caller's identity nor
+claimed identity headers:
 
 * **prefetch**: images queued on disk (admin API, ``glance-cache-manage queue``)
   are looked up and filled, at most ``image_cache_prefetch_workers`` at a time;
@@ -23,20 +25,16 @@ import eventlet.event
 import eventlet.greenpool
 
 from glance.api import download
-from glance.common import context, exception, streaming
+from glance.common import exception, streaming
 
 LOG = logging.getLogger(__name__)
-
-#: The identity of the cache's own registry lookups.
-CACHE_CONTEXT = context.RequestContext(user='glance-api-cache',
-                                       roles=('admin', 'service'))
-
 
 class Maintainer:
     """Prefetch and audit for one image cache.
 
     :param cache: the :class:`~glance.api.cache.serve.ImageCache`.
-    :param registry: a :class:`~glance.registry.client.RegistryClient` (no context).
+    :param registry: a :class:`~glance.registry.client.RegistryClient` carrying
+        glance-api's service credentials; used without any caller's context.
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param block_size: bytes per block read from stores and cache files.
     :param workers: most prefetches at once.
@@ -45,7 +43,7 @@ class Maintainer:
 
     def __init__(self, cache, registry, stores, block_size, workers, interval):
         self.cache = cache
-        self.registry = registry.with_context(CACHE_CONTEXT)
+        self.registry = registry.with_context(None)
         self.stores = stores
         self.block_size = block_size
         self.interval = interval

@@ -7,11 +7,17 @@ their own images plus public ones. Glance is stubbed out by serving the real reg
 """
 
 import hashlib
-import http.server
 import io
 import threading
 import types
 import uuid
+# Names are taken from sys.modules['http.server'], never through the package
+# attribute ``http.server``: importing eventlet.wsgi (glance.common.server does)
+# re-imports http.server over green socketserver/threading with
+# eventlet.patcher.inject, which puts sys.modules back but leaves the ``http``
+# package's ``server`` attribute on that green copy; a server of the green copy
+# run in an OS thread then blocks its shutdown() forever on an eventlet lock.
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import blake3
 import pytest
@@ -276,7 +282,7 @@ def test_a_registry_without_api_cannot_take_data(glance):
 
 # -- download checks ------------------------------------------------------------------
 
-class _BrokenApi(http.server.BaseHTTPRequestHandler):
+class _BrokenApi(BaseHTTPRequestHandler):
     """Answers every GET with a body that is short or does not match its checksum."""
 
     def do_GET(self):
@@ -303,7 +309,7 @@ class _BrokenApi(http.server.BaseHTTPRequestHandler):
 ])
 def test_download_checks_length_and_the_strongest_recorded_digest(body, blake3_header,
                                                                  error):
-    server = http.server.HTTPServer(('127.0.0.1', 0), _BrokenApi)
+    server = HTTPServer(('127.0.0.1', 0), _BrokenApi)
     server.body = body
     server.blake3 = blake3_header
     thread = threading.Thread(target=server.serve_forever, daemon=True)

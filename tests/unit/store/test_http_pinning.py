@@ -4,9 +4,15 @@ A real ``http.server`` on 127.0.0.1 stands in for a web server; the resolver is
 replaced so a made-up name can resolve to it once and then to something else.
 """
 
-import http.server
 import socket
 import threading
+# Names are taken from sys.modules['http.server'], never through the package
+# attribute ``http.server``: importing eventlet.wsgi (glance.common.server does)
+# re-imports http.server over green socketserver/threading with
+# eventlet.patcher.inject, which puts sys.modules back but leaves the ``http``
+# package's ``server`` attribute on that green copy; a server of the green copy
+# run in an OS thread then blocks its shutdown() forever on an eventlet lock.
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 
@@ -14,7 +20,7 @@ from glance.store import netpolicy
 from glance.store.http import HTTPStore
 
 
-class _Handler(http.server.BaseHTTPRequestHandler):
+class _Handler(BaseHTTPRequestHandler):
     seen_hosts = []
 
     def do_HEAD(self):
@@ -29,7 +35,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 
 @pytest.fixture
 def server():
-    httpd = http.server.HTTPServer(('127.0.0.1', 0), _Handler)
+    httpd = HTTPServer(('127.0.0.1', 0), _Handler)
     thread = threading.Thread(target=httpd.serve_forever, daemon=True)
     thread.start()
     _Handler.seen_hosts = []
