@@ -37,12 +37,6 @@ class RequestContext:
         return 'service' in self.roles
 
     @property
-    def is_service_itself(self):
-        """True for a Glance service acting for no user: only its verified service
-        identity, e.g. glance-api's image cache checking the images it holds."""
-        return self.is_service and self.tenant is None and self.user is None
-
-    @property
     def is_anonymous(self):
         """True when the request carries no tenant."""
         return self.tenant is None
@@ -57,12 +51,8 @@ class RequestContext:
         return self.is_service
 
     def can_see(self, image_owner, is_public):
-        """Return True when an image with that owner and visibility is visible.
-
-        A service acting for a user sees what that user sees; acting as itself
-        (:attr:`is_service_itself`) it sees every image.
-        """
-        return (self.is_admin or self.is_service_itself or bool(is_public)
+        """Return True when an image with that owner and visibility is visible."""
+        return (self.is_admin or bool(is_public)
                 or (self.tenant is not None and image_owner == self.tenant))
 
     def can_modify(self, image_owner):

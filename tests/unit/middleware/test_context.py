@@ -132,12 +132,3 @@ def test_visibility_rules():
     assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
     assert not alice.can_see_locations and not admin.can_see_locations
     assert context.RequestContext('alice', roles=['service']).can_see_locations
-
-
-def test_a_service_sees_every_image_only_when_acting_as_itself():
-    itself = context.RequestContext(roles=['service'])
-    for_alice = context.RequestContext('alice', 'alice', roles=['service'])
-    assert itself.is_service_itself and itself.can_see('bob', False)
-    assert not itself.can_modify('bob')
-    assert not for_alice.is_service_itself and not for_alice.can_see('bob', False)
-    assert not context.RequestContext().can_see('bob', False)
