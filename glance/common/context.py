@@ -1,6 +1,11 @@
 """The request context: who is calling, and the visibility rules that follow from it."""
 
 WSGI_KEY = 'glance.context'
+#: Sent by glance-api's own background work (cache prefetch and audit), which acts for
+#: no user. The registry believes it only next to a verified service identity: an
+#: anonymous caller relayed by glance-api never carries it, and a caller without the
+#: service token gains nothing by sending it.
+ACTING_AS_SERVICE_HEADER = 'X-Glance-Acting-As'
 
 
 class RequestContext:
@@ -18,13 +23,20 @@ class RequestContext:
     """
 
     def __init__(self, tenant=None, user=None, roles=(), auth_token=None,
-                 request_id=None, can_publish=None):
+                 request_id=None, can_publish=None, acting_as_service=False):
         self.tenant = tenant or None
         self.user = user or None
         self.roles = tuple(role for role in roles if role)
         self.auth_token = auth_token
         self.request_id = request_id
         self.can_publish = self.is_admin if can_publish is None else bool(can_publish)
+        #: True for glance-api's own work, for no user (see ACTING_AS_SERVICE_HEADER).
+        self.acting_as_service = bool(acting_as_service)
+
+    @classmethod
+    def service_itself(cls):
+        """The context of glance-api's background work, which acts for no user."""
+        return cls(acting_as_service=True)
 
     @property
     def is_admin(self):
@@ -50,9 +62,15 @@ class RequestContext:
         """
         return self.is_service
 
+    @property
+    def sees_every_image(self):
+        """Admins, and a verified Glance service acting for no user, see every image."""
+        return self.is_admin or (self.acting_as_service and self.is_service
+                                 and self.tenant is None and self.user is None)
+
     def can_see(self, image_owner, is_public):
         """Return True when an image with that owner and visibility is visible."""
-        return (self.is_admin or bool(is_public)
+        return (self.sees_every_image or bool(is_public)
                 or (self.tenant is not None and image_owner == self.tenant))
 
     def can_modify(self, image_owner):
@@ -79,6 +97,8 @@ class RequestContext:
             headers['X-Auth-Token'] = self.auth_token
         if self.request_id:
             headers['X-Request-Id'] = self.request_id
+        if self.acting_as_service:
+            headers[ACTING_AS_SERVICE_HEADER] = 'service'
         return headers
 
     def __repr__(self):

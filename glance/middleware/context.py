@@ -121,7 +121,9 @@ class ContextFilter:
             tenant=tenant, user=user, roles=roles,
             auth_token=environ.get('HTTP_X_AUTH_TOKEN') or None,
             request_id=environ.get('glance.request_id'),
-            can_publish=bool(self.publish_roles.intersection(roles)))
+            can_publish=bool(self.publish_roles.intersection(roles)),
+            acting_as_service=environ.get('HTTP_X_GLANCE_ACTING_AS', '').lower()
+            == 'service')
         return self.app(environ, start_response)
 
 

@@ -25,7 +25,7 @@ import eventlet.event
 import eventlet.greenpool
 
 from glance.api import download
-from glance.common import exception, streaming
+from glance.common import context, exception, streaming
 
 LOG = logging.getLogger(__name__)
 
@@ -34,7 +34,8 @@ class Maintainer:
 
     :param cache: the :class:`~glance.api.cache.serve.ImageCache`.
     :param registry: a :class:`~glance.registry.client.RegistryClient` carrying
-        glance-api's service credentials; used without any caller's context.
+        glance-api's service credentials; it acts for no user, as the service
+        itself (:meth:`~glance.common.context.RequestContext.service_itself`).
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param block_size: bytes per block read from stores and cache files.
     :param workers: most prefetches at once.
@@ -43,7 +44,7 @@ class Maintainer:
 
     def __init__(self, cache, registry, stores, block_size, workers, interval):
         self.cache = cache
-        self.registry = registry.with_context(None)
+        self.registry = registry.with_context(context.RequestContext.service_itself())
         self.stores = stores
         self.block_size = block_size
         self.interval = interval

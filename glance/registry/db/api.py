@@ -41,7 +41,7 @@ _BRIEF_COLUMNS = ('id', 'name', 'status', 'is_public', 'disk_format', 'container
 
 def _visible(context):
     """SQL condition of the images ``context`` may see (None: all of them)."""
-    if context.is_admin:
+    if context.sees_every_image:
         return None
     if context.tenant is None:
         return Image.is_public == sa.true()

@@ -132,3 +132,37 @@ def test_visibility_rules():
     assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
     assert not alice.can_see_locations and not admin.can_see_locations
     assert context.RequestContext('alice', roles=['service']).can_see_locations
+
+
+def _service_only(acting_as=None):
+    """What glance-api sends with no user: only its verified service token."""
+    headers = {'X-Service-Identity-Status': 'Confirmed', 'X-Service-Roles': 'service'}
+    if acting_as is not None:
+        headers[context.ACTING_AS_SERVICE_HEADER] = acting_as
+    return headers
+
+
+def test_the_service_acting_as_itself_sees_every_image_but_a_relayed_anonymous_not():
+    marker = {'keystone.token_auth': object()}
+    _, itself = _seen(_service_only('service'), marker)
+    assert itself.is_service and itself.sees_every_image
+    assert itself.can_see('bob', False) and not itself.is_admin
+    assert not itself.can_modify('bob')
+    _, relayed_anonymous = _seen(_service_only(), marker)
+    assert relayed_anonymous.is_service and not relayed_anonymous.sees_every_image
+    assert not relayed_anonymous.can_see('bob', False)
+
+
+def test_claiming_to_act_as_the_service_without_its_token_gains_nothing():
+    marker = {'keystone.token_auth': object()}
+    _, forged = _seen({context.ACTING_AS_SERVICE_HEADER: 'service'}, marker)
+    assert not forged.is_service and not forged.sees_every_image
+    assert not forged.can_see('bob', False)
+    _, user = _seen(dict(_confirmed(service_roles='service'),
+                         **{context.ACTING_AS_SERVICE_HEADER: 'service'}), marker)
+    assert user.is_service and not user.sees_every_image
+
+
+def test_the_service_itself_context_says_so_in_its_headers():
+    assert context.RequestContext.service_itself().to_headers() == {
+        context.ACTING_AS_SERVICE_HEADER: 'service'}
