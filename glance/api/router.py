@@ -80,7 +80,6 @@ class ApiOptions:
                                          minimum=0),
             user_storage_quota=opts.get_size('user_storage_quota',
                                              defaults.user_storage_quota, minimum=0),
-
             public_image_cache_control=opts.get_str(
                 'public_image_cache_control', defaults.public_image_cache_control),
             private_image_cache_control=opts.get_str(

@@ -44,9 +44,12 @@ _ADVICE['mariadb'] = _ADVICE['mysql']
 _ADVICE['postgres'] = _ADVICE['postgresql']
 
 # Errors meaning "the database cannot be used right now" (server gone, connection
-# refused, pool exhausted, SQLite file locked): answered with 503, never 500. See
+# refused or reset mid-statement, pool exhausted, SQLite file locked): answered with
+# 503, never 500. DisconnectionError covers the pool invalidating itself after a
+# reset during a flush (InvalidatePoolError). See
 # also is_unavailable().
-UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError)
+UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError,
+                      exc.DisconnectionError)
 
 
 def is_unavailable(err):
@@ -249,6 +252,11 @@ class Database:
                 raise
             raise exception.ServiceUnavailable(
                 reason='database unavailable (%s)' % describe_error(err)) from None
+        # A connection reset while SQLAlchemy returns a broken connection to its pool
+        # reaches us as the driver's bare socket error, unwrapped.
+        except OSError as err:
+            raise exception.ServiceUnavailable(
+                reason='database unavailable (%s)' % type(err).__name__) from None
 
     @contextlib.contextmanager
     def session(self):

@@ -112,3 +112,20 @@ def test_ping_names_the_backend_or_reports_the_database_unavailable(tmp_path):
         {'sql_connection': 'sqlite:///%s' % (tmp_path / 'missing' / 'x.sqlite')})
     with pytest.raises(exception.ServiceUnavailable):
         broken.ping()
+
+
+def test_a_pool_invalidated_by_a_reset_connection_means_unavailable():
+    assert session.is_unavailable(sa.exc.InvalidatePoolError())
+    assert session.is_unavailable(sa.exc.DisconnectionError('reset'))
+    assert not session.is_unavailable(sa.exc.IntegrityError('x', {}, Exception()))
+
+
+def test_a_bare_socket_error_from_the_driver_is_503_not_500(tmp_path):
+    database = session.Database.from_conf(
+        {'sql_connection': 'sqlite:///%s' % (tmp_path / 'ok.sqlite')})
+    for use in (database.connection, database.session):
+        with pytest.raises(exception.ServiceUnavailable) as info:
+            with use():
+                raise ConnectionResetError(104, 'Connection reset by peer')
+        assert 'ConnectionResetError' in info.value.message
+    database.dispose()
