@@ -125,7 +125,9 @@ class KeystoneService:
         self._manage('db_sync')
         self._manage('fernet_setup', *user)
         self._manage('credential_setup', *user)
-        self._manage('bootstrap', '--bootstrap-password', self.admin_password,
+        # One argument: a random password may start with '-', which argparse would
+        # take for an option.
+        self._manage('bootstrap', '--bootstrap-password=' + self.admin_password,
                      '--bootstrap-public-url', self.url)
         with open(os.path.join(self.base, 'serve.stderr'), 'wb') as stderr:
             self.process = subprocess.Popen(
