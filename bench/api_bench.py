@@ -308,6 +308,26 @@ def run(args, work, started):
     return rows
 
 
+def run_in_workdir(prefix, run, args):
+    """Call ``run(args, work, started)`` in a fresh work folder, with load averages.
+
+    Every service ``run`` appends to ``started`` is stopped, and the folder removed,
+    whatever happens.
+
+    :returns: what ``run`` returns.
+    """
+    print('load average at the start: %.2f %.2f %.2f' % os.getloadavg())
+    work = tempfile.mkdtemp(prefix=prefix)
+    started = []
+    try:
+        return run(args, work, started)
+    finally:
+        for service in reversed(started):
+            service.stop()
+        shutil.rmtree(work, ignore_errors=True)
+        print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
+
+
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
     parser.add_argument('--size', default='1G', help='image size (default 1G)')
@@ -317,16 +337,7 @@ def main(argv=None):
     args.size = config.as_size(args.size)
     tmp = tempfile.gettempdir()
     check_space(tmp, 3 * args.size)
-    print('load average at the start: %.2f %.2f %.2f' % os.getloadavg())
-    work = tempfile.mkdtemp(prefix='glance-api-bench-')
-    started = []
-    try:
-        rows = run(args, work, started)
-    finally:
-        for service in reversed(started):
-            service.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
+    rows = run_in_workdir('glance-api-bench-', run, args)
     print()
     print('| measurement | MiB/s | ratio to baseline | ratio to nginx with sendfile |')
     print('| --- | ---: | ---: | ---: |')

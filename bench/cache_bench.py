@@ -27,7 +27,6 @@ import argparse
 import hashlib
 import http.client
 import os
-import shutil
 import statistics
 import subprocess
 import sys
@@ -244,16 +243,7 @@ def main(argv=None):
     args.flight_size = config.as_size(args.flight_size)
     tmp = tempfile.gettempdir()
     api_bench.check_space(tmp, 4 * args.size + 2 * args.flight_size)
-    print('load average at the start: %.2f %.2f %.2f' % os.getloadavg())
-    work = tempfile.mkdtemp(prefix='glance-cache-bench-')
-    started = []
-    try:
-        rows, notes = run(args, work, started)
-    finally:
-        for service in reversed(started):
-            service.stop()
-        shutil.rmtree(work, ignore_errors=True)
-    print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
+    rows, notes = api_bench.run_in_workdir('glance-cache-bench-', run, args)
     print()
     print('| measurement | MiB/s | ratio to nginx | first byte (ms) | body MiB/s after '
           'it | body ratio to nginx |')
