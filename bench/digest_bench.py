@@ -28,11 +28,9 @@ import contextlib  # noqa: E402
 import functools  # noqa: E402
 import hashlib  # noqa: E402
 import os  # noqa: E402
-import shutil  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 
 import blake3  # noqa: E402
@@ -41,7 +39,7 @@ import eventlet.wsgi  # noqa: E402
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, REPO)
 
-from bench.api_bench import write_random_file  # noqa: E402
+from bench.api_bench import run_in_workdir, write_random_file  # noqa: E402
 from glance.api import download  # noqa: E402
 from glance.common import config, streaming  # noqa: E402
 from glance.store import StoreRegistry  # noqa: E402
@@ -119,7 +117,7 @@ def digests_of(path):
     return {name: digest.hexdigest() for name, digest in digests.items()}
 
 
-def run(args, work):
+def run(args, work, _started):
     rows = [('one core, 1 MiB updates: ' + label, hash_speed(new), None)
             for label, new in (
                 ('BLAKE3', blake3.blake3),
@@ -175,13 +173,7 @@ def main(argv=None):
     parser.add_argument('--runs', type=int, default=5, help='downloads per mode')
     args = parser.parse_args(argv)
     args.size = config.as_size(args.size)
-    print('load average at the start: %.2f %.2f %.2f' % os.getloadavg())
-    work = tempfile.mkdtemp(prefix='glance-digest-bench-')
-    try:
-        rows = run(args, work)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    print('load average at the end: %.2f %.2f %.2f' % os.getloadavg())
+    rows = run_in_workdir('glance-digest-bench-', run, args)
     print()
     print('| measurement | MiB/s | ratio to unverified |')
     print('| --- | ---: | ---: |')
