@@ -6,6 +6,11 @@ body is streaming cannot change the status any more: the iterator re-raises so t
 server drops the connection short of ``Content-Length``, and the client sees a short
 read instead of a complete-looking body.
 
+Every 503 leaving the pipeline carries ``Retry-After``, including those a filter
+further in answers by itself (keystonemiddleware's ``auth_token`` when Keystone is
+down): a 503 says a backing service failed, and load balancers and clients wait
+that long before retrying.
+
 No options.
 """
 
@@ -27,6 +32,9 @@ class CatchErrorsFilter:
 
         def tracking_start_response(status, headers, exc_info=None):
             started.append(status)
+            if status.startswith('503') and not any(
+                    name.lower() == 'retry-after' for name, _ in headers):
+                headers = list(headers) + [('Retry-After', wsgi.RETRY_AFTER)]
             return start_response(status, headers, exc_info)
 
         try:

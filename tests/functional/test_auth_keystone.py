@@ -162,6 +162,7 @@ def test_keystone_unreachable_is_503_and_lets_nothing_through(
                         {'X-Auth-Token': tokens['ops'], 'X-Roles': 'admin'}):
             answer = client.request('GET', '/images', headers)
             assert answer.status == 503, answer.body
+            assert answer.headers.get('retry-after') == '5'
             assert b'"images"' not in answer.body
         assert client.request('GET', '/images').status == 401
     finally:

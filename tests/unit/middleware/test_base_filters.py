@@ -72,6 +72,25 @@ def test_catch_errors_turns_exceptions_into_json_500_without_details(caplog):
     assert 'secret detail' in caplog.text
 
 
+def test_catch_errors_adds_retry_after_to_a_bare_503_only():
+    def unavailable(retry_after):
+        def app(environ, start_response):
+            headers = [('Content-Type', 'text/plain')]
+            if retry_after:
+                headers.append(('Retry-After', retry_after))
+            start_response('503 Service Unavailable', headers)
+            return [b'keystone is down']
+        return app
+
+    bare = webob.Request.blank('/x').get_response(_build(catch_errors, unavailable(None)))
+    assert bare.status_int == 503 and bare.headers['Retry-After'] == '5'
+    assert bare.body == b'keystone is down'
+    told = webob.Request.blank('/x').get_response(_build(catch_errors, unavailable('30')))
+    assert told.headers.getall('Retry-After') == ['30']
+    ok = webob.Request.blank('/x').get_response(_build(catch_errors, _app))
+    assert 'Retry-After' not in ok.headers
+
+
 def test_catch_errors_lets_mid_body_failures_drop_the_connection():
     app = _build(catch_errors, _failing_body_app)
     body = app({'REQUEST_METHOD': 'GET', 'PATH_INFO': '/'}, lambda *a: None)
