@@ -38,11 +38,17 @@ def glance_api(tmp_path_factory, keystone_service):
         registry.stop()
 
 
-@pytest.mark.parametrize('venv, version', [('glanceclient1', '1'),
-                                           ('openstack_clients', '2')])
+@pytest.fixture(params=[('glanceclient1', '1'), ('openstack_clients', '2')],
+                ids=['glanceclient-2.17.1-v1', 'glanceclient-4-v2'])
+def glanceclient(request):
+    """Each glanceclient with the image API version it speaks: ``(ClientVenv, version)``."""
+    venv, version = request.param
+    return request.getfixturevalue(venv), version
+
+
 def test_keystoneauth_and_glanceclient_find_the_image_endpoint(
-        request, glance_api, keystone_service, venv, version):
-    clients = request.getfixturevalue(venv)
+        glanceclient, glance_api, keystone_service):
+    clients, version = glanceclient
     user = keystone_service.make_project_user('catalog')
     found = clients.run(_SESSION + '''
 import glanceclient
@@ -102,11 +108,9 @@ def test_glance_v1_cli_sends_its_keystone_token_to_the_catalog_endpoint(
     assert user.password not in listed.stderr + listed.out
 
 
-@pytest.mark.parametrize('venv, version', [('glanceclient1', '1'),
-                                           ('openstack_clients', '2')])
 def test_a_missing_image_is_the_clients_typed_not_found(
-        request, glance_api, keystone_service, venv, version):
-    clients = request.getfixturevalue(venv)
+        glanceclient, glance_api, keystone_service):
+    clients, version = glanceclient
     user = keystone_service.make_project_user('missing')
     missing = clients.run(_SESSION + '''
 import glanceclient
