@@ -262,8 +262,10 @@ class KeystoneService:
     def os_environ(self, user):
         """The same login as the ``OS_*`` environment variables every OpenStack client
         reads (``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME``,
-        ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``, ``OS_IDENTITY_API_VERSION``)."""
-        env = {'OS_' + name.upper(): value for name, value in self.client_auth(user).items()}
+        ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``,
+        ``OS_IDENTITY_API_VERSION``)."""
+        env = {'OS_' + name.upper(): value
+               for name, value in self.client_auth(user).items()}
         env['OS_IDENTITY_API_VERSION'] = '3'
         return env
 

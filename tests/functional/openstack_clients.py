@@ -15,30 +15,36 @@ passes (the ``OS_*`` login of :meth:`KeystoneService.os_environ`, say), a privat
 connection to an address that is not loopback.
 
 A snippet gets ``params`` (the keyword arguments of :meth:`ClientVenv.run`, through
-JSON) and sets ``result`` to a JSON-able value: bytes, mappings, iterables (generators
-included), datetimes and objects with ``to_dict()`` (openstacksdk resources,
-glanceclient v1 images) are converted. An exception in the snippet is reported with
-every name under which its class or a base class is reachable in its module, so a test
-can check for ``openstack.exceptions.ResourceNotFound`` (an alias of
-``NotFoundException``) like an ``except`` clause would.
+JSON; bytes allowed) and sets ``result`` to a JSON-able value: bytes, mappings,
+iterables (generators included), datetimes and objects with ``to_dict()``
+(openstacksdk resources, glanceclient v1 images) are converted. An exception in the
+snippet is reported with every name under which its class or a base class is
+reachable in its module, so a test can check for
+``openstack.exceptions.ResourceNotFound`` (an alias of ``NotFoundException``) the way
+an ``except`` clause would.
 
 Fixtures (session-scoped): ``glanceclient1`` and ``openstack_clients``, the two
 :class:`ClientVenv` objects (a missing virtualenv skips the test, or fails it under
-``CI``). Example::
+``CI``). Example, with glance-api registered in the catalog
+(``tests/functional/keystone.py``)::
 
-    def test_x(openstack_clients, keystone_service):
+    def test_x(glanceclient1, openstack_clients, keystone_service):
         alice = keystone_service.make_project_user('alice')
-        found = openstack_clients.run(
-            'import openstack\\n'
-            'conn = openstack.connect(**params["auth"])\\n'
-            'result = [image.name for image in conn.image.images()]',
-            auth=keystone_service.client_auth(alice))
-        names = found.value                    # AssertionError if the snippet raised
-        missing = openstack_clients.run(GET_MISSING, auth=...)
+        created = openstack_clients.run('''
+    import openstack
+    conn = openstack.connect(**params['auth'])
+    result = conn.image.create_image(name='x', data=params['data'],
+                                     disk_format='raw', container_format='bare')
+    ''', auth=keystone_service.client_auth(alice), data=b'bytes')
+        image = created.value                 # a dict; AssertionError if it raised
+        missing = openstack_clients.run('''
+    import openstack
+    openstack.connect(**params['auth']).image.get_image(params['id'])
+    ''', auth=keystone_service.client_auth(alice), id='no-such-id')
         assert missing.raised('openstack.exceptions.ResourceNotFound'), missing
         listed = glanceclient1.glance('--os-image-api-version', '1', 'image-list',
                                       env=keystone_service.os_environ(alice))
-        assert listed.status == 0, listed.stderr
+        assert listed.status == 0, listed.stderr   # listed.out: the table
 """
 
 import base64
@@ -87,8 +93,14 @@ _RUNNER = textwrap.dedent('''
                       if value is klass and name != klass.__qualname__]
         return names
 
+    def _decode(value):
+        if isinstance(value, dict) and set(value) == {%(bytes)r}:
+            return base64.b64decode(value[%(bytes)r])
+        return value
+
     with open(sys.argv[1]) as params_file:
-        namespace = {'params': json.load(params_file), '__name__': '__snippet__'}
+        namespace = {'params': json.load(params_file, object_hook=_decode),
+                     '__name__': '__snippet__'}
     try:
         exec(compile(sys.argv[3], '<snippet>', 'exec'), namespace)
         answer, status = {'value': namespace.get('result')}, 0
@@ -127,6 +139,12 @@ def _decode(value):
     if isinstance(value, dict) and set(value) == {_BYTES}:
         return base64.b64decode(value[_BYTES])
     return value
+
+
+def _encode(value):
+    if isinstance(value, (bytes, bytearray)):
+        return {_BYTES: base64.b64encode(value).decode('ascii')}
+    raise TypeError('a %s is not JSON-able' % type(value).__name__)
 
 
 @dataclasses.dataclass
@@ -184,7 +202,7 @@ class ClientVenv:
         return os.path.join(self.path, 'bin', 'python')
 
     def check(self):
-        """Skip (fail under ``CI``) when ``tools/test-setup.sh`` has not made this venv."""
+        """Skip (fail under ``CI``) unless ``tools/test-setup.sh`` made this venv."""
         for program in (self.python, os.path.join(self.path, 'bin', 'glance')):
             if not os.access(program, os.X_OK):
                 service_unavailable('%s: no %s; run tools/test-setup.sh'
@@ -209,13 +227,14 @@ class ClientVenv:
         :param code: the snippet; it reads ``params`` and sets ``result``.
         :param env: the child's environment variables (e.g. ``OS_*``); nothing else of
             the test process's environment is inherited.
-        :param params: JSON-able values the snippet finds in ``params``.
+        :param params: JSON-able values (or bytes) the snippet finds in ``params``
+            (so no parameter can be called ``code``, ``env`` or ``timeout``).
         """
         with tempfile.TemporaryDirectory(prefix='client-') as folder:
             params_path = os.path.join(folder, 'params.json')
             result_path = os.path.join(folder, 'result.json')
             with open(params_path, 'w') as params_file:
-                json.dump(params, params_file)
+                json.dump(params, params_file, default=_encode)
             process = subprocess.run(
                 [self.python, '-c', _RUNNER, params_path, result_path, code],
                 env=self._environ(folder, env), cwd=folder, capture_output=True,
@@ -225,7 +244,8 @@ class ClientVenv:
                     answer = json.load(result_file, object_hook=_decode)
             except FileNotFoundError:
                 answer = {}
-        return SnippetResult(process.returncode, process.stdout.decode('utf-8', 'replace'),
+        return SnippetResult(process.returncode,
+                             process.stdout.decode('utf-8', 'replace'),
                              process.stderr.decode('utf-8', 'replace'), answer)
 
     def glance(self, *args, env=None, data=None, timeout=120):
@@ -248,7 +268,7 @@ def _venv(variable, name):
     return os.environ.get(variable) or os.path.join(REPO, '.test-services', name)
 
 
-#: python-glanceclient 2.17.1: ``glanceclient.v1`` and ``glance --os-image-api-version 1``.
+#: python-glanceclient 2.17.1: ``glanceclient.v1``, ``glance --os-image-api-version 1``.
 GLANCECLIENT1 = ClientVenv('python-glanceclient 2.17.1', _venv(
     'GLANCE_TEST_GLANCECLIENT1_VENV', 'glanceclient1-venv'))
 #: python-glanceclient 4.x (``glanceclient.v2``, ``glance``) and openstacksdk 4.x.

@@ -41,7 +41,7 @@ def glance_api(tmp_path_factory, keystone_service):
 @pytest.fixture(params=[('glanceclient1', '1'), ('openstack_clients', '2')],
                 ids=['glanceclient-2.17.1-v1', 'glanceclient-4-v2'])
 def glanceclient(request):
-    """Each glanceclient with the image API version it speaks: ``(ClientVenv, version)``."""
+    """Each glanceclient and the image API version it speaks: ``(venv, version)``."""
     venv, version = request.param
     return request.getfixturevalue(venv), version
 

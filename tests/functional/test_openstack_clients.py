@@ -13,12 +13,13 @@ def test_a_snippet_returns_json_bytes_and_generators(request, venv):
 import os
 import glanceclient
 result = {'version': glanceclient.__version__, 'data': bytes(range(256)),
-          'squares': (n * n for n in params['numbers']), 'auth': os.environ['OS_AUTH_URL']}
+          'squares': (n * n for n in params['numbers']),
+          'auth': os.environ['OS_AUTH_URL'], 'reversed': params['data'][::-1]}
 print('to stdout')
-''', env={'OS_AUTH_URL': 'http://127.0.0.1:5000/v3'}, numbers=[1, 2, 3])
+''', env={'OS_AUTH_URL': 'http://127.0.0.1:5000/v3'}, numbers=[1, 2, 3], data=b'\x00ab')
     assert answer.value == {
         'version': '2.17.1' if venv == 'glanceclient1' else '4.13.0',
-        'data': bytes(range(256)), 'squares': [1, 4, 9],
+        'data': bytes(range(256)), 'squares': [1, 4, 9], 'reversed': b'ba\x00',
         'auth': 'http://127.0.0.1:5000/v3'}
     assert answer.stdout == 'to stdout\n'
 
