@@ -7,7 +7,10 @@ fernet tokens, every file under a private folder, served by ``wsgiref`` on
 password; :class:`KeystoneService` then creates projects, users, role assignments and
 catalog entries through the ordinary v3 API.
 
-Fixture (session-scoped): ``keystone_service``. Example::
+Fixtures: ``keystone_service`` (session-scoped) and ``glance_in_catalog``
+(module-scoped: a keystone-mode glance deployment registered as the catalog's image
+service; a module changes glance-api's options by overriding the module-scoped
+fixture ``glance_api_options``). Example::
 
     def test_x(keystone_service):
         alice = keystone_service.make_user('alice', 'p-alice', ['member'])
@@ -21,10 +24,10 @@ service of the catalog; a client then needs only the user's password login
 (:meth:`KeystoneService.client_auth` or the ``OS_*`` variables of
 :meth:`KeystoneService.os_environ`)::
 
-    registry, api = start_glance(folder, keystone_service, glance_service_user)
-    keystone_service.register_image_endpoint(api.url)
-    alice = keystone_service.make_project_user('alice')
-    env = keystone_service.os_environ(alice)   # OS_AUTH_URL, OS_USERNAME, ...
+    def test_y(glance_in_catalog, keystone_service):
+        registry, api = glance_in_catalog     # api.url is in the catalog
+        alice = keystone_service.make_project_user('alice')
+        env = keystone_service.os_environ(alice)   # OS_AUTH_URL, OS_USERNAME, ...
 """
 
 import dataclasses
@@ -349,3 +352,25 @@ def keystone_service(tmp_path_factory):
     service = KeystoneService(tmp_path_factory.mktemp('keystone'))
     yield start_or_give_up(service)
     service.stop()
+
+
+@pytest.fixture(scope='module')
+def glance_api_options():
+    """More glance-api options for ``glance_in_catalog``; a module overrides this."""
+    return {}
+
+
+@pytest.fixture(scope='module')
+def glance_in_catalog(tmp_path_factory, keystone_service, glance_api_options):
+    """:func:`start_glance` with a new service user, glance-api registered as the
+    catalog's image service (replacing any earlier one); yields ``(registry, api)``
+    and stops both after the module."""
+    service_user = keystone_service.make_project_user('glance', roles=('service',))
+    registry, api = start_glance(tmp_path_factory.mktemp('glance-in-catalog'),
+                                 keystone_service, service_user, **glance_api_options)
+    try:
+        keystone_service.register_image_endpoint(api.url)
+        yield registry, api
+    finally:
+        api.stop()
+        registry.stop()

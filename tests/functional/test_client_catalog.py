@@ -12,8 +12,6 @@ import uuid
 
 import pytest
 
-from tests.functional.keystone import start_glance
-
 # Each client's own keystoneauth session, logged in with params['auth'].
 _SESSION = '''
 from keystoneauth1 import session
@@ -23,19 +21,13 @@ sess = session.Session(auth=v3.Password(**params['auth']))
 
 
 @pytest.fixture(scope='module')
-def glance_api(tmp_path_factory, keystone_service):
-    """A keystone-mode deployment registered in the catalog; yields glance-api."""
-    service_user = keystone_service.make_project_user('glance', roles=('service',))
-    registry, api = start_glance(tmp_path_factory.mktemp('catalog'), keystone_service,
-                                 service_user)
-    try:
-        # Registered twice: the second registration replaces the first.
-        keystone_service.register_image_endpoint('http://127.0.0.1:9/stale')
-        keystone_service.register_image_endpoint(api.url)
-        yield api
-    finally:
-        api.stop()
-        registry.stop()
+def glance_api(keystone_service, glance_in_catalog):
+    """The glance-api of the catalog, registered a second time after a stale URL
+    (so the tests also check that a registration replaces the one before)."""
+    api = glance_in_catalog[1]
+    keystone_service.register_image_endpoint('http://127.0.0.1:9/stale')
+    keystone_service.register_image_endpoint(api.url)
+    return api
 
 
 @pytest.fixture(params=[('glanceclient1', '1'), ('openstack_clients', '2')],
