@@ -14,9 +14,10 @@ import urllib.request
 import blake3
 import pytest
 
-from glance.api import core, router
+from glance.api import conversion, core, router
 from glance.common import context, exception
 from glance.registry.client import RegistryClient
+from tests.disk_images import DiskImages
 from tests.unit.api.memory_store import memory_stores
 from tests.unit.nova import glance_services
 
@@ -76,10 +77,12 @@ def client(registry, statuses):
     return _Observed(RegistryClient.from_conf(conf), statuses)
 
 
+OPTIONS = router.ApiOptions(read_block_size=4096, store_chunk_size=10240)
+
+
 @pytest.fixture
 def image_core(client, stores):
-    options = router.ApiOptions(read_block_size=4096, store_chunk_size=10240)
-    return core.ImageCore(client, stores, options)
+    return core.ImageCore(client, stores, OPTIONS)
 
 
 def _reserve(image_core, name, ctx=USER, **fields):
@@ -244,3 +247,25 @@ def test_list_pages_with_next_markers_until_none(image_core):
         if marker is None:
             break
     assert marker is None and sorted(seen) == sorted(ids)
+
+
+def test_a_converted_upload_consumes_the_body_first_and_records_its_source(
+        client, stores, statuses, tmp_path):
+    disk_images = DiskImages(tmp_path)
+    source = disk_images.data('vhdx')
+    converting = core.ImageCore(client, stores, OPTIONS,
+                                conversions=conversion.ConversionOptions.from_conf(
+                                    {'convert_to': 'raw',
+                                     'conversion_work_dir': str(tmp_path)}))
+    body = io.BytesIO(source)
+    seen = []
+    image = converting.reserve(USER, {'name': 'converted', 'disk_format': 'vhdx',
+                                      'container_format': 'bare'}, with_data=True)
+    image = converting.upload(USER, image['id'], body, len(source),
+                              after_body=lambda: seen.append(body.tell()))
+    assert seen == [len(source)] and statuses == ['saving', 'active']
+    assert image['disk_format'] == 'raw'
+    assert image['properties']['source_sha256'] == hashlib.sha256(source).hexdigest()
+    data = b''.join(converting.open_download(USER, image['id'], {}).body)
+    assert len(data) == image['size'] and image['sha256'] == hashlib.sha256(
+        data).hexdigest()
