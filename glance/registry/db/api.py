@@ -69,9 +69,11 @@ def _listed(context, visibility, member_statuses):
         return column != 'community' if visibility is None else column == visibility
     if visibility in ('public', 'community'):
         return column == visibility
+    everyone = [column == 'public'] + ([column == 'community']
+                                       if visibility == 'all' else [])
     tenant = context.tenant
     if tenant is None:
-        return column == 'public' if visibility in (None, 'all') else sa.false()
+        return sa.or_(*everyone) if visibility in (None, 'all') else sa.false()
     own = Image.owner == tenant
     member_of = sa.and_(column == 'shared',
                         Image.id.in_(memberships(tenant, member_statuses)))
@@ -79,10 +81,7 @@ def _listed(context, visibility, member_statuses):
         return sa.and_(column == 'private', own)
     if visibility == 'shared':
         return sa.and_(column == 'shared', sa.or_(own, member_of))
-    shown = [column == 'public', own, member_of]
-    if visibility == 'all':
-        shown.append(column == 'community')
-    return sa.or_(*shown)
+    return sa.or_(*everyone, own, member_of)
 
 
 def is_member(executor, image_id, tenant):
