@@ -66,7 +66,9 @@ def _listed(context, visibility, member_statuses):
     if context.sees_every_image:
         if visibility == 'all':
             return None
-        return column != 'community' if visibility is None else column == visibility
+        if visibility is None:
+            return sa.or_(column != 'community', Image.owner == context.tenant)
+        return column == visibility
     if visibility in ('public', 'community'):
         return column == visibility
     everyone = [column == 'public'] + ([column == 'community']

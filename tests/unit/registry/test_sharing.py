@@ -142,7 +142,7 @@ def test_shared_images_of_a_member(alice, bob, carol, admin):
 
 
 def test_community_images_are_visible_to_all_but_listed_on_request(
-        alice, bob, anonymous):
+        alice, bob, anonymous, admin):
     community = alice.create(visibility='community')
     public = alice.create(visibility='public')
     for caller in (bob, anonymous):
@@ -152,6 +152,8 @@ def test_community_images_are_visible_to_all_but_listed_on_request(
         assert _ids(caller, '?visibility=all') == {community['id'], public['id']}
     assert _ids(alice) == {community['id'], public['id']}
     assert _ids(bob, '?is_public=true') == {public['id']}
+    assert _ids(admin) == {public['id']}
+    assert _ids(admin, '?visibility=all') == {community['id'], public['id']}
     _error(bob('GET', '/images?visibility=everyone'), 400)
     _error(bob('GET', '/images?member_status=maybe'), 400)
 
