@@ -2,6 +2,7 @@
 
 import pytest
 
+from glance.registry import api
 from tests.unit.registry.conftest import Caller
 
 
@@ -196,3 +197,16 @@ def test_tag_filter_pages_keep_every_tag_in_the_next_link(alice):
     assert len(page['images']) == 5 and 'tag=a&tag=b' in page['next']
     rest = alice('GET', page['next'].split('9191', 1)[1]).json
     assert len(rest['images']) == 2 and 'next' not in rest
+
+
+def test_member_quota_is_a_413(database):
+    app = api.build_app(database, api.RegistryOptions(image_member_quota=2))
+    alice = Caller(app, 'alice', ('member',))
+    image = alice.create()
+    path = '/images/%s/members' % image['id']
+    assert alice('PUT', path + '/bob').status_int == 200
+    assert alice('PUT', path + '/carol').status_int == 200
+    assert 'image_member_quota' in _error(alice('PUT', path + '/dave'), 413)
+    many = {'memberships': [{'member_id': name} for name in ('b', 'c', 'd')]}
+    _error(alice('PUT', path, many), 413)
+    assert [m['member_id'] for m in alice('GET', path).json['members']] == ['bob', 'carol']
