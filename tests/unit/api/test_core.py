@@ -29,20 +29,14 @@ DATA = b'x' * 25000
 
 
 class _Observed:
-    """A registry client that records the statuses it sends (and can mark records
-    ``protected``, a field the parallel registry branch adds)."""
+    """A registry client that records the statuses it sends."""
 
-    def __init__(self, client, statuses, protected=()):
+    def __init__(self, client, statuses):
         self.client = client
         self.statuses = statuses
-        self.protected = protected
 
     def with_context(self, ctx):
-        return _Observed(self.client.with_context(ctx), self.statuses, self.protected)
-
-    def get_image(self, image_ref):
-        image = self.client.get_image(image_ref)
-        return dict(image, protected=True) if image['id'] in self.protected else image
+        return _Observed(self.client.with_context(ctx), self.statuses)
 
     def update_image(self, image_id, metadata, **kwargs):
         if 'status' in metadata:
@@ -195,15 +189,17 @@ def test_delete_goes_pending_delete_and_removes_the_uploaded_chunks(image_core, 
     assert stores.default_store.objects == {}
 
 
-def test_a_protected_image_is_not_deleted(image_core, client, stores, statuses):
-    image = _reserve(image_core, 'precious')
+def test_a_protected_image_is_not_deleted(image_core, stores, statuses):
+    image = _reserve(image_core, 'precious', protected=True)
     image_core.upload(USER, image['id'], io.BytesIO(DATA), len(DATA))
-    client.protected = (image['id'],)
     with pytest.raises(exception.Forbidden, match='is protected'):
         image_core.delete(USER, image['id'])
     assert statuses == ['saving', 'active']
     assert len(stores.default_store.objects) == 3
     assert image_core.get(USER, image['id'])['status'] == 'active'
+    image_core.update(USER, image['id'], {'protected': False})
+    image_core.delete(USER, image['id'])
+    assert stores.default_store.objects == {}
 
 
 def test_open_download_streams_verified_bytes_of_active_images_only(image_core):
@@ -269,3 +265,27 @@ def test_a_converted_upload_consumes_the_body_first_and_records_its_source(
     data = b''.join(converting.open_download(USER, image['id'], {}).body)
     assert len(data) == image['size'] and image['sha256'] == hashlib.sha256(
         data).hexdigest()
+
+
+def test_members_and_tags_reach_the_registry(image_core):
+    image = _reserve(image_core, 'shared', visibility='shared')
+    with pytest.raises(exception.ImageNotFound):
+        image_core.get(OTHER, image['id'])
+    image_core.add_member(USER, image['id'], 'tenant2')
+    assert [(m['member_id'], m['status']) for m in image_core.members(
+        USER, image['id'])] == [('tenant2', 'pending')]
+    assert image_core.get(OTHER, image['id'])['id'] == image['id']
+    image_core.set_member_status(OTHER, image['id'], 'tenant2', 'accepted')
+    assert [(s['image_id'], s['status']) for s in image_core.shared_images(
+        USER, 'tenant2')] == [(image['id'], 'accepted')]
+    image_core.replace_members(USER, image['id'], [{'member_id': 'tenant3',
+                                                    'can_share': False}],
+                               accepted=True)
+    assert [(m['member_id'], m['status']) for m in image_core.members(
+        USER, image['id'])] == [('tenant3', 'accepted')]
+    image_core.remove_member(USER, image['id'], 'tenant3')
+    assert image_core.members(USER, image['id']) == []
+    image_core.add_tag(USER, image['id'], 'gold')
+    assert image_core.get(USER, image['id'])['tags'] == ['gold']
+    image_core.remove_tag(USER, image['id'], 'gold')
+    assert image_core.get(USER, image['id'])['tags'] == []
