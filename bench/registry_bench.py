@@ -137,12 +137,16 @@ def seed(engine, count, seed_value=1):
     """
     rng = random.Random(seed_value)
     epoch = datetime.datetime(2026, 1, 1)
+    # The tables as the database holds them now (the first revision's columns, such
+    # as is_public), not as the models describe the latest revision.
+    tables = sa.MetaData()
+    tables.reflect(engine, only=('images', 'image_properties'))
     started = time.perf_counter()
     for start in range(0, count, BATCH):
         images, properties = _image_rows(rng, start, min(count, start + BATCH), epoch)
         with engine.begin() as connection:
-            _insert(connection, models.Image.__table__, images)
-            _insert(connection, models.ImageProperty.__table__, properties)
+            _insert(connection, tables.tables['images'], images)
+            _insert(connection, tables.tables['image_properties'], properties)
     return time.perf_counter() - started
 
 

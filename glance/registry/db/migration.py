@@ -54,9 +54,39 @@ class MigrationHistory:
 
     def upgrade(self, engine, revision='head'):
         """Upgrade the database to ``revision`` (all DDL in one transaction where the
-        database supports transactional DDL)."""
-        with engine.begin() as connection:
-            command.upgrade(self.config(connection), revision)
+        database supports transactional DDL).
+
+        On SQLite, foreign keys are off while the revisions run: a revision that
+        changes a column alembic cannot alter in place rebuilds the table (copy, drop,
+        rename), and dropping ``images`` while property rows point at it would fail.
+        The references are checked once the revisions are done.
+
+        :raises IntegrityError: when a row of SQLite still points at a missing one.
+        """
+        sqlite = engine.dialect.name == 'sqlite'
+        with engine.connect() as connection:
+            if sqlite:
+                # Outside any transaction (pysqlite opens one only before DML;
+                # inside one SQLite ignores the pragma).
+                connection.exec_driver_sql('PRAGMA foreign_keys=OFF')
+                connection.commit()
+            try:
+                with connection.begin():
+                    command.upgrade(self.config(connection), revision)
+                    if sqlite:
+                        _check_foreign_keys(connection)
+            finally:
+                if sqlite:
+                    connection.exec_driver_sql('PRAGMA foreign_keys=ON')
+                    connection.commit()
+
+
+def _check_foreign_keys(connection):
+    broken = connection.exec_driver_sql('PRAGMA foreign_key_check').first()
+    if broken is not None:
+        raise exc.IntegrityError('PRAGMA foreign_key_check', None,
+                                 ValueError('a row of %s points at a missing row of %s'
+                                            % (broken[0], broken[2])))
 
 
 REGISTRY = MigrationHistory('glance.registry.db:migrations', 'glance_registry_version')

@@ -156,3 +156,22 @@ def test_openstack_fields_revision_keeps_the_sort_key_triggers(engine):
     assert rows == {'a': 'public', 'b': 'shared'}
     assert triggers == {'image_properties_copy_image_keys',
                         'images_copy_keys_to_properties'}
+
+
+def test_upgrade_from_the_first_revision_keeps_property_rows(engine):
+    # 0002_blake3_digest rebuilds images on SQLite; its property rows must survive.
+    migration.REGISTRY.upgrade(engine, '0001')
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO images (id, name, status, is_public, created_at, updated_at, "
+            "deleted) VALUES ('a', 'one', 'active', 1, '2026-01-01', '2026-01-01', 0)"))
+        connection.execute(sa.text(
+            "INSERT INTO image_properties (image_id, name, value) "
+            "VALUES ('a', 'os_distro', 'ubuntu')"))
+    migration.REGISTRY.upgrade(engine)
+    with engine.connect() as connection:
+        row = connection.execute(sa.text(
+            "SELECT value, image_name FROM image_properties WHERE image_id = 'a'")).one()
+        enforced = connection.exec_driver_sql('PRAGMA foreign_keys').scalar()
+    assert tuple(row) == ('ubuntu', 'one')
+    assert enforced == 1
