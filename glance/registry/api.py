@@ -149,8 +149,7 @@ class ImagesController(wsgi.Controller):
             owner=image.owner, sha256=image.sha256, blake3=image.blake3,
             detected_format=image.detected_format, virtual_size=image.virtual_size,
             protected=image.protected, min_disk=image.min_disk, min_ram=image.min_ram,
-            tags=sorted(tag.value for tag in image.tags),
-            properties={name: prop.value for name, prop in image.properties.items()},
+            tags=image.tags, properties=image.properties,
             created_at=_timestamp(image.created_at),
             updated_at=_timestamp(image.updated_at),
             deleted_at=_timestamp(image.deleted_at), deleted=image.deleted)

@@ -1,16 +1,15 @@
 """Queries of the registry: get, list, create, update and soft-delete images; tags.
 
 Every function takes a :class:`glance.registry.db.session.Database` and runs in one
-transaction. Single images come back as detached
-:class:`~glance.registry.db.models.Image` objects whose chunks and properties are
-already loaded; pages of a list come back as lighter records read with SQLAlchemy Core
-(see :func:`image_list`), which skips the ORM's per-object bookkeeping. Visibility and
+transaction. Images come back as records: plain objects with the
+:class:`~glance.registry.db.models.Image` columns as attributes, ``properties``
+(``{name: value}``), ``tags`` (a sorted list) and ``chunks`` (rows with ``location``,
+``size`` and ``checksum``, in order; None where the caller may not see locations).
+Reads run the prepared statements of :mod:`glance.registry.db.reads` through SQLAlchemy
+Core, without ORM objects; changes load the ORM image under a row lock. Visibility and
 ownership rules of the caller's :class:`~glance.common.context.RequestContext` are
 applied here, inside the transaction that reads (and, for updates, locks) the row.
 Values arrive checked and normalised by :mod:`glance.registry.validation`.
-
-Lists use keyset pagination: the page after a marker is "rows ordered after the
-marker's (sort key, id)", a range the indexes answer directly, however deep the page.
 """
 
 import json
@@ -22,68 +21,12 @@ from sqlalchemy import exc, orm
 
 from glance.common import exception
 from glance.registry import image_rules
-from glance.registry.db import models
-from glance.registry.db.models import (Image, ImageChunk, ImageMember, ImageProperty,
-                                      ImageTag)
+from glance.registry.db import models, reads
+from glance.registry.db.models import Image, ImageChunk, ImageProperty, ImageTag
 
-_EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'owner',
-                     'protected')
 _WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties),
                   orm.selectinload(Image.tags))
-# Columns of a brief record (GET /images); a detail page reads every column.
-# The property row a filtered list is read through (built once: aliasing a table
-# copies its columns, a cost that would otherwise come with every request).
-_DRIVER = ImageProperty.__table__.alias('driver')
-_BRIEF_COLUMNS = ('id', 'name', 'status', 'visibility', 'disk_format',
-                  'container_format', 'size', 'checksum')
-_MEMBERS = ImageMember.__table__
-
-
-# Booleans are compared with "=", never "IS": MySQL and PostgreSQL can seek an index
-# on "deleted = false" but only filter row by row on "deleted IS false".
-
-def memberships(tenant, statuses=None):
-    """``SELECT image_id`` of the live memberships of ``tenant``.
-
-    :param statuses: member statuses to keep, or None for any.
-    """
-    conditions = [_MEMBERS.c.member_id == tenant, _MEMBERS.c.deleted == sa.false()]
-    if statuses is not None:
-        conditions.append(_MEMBERS.c.status.in_(statuses))
-    return sa.select(_MEMBERS.c.image_id).where(*conditions)
-
-
-def _listed(context, visibility, member_statuses):
-    """SQL condition of the images a list shows ``context`` (None: no condition).
-
-    :param visibility: the ``visibility`` list filter: one of
-        :data:`~glance.registry.db.models.VISIBILITIES`, ``all``, or None (the
-        default list: every visible image but other tenants' community images).
-    :param member_statuses: member statuses under which a shared image is listed to
-        one of its members.
-    """
-    column = Image.visibility
-    if context.sees_every_image:
-        if visibility == 'all':
-            return None
-        if visibility is None:
-            return sa.or_(column != 'community', Image.owner == context.tenant)
-        return column == visibility
-    if visibility in ('public', 'community'):
-        return column == visibility
-    everyone = [column == 'public'] + ([column == 'community']
-                                       if visibility == 'all' else [])
-    tenant = context.tenant
-    if tenant is None:
-        return sa.or_(*everyone) if visibility in (None, 'all') else sa.false()
-    own = Image.owner == tenant
-    member_of = sa.and_(column == 'shared',
-                        Image.id.in_(memberships(tenant, member_statuses)))
-    if visibility == 'private':
-        return sa.and_(column == 'private', own)
-    if visibility == 'shared':
-        return sa.and_(column == 'shared', sa.or_(own, member_of))
-    return sa.or_(*everyone, own, member_of)
+_COLUMNS = tuple(column.key for column in Image.__table__.c)
 
 
 def is_member(executor, image_id, tenant):
@@ -92,7 +35,8 @@ def is_member(executor, image_id, tenant):
     :param executor: a connection or session.
     """
     return tenant is not None and executor.execute(
-        memberships(tenant).where(_MEMBERS.c.image_id == image_id)).first() is not None
+        reads.membership_statement(),
+        {'tenant': tenant, 'image_id': image_id}).first() is not None
 
 
 def check_visible(executor, context, image_id, row):
@@ -132,171 +76,25 @@ def load_to_modify(session, context, image_id):
     return image
 
 
-def image_get(database, context, image_id):
-    """Return one image as a record; admins also see deleted ones.
-
-    One statement reads the image with its properties; a second its chunks, only for
-    callers that may see locations. The record has the attributes of a detail list
-    record (see :func:`image_list`).
-
-    :param database: the registry :class:`~glance.registry.db.session.Database`.
-    :param context: the caller's request context.
-    :param image_id: a normalised image id.
-    :raises ImageNotFound: when the image does not exist or is not visible.
-    """
-    dialect_name = database.engine.dialect.name
-    statement = sa.select(Image.__table__, _properties_column(dialect_name),
-                          _tags_column(dialect_name)).where(Image.id == image_id)
-    with database.connection() as connection:
-        row = connection.execute(statement).first()
-        check_visible(connection, context, image_id, row)
-        image = _record(row)
-        _add_chunks(connection, context, [image])
-    return image
-
-
-def _after_marker(column, id_column, value, marker_id, descending, nulls_high,
-                  nullable):
-    """Rows strictly after ``(value, marker_id)`` in ``ORDER BY column, id_column``.
-
-    ``column`` is None when the list is sorted by id alone. Databases disagree on
-    where NULLs sort (PostgreSQL: above every value; MySQL and SQLite: below), so the
-    condition follows the database's own order, which is the order its indexes hold.
-    """
-    def later(left, right):
-        return left < right if descending else left > right
-
-    tie = later(id_column, marker_id)
-    if column is None:
-        return tie
-    if nullable and value is None:
-        null_ties = sa.and_(column.is_(None), tie)
-        if nulls_high != descending:
-            return null_ties
-        return sa.or_(null_ties, column.is_not(None))
-    condition = sa.or_(later(column, value), sa.and_(column == value, tie))
-    if nullable and nulls_high != descending:
-        return sa.or_(condition, column.is_(None))
-    return condition
-
-
-def _property_condition(table, name, value, dialect_name):
-    """Conditions on ``table`` (image_properties or an alias) for ``name = value``.
-
-    MySQL seeks its prefix index on ``value = :v`` directly. PostgreSQL and SQLite
-    seek their expression index only on the very expression it holds (integers
-    written into the SQL, not bound), and for a value shorter than the prefix that
-    comparison alone decides; only longer values need the full comparison as well.
-    (One condition instead of two also keeps PostgreSQL's row estimate honest.)
-    """
-    prefix = models.PROPERTY_VALUE_PREFIX
-    if dialect_name in ('mysql', 'mariadb'):
-        return [table.c.name == name, table.c.value == value]
-    matches = [table.c.name == name,
-               sa.func.substr(table.c.value, sa.literal_column('1'),
-                              sa.literal_column(str(prefix))) == value[:prefix]]
-    if len(value) >= prefix:
-        matches.append(table.c.value == value)
-    return matches
-
-
-def _property_match(name, value, dialect_name):
-    """Images having property ``name`` equal to ``value``."""
-    table = ImageProperty.__table__
-    return Image.id.in_(sa.select(table.c.image_id).where(
-        *_property_condition(table, name, value, dialect_name)))
-
-
-def _filtered(statement, query, properties, dialect_name):
-    filters = query.filters
-    for name in _EQUALITY_FILTERS:
-        if name in filters:
-            statement = statement.where(getattr(Image, name) == filters[name])
-    if 'is_public' in filters:
-        public = Image.visibility == 'public'
-        statement = statement.where(public if filters['is_public'] else sa.not_(public))
-    for tag in query.tags:
-        statement = statement.where(Image.id.in_(
-            sa.select(ImageTag.image_id).where(ImageTag.value == tag)))
-    if 'size_min' in filters:
-        statement = statement.where(Image.size >= filters['size_min'])
-    if 'size_max' in filters:
-        statement = statement.where(Image.size <= filters['size_max'])
-    if 'changes-since' in filters:
-        statement = statement.where(Image.updated_at >= filters['changes-since'])
-    for name, value in properties:
-        statement = statement.where(_property_match(name, value, dialect_name))
-    return statement
-
-
-def _marker_row(connection, context, query):
-    """The marker's sort value and id; one small Core query, no ORM object."""
-    row = connection.execute(
-        sa.select(getattr(Image, query.sort_key), Image.owner, Image.visibility,
-                  sa.false().label('deleted'))
-        .where(Image.id == query.marker)).first()
-    try:
-        check_visible(connection, context, query.marker, row)
-    except exception.ImageNotFound:
-        raise exception.Invalid(reason='marker %s is not a known image'
-                                % query.marker) from None
-    return row[0]
-
-
-def _chunks(connection, ids):
-    """The chunks of the images ``ids``: ``{image id: [rows in order]}``, one query."""
-    chunks = {image_id: [] for image_id in ids}
-    for row in connection.execute(
-            sa.select(ImageChunk.image_id, ImageChunk.location, ImageChunk.size,
-                      ImageChunk.checksum)
-            .where(ImageChunk.image_id.in_(ids))
-            .order_by(ImageChunk.image_id, ImageChunk.position)):
-        chunks[row.image_id].append(row)
-    return chunks
-
-
-# Each database's aggregates building a JSON object from (key, value) rows and a
-# JSON array from values.
-_JSON_OBJECT_AGG = {'sqlite': 'json_group_object', 'postgresql': 'json_object_agg',
-                    'mysql': 'json_objectagg', 'mariadb': 'json_objectagg'}
-_JSON_ARRAY_AGG = {'sqlite': 'json_group_array', 'postgresql': 'json_agg',
-                   'mysql': 'json_arrayagg', 'mariadb': 'json_arrayagg'}
-_PROPERTIES = ImageProperty.__table__.alias('props')
-_TAGS = ImageTag.__table__.alias('tags')
-
-
-def _properties_column(dialect_name):
-    """A column holding each image's properties as one JSON object (text).
-
-    A correlated subquery: the database evaluates it only for the rows it returns,
-    so a page reads its properties in the same statement, one row per image.
-    """
-    aggregate = getattr(sa.func, _JSON_OBJECT_AGG[dialect_name])(
-        _PROPERTIES.c.name, _PROPERTIES.c.value)
-    return sa.select(sa.cast(aggregate, sa.Text)).where(
-        _PROPERTIES.c.image_id == Image.id).scalar_subquery().label('properties_json')
-
-
-def _tags_column(dialect_name):
-    """A column holding each image's tags as one JSON array (text), like
-    :func:`_properties_column`."""
-    aggregate = getattr(sa.func, _JSON_ARRAY_AGG[dialect_name])(_TAGS.c.value)
-    return sa.select(sa.cast(aggregate, sa.Text)).where(
-        _TAGS.c.image_id == Image.id).scalar_subquery().label('tags_json')
-
-
 def _record(row):
-    """A record of a row read with :func:`_properties_column` and :func:`_tags_column`.
+    """The record of a row read with the detail columns of :mod:`reads` (properties
+    and tags as JSON text)."""
+    values = row._asdict()
+    properties = values.pop('properties_json')
+    tags = values.pop('tags_json')
+    record = types.SimpleNamespace(**values)
+    record.properties = json.loads(properties) if properties else {}
+    record.tags = sorted(json.loads(tags)) if tags else []
+    return record
 
-    :returns: the image columns as attributes plus ``properties`` (``{name: object
-        with .value}``) and ``tags`` (objects with ``.value``).
-    """
-    values = dict(row._mapping)
-    properties = json.loads(values.pop('properties_json') or '{}')
-    tags = json.loads(values.pop('tags_json') or '[]')
-    return types.SimpleNamespace(**values, properties={
-        name: types.SimpleNamespace(value=value) for name, value in properties.items()},
-        tags=[types.SimpleNamespace(value=value) for value in tags])
+
+def record_of(image):
+    """The record of an ORM :class:`~glance.registry.db.models.Image` (all loaded)."""
+    record = types.SimpleNamespace(**{name: getattr(image, name) for name in _COLUMNS})
+    record.properties = {name: prop.value for name, prop in image.properties.items()}
+    record.tags = sorted(tag.value for tag in image.tags)
+    record.chunks = list(image.chunks)
+    return record
 
 
 def _add_chunks(connection, context, records):
@@ -306,9 +104,45 @@ def _add_chunks(connection, context, records):
         for record in records:
             record.chunks = None
         return
-    chunks = _chunks(connection, [record.id for record in records])
+    chunks = {record.id: [] for record in records}
+    if chunks:
+        for row in connection.execute(reads.chunks_statement(), {'ids': list(chunks)}):
+            chunks[row.image_id].append(row)
     for record in records:
         record.chunks = chunks[record.id]
+
+
+def image_get(database, context, image_id):
+    """Return one image record; admins also see deleted ones.
+
+    One statement reads the image with its properties and tags; a second its chunks,
+    only for callers that may see locations.
+
+    :param database: the registry :class:`~glance.registry.db.session.Database`.
+    :param context: the caller's request context.
+    :param image_id: a normalised image id.
+    :raises ImageNotFound: when the image does not exist or is not visible.
+    """
+    statement = reads.image_statement(database.dialect_name)
+
+    def read(connection):
+        row = connection.execute(statement, {'image_id': image_id}).first()
+        check_visible(connection, context, image_id, row)
+        image = _record(row)
+        _add_chunks(connection, context, [image])
+        return image
+    return database.read(read)
+
+
+def _marker_value(connection, context, marker_params, sort_key):
+    """The marker's sort value; one small query."""
+    marker = marker_params['marker']
+    row = connection.execute(reads.marker_statement(sort_key), marker_params).first()
+    try:
+        check_visible(connection, context, marker, row)
+    except exception.ImageNotFound:
+        raise exception.Invalid(reason='marker %s is not a known image' % marker) from None
+    return row[0]
 
 
 def image_list(database, context, query, detail=False, only_ids=None):
@@ -317,19 +151,12 @@ def image_list(database, context, query, detail=False, only_ids=None):
     Deleted images are never listed. A deleted marker still works, so a walk through
     the pages survives the deletion of the image it last saw.
 
-    The page is read with SQLAlchemy Core as plain records (attributes named like
-    the :class:`~glance.registry.db.models.Image` columns) in one statement: a brief
-    page reads only the brief columns; a detail page reads every column and the
-    page's properties (``properties``: ``{name: object with .value}``) and, only for
+    One statement reads the page (:func:`glance.registry.db.reads.page_statement`):
+    a brief page only the brief columns (records without properties, tags or
+    chunks); a detail page every column, the properties and the tags, and, only for
     callers that may see locations
     (:attr:`~glance.common.context.RequestContext.can_see_locations`), a second
-    statement reads its chunks (``chunks``: rows with ``location``, ``size`` and
-    ``checksum``, in order; None for other callers). A marker costs one more small
-    query.
-
-    With a property filter the page is read from the property index ordered by the
-    sort key (see :mod:`glance.registry.db.models`): the database reads the page's
-    rows in order and stops, whatever the number of matching images.
+    statement the chunks. A marker costs one more small query.
 
     :param database: the registry database.
     :param context: the caller's request context.
@@ -340,60 +167,26 @@ def image_list(database, context, query, detail=False, only_ids=None):
     :returns: ``(images, more)``; ``more`` is True when another page exists.
     :raises Invalid: when the marker is not an image the caller can see.
     """
-    descending = query.sort_dir == 'desc'
-    dialect_name = database.engine.dialect.name
-    table = Image.__table__
-    columns = ([*table.c, _properties_column(dialect_name), _tags_column(dialect_name)]
-               if detail else [table.c[name] for name in _BRIEF_COLUMNS])
-    properties = list(query.properties.items())
-    sort_column = None if query.sort_key == 'id' else table.c[query.sort_key]
-    if properties:
-        driver = _DRIVER
-        statement = sa.select(*columns).select_from(
-            driver.join(table, table.c.id == driver.c.image_id)).where(
-            *_property_condition(driver, *properties.pop(0), dialect_name))
-        order = [driver.c[models.SORT_COPIES[query.sort_key]]] if sort_column is not None \
-            else []
-        order.append(driver.c.image_id)
-        # MariaDB may otherwise walk (image_id, name) for a page sorted by id, which
-        # costs O(matching images) when the matches come late in id order.
-        for dialect in ('mysql', 'mariadb'):
-            statement = statement.with_hint(driver, 'FORCE INDEX (%s)'
-                                            % models.property_sort_index(query.sort_key),
-                                            dialect)
-    else:
-        statement = sa.select(*columns)
-        order = [sort_column] if sort_column is not None else []
-        order.append(table.c.id)
-    not_deleted = Image.deleted == sa.false()
-    if only_ids is not None and dialect_name == 'sqlite':
-        # SQLite (no statistics) would walk an index on "deleted" rather than look up
-        # the few ids; a unary + keeps a term from being used by any index.
-        not_deleted = sa.literal_column('+%s.deleted' % table.name) == sa.false()
-    statement = _filtered(statement.where(not_deleted), query, properties, dialect_name)
-    visible = _listed(context, query.visibility, query.member_statuses)
-    if visible is not None:
-        statement = statement.where(visible)
-    if only_ids is not None:
-        statement = statement.where(table.c.id.in_(only_ids))
-    statement = statement.order_by(
-        *[column.desc() if descending else column for column in order]).limit(
-        query.limit + 1)
-    with database.connection() as connection:
-        if query.marker is not None:
-            statement = statement.where(_after_marker(
-                order[0] if len(order) == 2 else None, order[-1],
-                _marker_row(connection, context, query), query.marker, descending,
-                nulls_high=dialect_name == 'postgresql',
-                nullable=sort_column is not None and sort_column.nullable))
-        rows = connection.execute(statement).all()
+    prepared = reads.plan(database.dialect_name, context, query, detail,
+                          narrowed=only_ids is not None)
+
+    def read(connection):
+        page = prepared
+        if page.marker_params is not None:
+            page = reads.with_marker_value(page, _marker_value(
+                connection, context, page.marker_params, query.sort_key))
+        statement = reads.page_statement(page.shape)
+        if only_ids is not None:
+            statement = statement.where(Image.__table__.c.id.in_(only_ids))
+        rows = connection.execute(statement, page.params).all()
         more = len(rows) > query.limit
         del rows[query.limit:]
         if not detail:
-            return [types.SimpleNamespace(**row._mapping) for row in rows], more
+            return [types.SimpleNamespace(**row._asdict()) for row in rows], more
         records = [_record(row) for row in rows]
         _add_chunks(connection, context, records)
-    return records, more
+        return records, more
+    return database.read(read)
 
 
 def _set_chunks(image, chunks):
@@ -445,7 +238,7 @@ def image_create(database, values, max_properties=None):
     :param values: checked values; ``id`` (generated when absent), scalar fields,
         ``chunks`` (list of dicts) and ``properties`` (dict; None values skipped).
     :param max_properties: most properties the image may hold, or None.
-    :returns: the new image.
+    :returns: the new image's record.
     :raises Duplicate: when an image (even a deleted one) already has that id.
     :raises RequestTooLarge: for more than ``max_properties`` properties.
     """
@@ -468,7 +261,7 @@ def image_create(database, values, max_properties=None):
         except exc.IntegrityError:
             raise exception.Duplicate(reason='image id %s is taken (ids of deleted '
                                              'images are never reused)' % image.id)
-    return image
+    return record_of(image)
 
 
 def _data_fields(image):
@@ -503,7 +296,7 @@ def image_update(database, context, image_id, values, purge_props=False,
         key), or replaces all properties when ``purge_props`` is set.
     :param purge_props: see ``values``.
     :param max_properties: most properties the image may hold afterwards, or None.
-    :returns: the updated image.
+    :returns: the updated image's record.
     :raises ImageNotFound: when the image is not visible to the caller.
     :raises Forbidden: when the caller does not own it (and is no admin).
     :raises Conflict: for a change refused by
@@ -516,7 +309,7 @@ def image_update(database, context, image_id, values, purge_props=False,
         if image.deleted:
             if set(values) - {'status'} or values.get('status') != 'deleted':
                 raise exception.Conflict(reason='image %s is deleted' % image_id)
-            return image
+            return record_of(image)
         image_rules.check_change(image_id, image.status, _data_fields(image), values)
         image_rules.check_protection(image_id, image.protected, values)
         for name in _SCALAR_FIELDS:
@@ -532,7 +325,7 @@ def image_update(database, context, image_id, values, purge_props=False,
         image.updated_at = models.utcnow()
         if image.status == 'deleted':
             image.deleted, image.deleted_at = True, image.updated_at
-    return image
+    return record_of(image)
 
 
 def image_destroy(database, context, image_id):
@@ -592,6 +385,5 @@ def image_usage(database, owner):
     """
     statement = (sa.select(sa.func.count(), sa.func.coalesce(sa.func.sum(Image.size), 0))
                  .where(Image.owner == owner, Image.deleted == sa.false()))
-    with database.connection() as connection:
-        count, size = connection.execute(statement).one()
+    count, size = database.read(lambda connection: connection.execute(statement).one())
     return count, int(size)

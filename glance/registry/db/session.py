@@ -1,10 +1,8 @@
 """Database engine and sessions of the registry, built once from the daemon's conf.
 
-Only drivers that keep the eventlet hub responsive are accepted: PyMySQL and pg8000
-are pure Python, so their sockets are green once eventlet has monkey-patched the
-process. SQLite calls are short operations on a local file, run without yielding.
-C drivers (mysqlclient, psycopg) would block every green thread for the length of each
-query, so their URLs stop startup with a :class:`ConfigError` that names the URL to use.
+Only drivers that keep the eventlet hub responsive are accepted, and C drivers are
+made to wait through the hub (:mod:`glance.registry.db.drivers`). SQLite calls are
+short operations on a local file, run without yielding.
 
 ================ ======================= ==========================================
 option           default                 meaning
@@ -28,20 +26,9 @@ import sqlalchemy as sa
 from sqlalchemy import event, exc, orm, pool
 
 from glance.common import config, exception, log, metrics
+from glance.registry.db import drivers
 
 DEFAULT_CONNECTION = 'sqlite:///glance.sqlite'
-
-_DRIVERS = {'sqlite': ('', 'pysqlite'), 'mysql': ('pymysql',), 'mariadb': ('pymysql',),
-            'postgresql': ('pg8000',)}
-_ADVICE = {
-    'sqlite': 'use sqlite:///path (the standard library driver)',
-    'mysql': 'use mysql+pymysql://user:password@host/dbname (PyMySQL is pure Python, '
-             'so queries do not block the eventlet hub)',
-    'postgresql': 'use postgresql+pg8000://user:password@host/dbname (pg8000 is pure '
-                  'Python, so queries do not block the eventlet hub)',
-}
-_ADVICE['mariadb'] = _ADVICE['mysql']
-_ADVICE['postgres'] = _ADVICE['postgresql']
 
 # Errors meaning "the database cannot be used right now" (server gone, connection
 # refused or reset mid-statement, pool exhausted, SQLite file locked): answered with
@@ -77,17 +64,8 @@ def parse_url(conf):
     except exc.ArgumentError:
         raise exception.ConfigError('sql_connection', opts.section,
                                     'not a SQLAlchemy database URL')
-    backend, _, driver = url.drivername.partition('+')
-    if backend not in _DRIVERS:
-        raise exception.ConfigError(
-            'sql_connection', opts.section,
-            _ADVICE.get(backend) or 'unsupported database %r; use sqlite:///path, '
-            'mysql+pymysql:// or postgresql+pg8000://' % backend)
-    if driver not in _DRIVERS[backend]:
-        raise exception.ConfigError(
-            'sql_connection', opts.section,
-            'unsupported driver %r: %s' % (url.drivername + '://', _ADVICE[backend]))
-    if backend == 'sqlite' and url.database and url.database != ':memory:' \
+    drivers.check(url, opts.section)
+    if url.get_backend_name() == 'sqlite' and url.database and url.database != ':memory:' \
             and not os.path.isabs(url.database):
         folder = os.path.dirname(conf['config_file']) if conf.get('config_file') else ''
         url = url.set(database=os.path.abspath(os.path.join(folder, url.database)))
@@ -137,18 +115,16 @@ def _count_pool_use(engine):
 def create_engine(conf, reads=False):
     """Build the engine described by the ``sql_*`` options.
 
-    Server databases get a pre-pinged pool, so a connection broken by a database
-    restart is replaced at checkout instead of failing a request. The ping is one
-    ``SELECT 1`` per checkout (one per request, whatever its number of statements);
-    with pg8000 it also opens the transaction that the request's first statement
-    would otherwise open, so it costs a single loopback round trip. A SQLite file gets a
-    pool of one connection: green threads then queue for it (a green wait) instead of
-    blocking the whole hub in SQLite's busy-wait on a locked file. An in-memory SQLite
-    database is one shared connection.
+    A SQLite file gets a pool of one connection: green threads then queue for it (a
+    green wait) instead of blocking the whole hub in SQLite's busy-wait on a locked
+    file. An in-memory SQLite database is one shared connection.
 
-    With ``reads``, a server database's connections run in autocommit and are never
-    committed or rolled back: a read then costs the ping and its statements, without
-    a COMMIT or ROLLBACK round trip (see :meth:`Database.connection`).
+    Server databases get a pool whose connections are pinged at checkout (``SELECT
+    1``), so a connection broken by a database restart is replaced before a change
+    is written through it. With ``reads``, the connections run in autocommit and are
+    never pinged, committed or rolled back: a read costs its statements alone, and a
+    broken connection is found by the read itself, which :meth:`Database.read` then
+    runs once more on a new connection.
 
     :param conf: the merged conf dict.
     :param reads: build the engine for reads only (server databases).
@@ -167,10 +143,12 @@ def create_engine(conf, reads=False):
                                       max_overflow=0, pool_timeout=timeout)
         event.listen(engine, 'connect', _enable_sqlite_foreign_keys)
     else:
+        drivers.cooperate(url)
         read_options = ({'isolation_level': 'AUTOCOMMIT', 'pool_reset_on_return': None,
-                         'skip_autocommit_rollback': True} if reads else {})
+                         'skip_autocommit_rollback': True} if reads
+                        else {'pool_pre_ping': True})
         engine = sa.create_engine(
-            url, pool_pre_ping=True, **read_options,
+            url, **read_options,
             pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
             max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
             pool_timeout=timeout,
@@ -223,12 +201,14 @@ class Database:
 
     :param engine: a :class:`sqlalchemy.engine.Engine`.
     :param read_engine: an engine built with ``reads=True`` on the same database, for
-        :meth:`connection`; default ``engine``.
+        :meth:`read`; default ``engine``.
     """
 
     def __init__(self, engine, read_engine=None):
         self.engine = engine
         self.read_engine = read_engine or engine
+        #: ``sqlite``, ``postgresql``, ``mysql`` or ``mariadb``.
+        self.dialect_name = engine.dialect.name
         self._sessions = orm.sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
@@ -267,18 +247,27 @@ class Database:
         with self._unavailable_as_503(), self._sessions.begin() as session:
             yield session
 
-    @contextlib.contextmanager
-    def connection(self):
-        """A Core connection for reads that need no ORM objects.
+    def read(self, work):
+        """Run ``work(connection)`` on a Core connection for reads; return its result.
 
         On a server database each statement commits by itself (autocommit; a page is
         one statement, a marker lookup one more), which saves the COMMIT round trip
-        a transaction would cost every request.
+        a transaction would cost every request, and the connection is not pinged
+        first. When the database has dropped the connection (a restart, an idle
+        timeout), the statement fails, the pool drops every connection of that age,
+        and ``work`` runs once more on a new one: ``work`` must only read.
 
         :raises ServiceUnavailable: when the database cannot be reached or is locked.
         """
-        with self._unavailable_as_503(), self.read_engine.connect() as connection:
-            yield connection
+        with self._unavailable_as_503():
+            try:
+                with self.read_engine.connect() as connection:
+                    return work(connection)
+            except exc.DBAPIError as err:
+                if not err.connection_invalidated:
+                    raise
+            with self.read_engine.connect() as connection:
+                return work(connection)
 
     def ping(self):
         """Run ``SELECT 1`` (the detailed health check).
@@ -287,8 +276,7 @@ class Database:
         :raises ServiceUnavailable: when the database cannot be reached or fails.
         """
         try:
-            with self.connection() as connection:
-                connection.execute(sa.text('SELECT 1'))
+            self.read(lambda connection: connection.execute(sa.text('SELECT 1')))
         except exc.SQLAlchemyError as err:
             raise exception.ServiceUnavailable(
                 reason='database error (%s)' % describe_error(err)) from None
