@@ -58,7 +58,7 @@ class TestDatabase:
                         % self.name)
         elif kind == 'postgresql':
             _postgres_execute('CREATE DATABASE %s' % self.name)
-            self.url = 'postgresql+pg8000://postgres@127.0.0.1:5432/%s' % self.name
+            self.url = 'postgresql+psycopg://postgres@127.0.0.1:5432/%s' % self.name
         else:
             raise ValueError('unknown database kind %r' % kind)
 

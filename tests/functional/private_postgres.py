@@ -48,7 +48,7 @@ class PrivatePostgres:
     @property
     def url(self):
         """SQLAlchemy URL of the ``postgres`` database of this server."""
-        return 'postgresql+pg8000://postgres@127.0.0.1:%d/postgres' % self.port
+        return 'postgresql+psycopg://postgres@127.0.0.1:%d/postgres' % self.port
 
     def _run(self, tool, *args):
         subprocess.run(self.as_user + [os.path.join(self.bin, tool)] + list(args),

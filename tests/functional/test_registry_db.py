@@ -71,7 +71,7 @@ def test_manage_refuses_a_blocking_driver(tmp_path):
 
 
 def test_registry_refuses_to_start_on_a_blocking_driver(make_registry):
-    with pytest.raises(daemons.DaemonError, match='postgresql\\+pg8000'):
+    with pytest.raises(daemons.DaemonError, match='postgresql\\+psycopg'):
         make_registry(sql_connection='postgresql://postgres@127.0.0.1/postgres')
 
 

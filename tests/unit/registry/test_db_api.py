@@ -8,6 +8,7 @@ import sqlalchemy as sa
 from glance.common import context, exception
 from glance.registry import validation
 from glance.registry.db import api as db_api
+from glance.registry.db import reads
 from glance.registry.db.models import Image
 
 ALICE = context.RequestContext(tenant='alice')
@@ -34,7 +35,7 @@ def test_create_and_get_round_trip_with_children(database):
     assert image.name == 'n'
     assert [(c.location, c.size, c.checksum) for c in image.chunks] == [
         ('file:///0', 1, 'c'), ('file:///1', 2, None)]
-    assert {name: prop.value for name, prop in image.properties.items()} == {'a': '1'}
+    assert image.properties == {'a': '1'}
 
 
 def test_get_reads_chunks_only_for_callers_that_see_locations(database):
@@ -50,7 +51,7 @@ def test_update_purges_properties_only_when_asked(database):
     assert set(merged.properties) == {'a', 'b', 'c'}
     purged = db_api.image_update(database, ALICE, image.id, {'properties': {'c': '4'}},
                                  purge_props=True)
-    assert {k: p.value for k, p in purged.properties.items()} == {'c': '4'}
+    assert purged.properties == {'c': '4'}
 
 
 def test_replacing_chunks_never_collides_on_position(database):
@@ -103,10 +104,10 @@ def test_detail_list_loads_children_in_a_fixed_number_of_queries(
     assert len(statements) == queries
     assert 'image_chunks' not in statements[0]
     assert all(len(image.properties) == 2 for image in images)
-    assert {image.properties['k'].value for image in images} == set(map(str, range(10)))
+    assert {image.properties['k'] for image in images} == set(map(str, range(10)))
     if caller.can_see_locations:
         assert all([chunk.location for chunk in image.chunks]
-                   == [image.properties['k'].value] for image in images)
+                   == [image.properties['k']] for image in images)
     else:
         assert all(image.chunks is None for image in images)
 
@@ -146,9 +147,11 @@ def test_after_marker_returns_exactly_the_rows_that_follow(database, nulls_high,
     with database.session() as db_session:
         rows = list(db_session.scalars(sa.select(Image).order_by(*order)))
         for index, marker in enumerate(rows):
-            condition = db_api._after_marker(
-                column if sort_key != 'id' else None, Image.id, getattr(marker, sort_key),
-                marker.id, descending, nulls_high, nullable=column.nullable)
+            value = getattr(marker, sort_key)
+            condition = reads._after_marker(
+                column if sort_key != 'id' else None, Image.id, descending, nulls_high,
+                nullable=column.nullable, value_is_null=value is None)
             after = db_session.scalars(sa.select(Image.id).where(condition)
-                                       .order_by(*order))
+                                       .order_by(*order),
+                                       {'marker_value': value, 'marker': marker.id})
             assert list(after) == [row.id for row in rows[index + 1:]]

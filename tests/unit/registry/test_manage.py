@@ -41,7 +41,7 @@ def test_blocking_driver_is_a_config_error(tmp_path, capsys):
     path.write_text('[DEFAULT]\nsql_connection = postgresql://u:pw@127.0.0.1/g\n')
     assert manage.main(['--config-file', str(path), 'db', 'version']) == 2
     err = capsys.readouterr().err
-    assert 'postgresql+pg8000' in err and 'pw' not in err
+    assert 'postgresql+psycopg' in err and 'pw' not in err
 
 
 def test_unreachable_database_is_reported_without_traceback(tmp_path, capsys):
