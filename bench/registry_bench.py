@@ -75,8 +75,13 @@ SCENARIOS = (
      'name', 'asc', 1),
     ('os_distro=ubuntu, by name, page %d' % DEEP_PAGES, True,
      {'property-os_distro': 'ubuntu'}, 'name', 'asc', DEEP_PAGES),
+    ('os_distro=ubuntu, by size desc, page 1', True, {'property-os_distro': 'ubuntu'},
+     'size', 'desc', 1),
     ('default order, brief, page 1', False, {}, None, None, 1),
 )
+#: Driver of the daemon's URL per database (``--drivers``); seeding always uses the
+#: test databases' own URLs.
+DEFAULT_DRIVERS = {'postgresql': 'psycopg', 'mysql': 'pymysql'}
 
 
 def _image_rows(rng, start, stop, epoch):
@@ -298,6 +303,23 @@ def explain(engine, kind, markers):
                     print('   ', ' | '.join(str(column) for column in row))
 
 
+def with_driver(url, driver):
+    """``url`` with its driver replaced by ``driver`` (None: unchanged)."""
+    if driver is None:
+        return url
+    backend, rest = url.split('://', 1)
+    return '%s+%s://%s' % (backend.split('+')[0], driver, rest)
+
+
+def parse_drivers(text):
+    """``postgresql=psycopg,mysql=pymysql`` over :data:`DEFAULT_DRIVERS`."""
+    drivers = dict(DEFAULT_DRIVERS)
+    for item in filter(None, text.split(',')):
+        kind, _, driver = item.partition('=')
+        drivers[kind.strip()] = driver.strip()
+    return drivers
+
+
 def run_one(kind, count, args, workdir):
     """Create, seed and serve one database; returns its result record."""
     database = TestDatabase(kind, workdir)
@@ -317,7 +339,8 @@ def run_one(kind, count, args, workdir):
             analyze(engine)
         print('%s: seeded %d images in %.1f s' % (kind, count, seconds), flush=True)
         daemon = registry_daemon(os.path.join(workdir, '%s-%d' % (kind, count)),
-                                 database.url, log_level='WARNING',
+                                 with_driver(database.url, args.drivers.get(kind)),
+                                 log_level='WARNING',
                                  pipeline='glance-registry-instance-aware')
         daemon.start()
         client = RegistryClient([daemon.url], timeout=60).with_context(BENCH_CONTEXT)
@@ -327,7 +350,7 @@ def run_one(kind, count, args, workdir):
         if args.explain:
             explain(engine, kind, markers)
         return {'database': kind, 'images': count, 'seed_seconds': round(seconds, 1),
-                'results': results}
+                'driver': args.drivers.get(kind), 'results': results}
     finally:
         if daemon is not None:
             daemon.stop()
@@ -365,6 +388,10 @@ def main(argv=None):
                         help='timed requests per scenario (default: %(default)s)')
     parser.add_argument('--warmup', type=int, default=20,
                         help='untimed requests per scenario first (default: %(default)s)')
+    parser.add_argument('--drivers', type=parse_drivers, default=dict(DEFAULT_DRIVERS),
+                        help='driver of the daemon per database, e.g. '
+                             'postgresql=pg8000,mysql=pymysql (default: %s)'
+                        % ','.join('%s=%s' % item for item in DEFAULT_DRIVERS.items()))
     parser.add_argument('--explain', action='store_true',
                         help='print the query plan of each scenario')
     parser.add_argument('--output', default=os.path.join(REPO, 'bench', 'results'),

@@ -381,7 +381,8 @@ class ApiSuite:
 def registry_suite(args, work):
     """Registry list/get latency on every database and size."""
     options = argparse.Namespace(requests=args.registry_requests,
-                                 warmup=args.registry_warmup, explain=False)
+                                 warmup=args.registry_warmup, explain=False,
+                                 drivers=dict(registry_bench.DEFAULT_DRIVERS))
     records = []
     for kind in args.databases:
         for count in args.sizes:
