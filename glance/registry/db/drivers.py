@@ -70,6 +70,20 @@ def check(url, section):
             'unsupported driver %r: %s' % (url.drivername + '://', _advice(backend)))
 
 
+def connect_args(url):
+    """Extra arguments of the driver's ``connect()`` for ``url``.
+
+    psycopg prepares a statement on the server once it has run five times, and
+    PostgreSQL may then plan it once for any values (a generic plan): a marker page
+    planned without its marker walked every matching image (87 ms instead of 4 at
+    100k images). Unnamed statements are planned for their values each time, as the
+    plans the functional tests check with EXPLAIN.
+    """
+    if url.get_driver_name() == 'psycopg':
+        return {'prepare_threshold': None}
+    return {}
+
+
 def _hub_is_in_charge():
     patcher = sys.modules.get('eventlet.patcher')
     return patcher is not None and patcher.is_monkey_patched('select')

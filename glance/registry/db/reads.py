@@ -157,15 +157,19 @@ def _visible(shape):
     Callers (see :func:`plan`): ``every`` or ``every_tenantless`` (admins: the
     default list hides other tenants' community images), ``anonymous``, ``tenant``.
     """
-    column = _IMAGES.c.visibility
+    column, owner = _IMAGES.c.visibility, _IMAGES.c.owner
+    if shape.narrowed and shape.dialect_name == 'sqlite':
+        # SQLite would rather OR the visibility and owner indexes (every public
+        # image) than look up the few narrowed ids; see _sqlite_no_index().
+        column, owner = (_sqlite_no_index(column), _sqlite_no_index(owner))
     visibility = shape.visibility
     if shape.caller.startswith('every'):
         if visibility == 'all':
             return None
         if visibility is None:
-            return sa.or_(column != 'community', _IMAGES.c.owner.is_(None)
+            return sa.or_(column != 'community', owner.is_(None)
                           if shape.caller == 'every_tenantless'
-                          else _IMAGES.c.owner == sa.bindparam('tenant'))
+                          else owner == sa.bindparam('tenant'))
         return column == visibility
     if visibility in ('public', 'community'):
         return column == visibility
@@ -173,7 +177,7 @@ def _visible(shape):
                                        if visibility == 'all' else [])
     if shape.caller == 'anonymous':
         return sa.or_(*everyone) if visibility in (None, 'all') else sa.false()
-    own = _IMAGES.c.owner == sa.bindparam('tenant')
+    own = owner == sa.bindparam('tenant')
     statuses = (sa.bindparam('statuses', expanding=True) if shape.member_statuses
                 else None)
     member_of = sa.and_(column == 'shared', _IMAGES.c.id.in_(
@@ -327,6 +331,13 @@ def _filtered(statement, shape):
     return statement
 
 
+def _sqlite_no_index(column):
+    """``+images.<column>``: SQLite uses no index for a term so written (and has
+    no statistics to know better until ANALYZE runs)."""
+    return sa.literal_column('+%s.%s' % (column.table.name, column.name),
+                             type_=column.type)
+
+
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def page_statement(shape):
     """The statement of one list page of ``shape`` (parameters: :func:`plan`).
@@ -357,8 +368,8 @@ def page_statement(shape):
     not_deleted = _IMAGES.c.deleted == sa.false()
     if shape.narrowed and dialect_name == 'sqlite':
         # SQLite (no statistics) would walk an index on "deleted" rather than look up
-        # the few ids; a unary + keeps a term from being used by any index.
-        not_deleted = sa.literal_column('+%s.deleted' % _IMAGES.name) == sa.false()
+        # the few ids.
+        not_deleted = _sqlite_no_index(_IMAGES.c.deleted) == sa.false()
     statement = _filtered(statement.where(not_deleted), shape)
     visible = _visible(shape)
     if visible is not None:

@@ -148,7 +148,7 @@ def create_engine(conf, reads=False):
                          'skip_autocommit_rollback': True} if reads
                         else {'pool_pre_ping': True})
         engine = sa.create_engine(
-            url, **read_options,
+            url, **read_options, connect_args=drivers.connect_args(url),
             pool_size=opts.get_int('sql_pool_size', 5, minimum=1),
             max_overflow=opts.get_int('sql_max_overflow', 10, minimum=0),
             pool_timeout=timeout,
