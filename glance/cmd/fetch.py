@@ -11,8 +11,9 @@ import argparse
 import os
 import sys
 
-from glance.agent import api_client, fetch, unbundle
+from glance.agent import fetch, unbundle
 from glance.cli import output, progress
+from glance.client import images as image_client
 from glance.cmd import shell
 from glance.common import auth, config, context, exception
 
@@ -64,7 +65,7 @@ def build_parser():
                         % unbundle.DEFAULT_MAX_MEMBERS)
     parser.add_argument('--api-url', metavar='URL',
                         help='glance-api base URL (env GLANCE_URL; default %s)'
-                        % api_client.DEFAULT_API_URL)
+                        % image_client.DEFAULT_API_URL)
     parser.add_argument('--os-auth-token', '--auth-token', metavar='TOKEN',
                         dest='auth_token',
                         help='sent as X-Auth-Token (env OS_AUTH_TOKEN or '
@@ -75,11 +76,16 @@ def build_parser():
     parser.add_argument('--roles', metavar='R1,R2', help='X-Roles (env GLANCE_ROLES)')
     parser.add_argument('--ca-file', metavar='PEM',
                         help='CA bundle trusted for https (env GLANCE_CA_FILE)')
+    parser.add_argument('--cert-file', '--os-cert', metavar='PEM', dest='cert_file',
+                        help='client certificate for a glance-api that requires one '
+                        '(env OS_CERT)')
+    parser.add_argument('--key-file', '--os-key', metavar='PEM', dest='key_file',
+                        help='private key of --cert-file (env OS_KEY)')
     parser.add_argument('--insecure', action='store_true',
                         help='skip TLS certificate verification')
-    parser.add_argument('--timeout', type=float, default=api_client.DEFAULT_TIMEOUT,
+    parser.add_argument('--timeout', type=float, default=image_client.DEFAULT_TIMEOUT,
                         metavar='SECONDS', help='to connect and per socket read '
-                        '(default %d)' % api_client.DEFAULT_TIMEOUT)
+                        '(default %d)' % image_client.DEFAULT_TIMEOUT)
     parser.add_argument('--json', action='store_true', help='print the result as JSON')
     return parser
 
@@ -119,11 +125,13 @@ def main(argv=None, environ=None):
             result = fetch.fetch_image(
                 args.image, args.dest,
                 api_url=(args.api_url or environ.get('GLANCE_URL')
-                         or api_client.DEFAULT_API_URL),
+                         or image_client.DEFAULT_API_URL),
                 context=ctx, unbundle=args.unbundle,
                 limits=unbundle.Limits(args.max_size, args.max_members),
                 timeout=args.timeout, ca_file=ca_file,
-                insecure=args.insecure, progress=bar)
+                insecure=args.insecure, progress=bar,
+                cert_file=args.cert_file or environ.get('OS_CERT'),
+                key_file=args.key_file or environ.get('OS_KEY'))
         finally:
             if bar is not None:
                 bar.finish()

@@ -1,4 +1,4 @@
-"""ApiClient over a real socket: header forms, identity, error mapping, upload checks."""
+"""ImageClient over a real socket: identity, error mapping, upload checks, members."""
 
 import hashlib
 import io
@@ -7,7 +7,7 @@ import socket
 
 import pytest
 
-from glance.agent import api_client
+from glance.client import images
 from glance.common import exception
 from glance.common.context import RequestContext
 from tests.unit.common.test_client import serve_wsgi
@@ -34,39 +34,6 @@ def _image_body(**image):
     return json.dumps({'image': image}).encode('utf-8')
 
 
-def test_image_metadata_reads_fields_properties_and_types():
-    image = api_client.image_metadata([
-        ('x-image-meta-id', 'abc'), ('X-Image-Meta-Size', '42'),
-        ('x-image-meta-is_public', 'True'), ('x-image-meta-name', 'caf%C3%A9 100%'),
-        ('x-image-meta-property-OS', 'linux'), ('x-image-meta-location', 'file:///a'),
-        ('x-image-meta-location', 'file:///b'), ('Content-Type', 'x')])
-    assert image == {'id': 'abc', 'size': 42, 'is_public': True, 'name': 'café 100%',
-                     'properties': {'OS': 'linux'},
-                     'locations': ['file:///a', 'file:///b']}
-
-
-def test_plain_ascii_value_with_percent_is_kept_as_sent():
-    assert api_client.image_metadata([('x-image-meta-name', '50%25 off')])['name'] == \
-        '50%25 off'
-
-
-def test_image_headers_use_dashes_and_utf8():
-    headers = api_client.image_headers(
-        {'name': 'café', 'is_public': True, 'disk_format': 'raw', 'owner': None,
-         'location': ['s3://a', 's3://b']}, {'os_type': 'linux'})
-    assert headers == [('x-image-meta-name', 'café'.encode('utf-8')),
-                       ('x-image-meta-is-public', b'true'),
-                       ('x-image-meta-disk-format', b'raw'),
-                       ('x-image-meta-location', b's3://a'),
-                       ('x-image-meta-location', b's3://b'),
-                       ('x-image-meta-property-os-type', b'linux')]
-
-
-def test_header_values_with_line_breaks_are_refused():
-    with pytest.raises(exception.Invalid, match='control characters'):
-        api_client.image_headers({'name': 'a\r\nX-Roles: admin'})
-
-
 def test_identity_and_metadata_go_with_an_upload_of_known_size():
     data = b'image-bytes' * 1000
     digest = hashlib.md5(data).hexdigest()
@@ -74,7 +41,7 @@ def test_identity_and_metadata_go_with_an_upload_of_known_size():
     context = RequestContext('t1', 'u1', ['member'], auth_token='tok')
     seen = []
     with serve_wsgi(app) as url:
-        image = api_client.ApiClient(url, context, block_size=4096).add_image(
+        image = images.ImageClient(url, context, block_size=4096).add_image(
             {'name': 'n'}, {'os': 'linux'}, io.BytesIO(data), len(data),
             lambda done, total: seen.append((done, total)))
     environ = app.environs[0]
@@ -94,13 +61,13 @@ def test_upload_whose_recorded_checksum_differs_is_an_error():
     app = Recorder('201 Created', _image_body(id='i1', checksum='0' * 32))
     with serve_wsgi(app) as url:
         with pytest.raises(exception.ChecksumMismatch, match='recorded md5 0000'):
-            api_client.ApiClient(url).add_image({}, data=io.BytesIO(b'abc'), size=3)
+            images.ImageClient(url).add_image({}, data=io.BytesIO(b'abc'), size=3)
 
 
 def test_update_with_purge_sends_the_purge_header_and_empty_body():
     app = Recorder(body=_image_body(id='i1'))
     with serve_wsgi(app) as url:
-        api_client.ApiClient(url).update_image('i1', {'name': 'x'}, purge_props=True)
+        images.ImageClient(url).update_image('i1', {'name': 'x'}, purge_props=True)
     environ = app.environs[0]
     assert environ['REQUEST_METHOD'] == 'PUT' and environ['PATH_INFO'] == '/images/i1'
     assert environ['HTTP_X_GLANCE_REGISTRY_PURGE_PROPS'] == 'true'
@@ -108,7 +75,7 @@ def test_update_with_purge_sends_the_purge_header_and_empty_body():
 
 
 def test_update_and_delete_want_an_id_not_a_uri():
-    client = api_client.ApiClient('http://127.0.0.1:9')
+    client = images.ImageClient('http://127.0.0.1:9')
     with pytest.raises(exception.Invalid, match='give the image id'):
         client.delete_image('http://registry/images/x')
 
@@ -122,16 +89,16 @@ def test_client_errors_carry_the_servers_reason(status, cls):
     body = json.dumps({'error': {'message': 'because of %s' % status}}).encode()
     with serve_wsgi(Recorder(status, body)) as url:
         with pytest.raises(cls) as caught:
-            api_client.ApiClient(url).delete_image('i1')
+            images.ImageClient(url).delete_image('i1')
     assert str(caught.value) == 'because of %s' % status
 
 
 def test_server_error_is_service_unavailable_naming_the_url():
     with serve_wsgi(Recorder('502 Bad Gateway', b'<html>proxy</html>')) as url:
         with pytest.raises(exception.ServiceUnavailable) as caught:
-            api_client.ApiClient(url).get_image('i1')
+            images.ImageClient(url).get_image('i1')
     assert str(caught.value) == ('Service unavailable: glance-api at %s answered 502'
-                                 % api_client.ApiClient(url).url)
+                                 % images.ImageClient(url).url)
 
 
 def test_refused_connection_is_one_readable_message():
@@ -139,7 +106,7 @@ def test_refused_connection_is_one_readable_message():
         sock.bind(('127.0.0.1', 0))
         port = sock.getsockname()[1]
     with pytest.raises(exception.ServiceUnavailable) as caught:
-        api_client.ApiClient('http://127.0.0.1:%d' % port).get_image('i1')
+        images.ImageClient('http://127.0.0.1:%d' % port).get_image('i1')
     assert str(caught.value) == ('Service unavailable: glance-api at '
                                  'http://127.0.0.1:%d refused the connection' % port)
 
@@ -147,7 +114,7 @@ def test_refused_connection_is_one_readable_message():
 def test_path_prefix_of_the_url_is_kept():
     app = Recorder(headers=[('x-image-meta-id', 'i1')])
     with serve_wsgi(app) as url:
-        response = api_client.ApiClient(url + '/glance/').get_image('i 1')
+        response = images.ImageClient(url + '/glance/').get_image('i 1')
         response.close()
     assert app.environs[0]['PATH_INFO'] == '/glance/images/i 1'
     assert response.metadata['id'] == 'i1'
@@ -155,4 +122,4 @@ def test_path_prefix_of_the_url_is_kept():
 
 def test_missing_ca_file_is_named():
     with pytest.raises(exception.Invalid, match='CA file /nonexistent.pem does not exist'):
-        api_client.ApiClient('https://127.0.0.1:1', ca_file='/nonexistent.pem')
+        images.ImageClient('https://127.0.0.1:1', ca_file='/nonexistent.pem')
