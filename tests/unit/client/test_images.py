@@ -4,12 +4,15 @@ import hashlib
 import io
 import json
 import socket
+import ssl
 
 import pytest
 
 from glance.client import images
 from glance.common import exception
 from glance.common.context import RequestContext
+from tests.tls import CertificateAuthority
+from tests.unit.client.members_app import MembersApp
 from tests.unit.common.test_client import serve_wsgi
 
 
@@ -123,3 +126,70 @@ def test_path_prefix_of_the_url_is_kept():
 def test_missing_ca_file_is_named():
     with pytest.raises(exception.Invalid, match='CA file /nonexistent.pem does not exist'):
         images.ImageClient('https://127.0.0.1:1', ca_file='/nonexistent.pem')
+
+
+# -- Glance v1 sharing -------------------------------------------------------------------
+
+def test_members_calls_speak_the_v1_wire_format():
+    app = MembersApp('img1', 'img2')
+    context = RequestContext('owner', 'u', ['member'], auth_token='tok')
+    with serve_wsgi(app) as url:
+        client = images.ImageClient(url, context)
+        client.add_member('img1', 'tenant2')
+        client.add_member('img1', 'tenant3', can_share=True)
+        client.add_member('img2', 'tenant2', can_share=False)
+        assert client.list_members('img1') == [
+            {'member_id': 'tenant2', 'can_share': False},
+            {'member_id': 'tenant3', 'can_share': True}]
+        assert client.shared_images('tenant2') == [
+            {'image_id': 'img1', 'can_share': False},
+            {'image_id': 'img2', 'can_share': False}]
+        client.delete_member('img1', 'tenant2')
+        client.replace_members('img2', [{'member_id': 'tenant4', 'can_share': True}])
+        assert app.images == {'img1': {'tenant3': True}, 'img2': {'tenant4': True}}
+        with pytest.raises(exception.ImageNotFound, match='No image found'):
+            client.list_members('missing')
+    bodies = [json.loads(raw) if raw else None for _m, _p, raw, _t in app.requests[:3]]
+    assert bodies == [None, {'member': {'can_share': True}},
+                      {'member': {'can_share': False}}]
+    assert {token for *_rest, token in app.requests} == {'tok'}
+
+
+# -- TLS ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope='module')
+def pki(tmp_path_factory):
+    folder = tmp_path_factory.mktemp('pki')
+    ca = CertificateAuthority(folder)
+    return {'ca': ca.cert_path, 'server': ca.issue('server'),
+            'client': ca.issue('client', client=True)}
+
+
+def _requiring_client_certs(pki):
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(*pki['server'])
+    server.load_verify_locations(pki['ca'])
+    server.verify_mode = ssl.CERT_REQUIRED
+    return server
+
+
+def test_client_certificate_is_presented_to_a_glance_api_that_requires_one(pki):
+    app = MembersApp('img1')
+    cert, key = pki['client']
+    with serve_wsgi(app, _requiring_client_certs(pki)) as url:
+        client = images.ImageClient(url, ca_file=pki['ca'], cert_file=cert,
+                                    key_file=key, timeout=10)
+        assert client.list_members('img1') == []
+        with pytest.raises(exception.ServiceUnavailable) as caught:
+            images.ImageClient(url, ca_file=pki['ca'], timeout=10).list_members('img1')
+    assert 'glance-api at %s' % client.url in str(caught.value)
+
+
+def test_tls_files_are_checked_when_the_client_is_built(pki, tmp_path):
+    with pytest.raises(exception.Invalid, match='certificate file /nonexistent.pem'):
+        images.ImageClient('https://127.0.0.1:1', cert_file='/nonexistent.pem')
+    with pytest.raises(exception.Invalid, match='needs its certificate file'):
+        images.ImageClient('https://127.0.0.1:1', key_file=pki['client'][1])
+    cert, _key = pki['client']
+    with pytest.raises(exception.Invalid, match='do not load'):
+        images.ImageClient('https://127.0.0.1:1', cert_file=cert, key_file=pki['ca'])
