@@ -74,15 +74,7 @@ def build_parser():
     parser.add_argument('--tenant', metavar='ID', help='X-Tenant-Id (env GLANCE_TENANT)')
     parser.add_argument('--user', metavar='ID', help='X-User-Id (env GLANCE_USER)')
     parser.add_argument('--roles', metavar='R1,R2', help='X-Roles (env GLANCE_ROLES)')
-    parser.add_argument('--ca-file', metavar='PEM',
-                        help='CA bundle trusted for https (env GLANCE_CA_FILE)')
-    parser.add_argument('--cert-file', '--os-cert', metavar='PEM', dest='cert_file',
-                        help='client certificate for a glance-api that requires one '
-                        '(env OS_CERT)')
-    parser.add_argument('--key-file', '--os-key', metavar='PEM', dest='key_file',
-                        help='private key of --cert-file (env OS_KEY)')
-    parser.add_argument('--insecure', action='store_true',
-                        help='skip TLS certificate verification')
+    shell.add_tls_options(parser)
     parser.add_argument('--timeout', type=float, default=image_client.DEFAULT_TIMEOUT,
                         metavar='SECONDS', help='to connect and per socket read '
                         '(default %d)' % image_client.DEFAULT_TIMEOUT)
@@ -112,6 +104,7 @@ def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
     ca_file = args.ca_file or environ.get('GLANCE_CA_FILE')
+    insecure = args.insecure or shell.insecure_from(environ)
     bar = progress.for_stream(sys.stderr, 'Fetching')
     try:
         try:
@@ -121,7 +114,7 @@ def main(argv=None, environ=None):
                 roles=config.as_list(args.roles or environ.get('GLANCE_ROLES')),
                 auth_token=auth.TokenSource.from_environ(
                     environ, args.auth_token or environ.get('GLANCE_AUTH_TOKEN'),
-                    ca_file, args.insecure, args.timeout)())
+                    ca_file, insecure, args.timeout)())
             result = fetch.fetch_image(
                 args.image, args.dest,
                 api_url=(args.api_url or environ.get('GLANCE_URL')
@@ -129,7 +122,7 @@ def main(argv=None, environ=None):
                 context=ctx, unbundle=args.unbundle,
                 limits=unbundle.Limits(args.max_size, args.max_members),
                 timeout=args.timeout, ca_file=ca_file,
-                insecure=args.insecure, progress=bar,
+                insecure=insecure, progress=bar,
                 cert_file=args.cert_file or environ.get('OS_CERT'),
                 key_file=args.key_file or environ.get('OS_KEY'))
         finally:

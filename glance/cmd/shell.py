@@ -84,6 +84,24 @@ def _positive(text):
     return number
 
 
+def add_tls_options(group):
+    """Add the TLS options ``glance`` and ``glance-fetch`` share to ``group``."""
+    group.add_argument('--ca-file', metavar='PEM',
+                       help='CA bundle trusted for https (env GLANCE_CA_FILE)')
+    group.add_argument('--cert-file', '--os-cert', metavar='PEM', dest='cert_file',
+                       help='client certificate for servers that require one '
+                       '(client_ca_file) (env OS_CERT)')
+    group.add_argument('--key-file', '--os-key', metavar='PEM', dest='key_file',
+                       help='private key of --cert-file (env OS_KEY)')
+    group.add_argument('--insecure', action='store_true',
+                       help='skip TLS certificate verification (env GLANCE_INSECURE=1)')
+
+
+def insecure_from(environ):
+    """True when ``GLANCE_INSECURE`` asks to skip TLS verification (1, true, yes)."""
+    return environ.get('GLANCE_INSECURE', '').lower() in ('1', 'true', 'yes')
+
+
 def connection_options():
     """Options accepted before or after the command (no defaults: see _ENV_DEFAULTS)."""
     options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
@@ -107,15 +125,7 @@ def connection_options():
                        help='sent as X-User-Id (env GLANCE_USER)')
     group.add_argument('--roles', metavar='R1,R2',
                        help='sent as X-Roles, e.g. admin (env GLANCE_ROLES)')
-    group.add_argument('--ca-file', metavar='PEM',
-                       help='CA bundle trusted for https (env GLANCE_CA_FILE)')
-    group.add_argument('--cert-file', '--os-cert', metavar='PEM', dest='cert_file',
-                       help='client certificate for servers that require one (env '
-                       'OS_CERT)')
-    group.add_argument('--key-file', '--os-key', metavar='PEM', dest='key_file',
-                       help='private key of --cert-file (env OS_KEY)')
-    group.add_argument('--insecure', action='store_true',
-                       help='skip TLS certificate verification (env GLANCE_INSECURE=1)')
+    add_tls_options(group)
     group.add_argument('--timeout', metavar='SECONDS', type=float,
                        help='to connect and per socket read (env GLANCE_TIMEOUT; '
                        'default 60)')
@@ -248,7 +258,7 @@ def parse_args(argv, environ, parser=None):
         if not hasattr(args, name):
             setattr(args, name, environ.get(variable) or default)
     if not hasattr(args, 'insecure'):
-        args.insecure = environ.get('GLANCE_INSECURE', '').lower() in ('1', 'true', 'yes')
+        args.insecure = insecure_from(environ)
     args.json = getattr(args, 'json', False)
     try:
         args.timeout = float(args.timeout)
