@@ -56,7 +56,8 @@ class ImageResponse:
 
     def verifier(self):
         """A :class:`~glance.client.verify.Verifier` for this response's record."""
-        return verify.Verifier(self.metadata, self.etag)
+        return verify.Verifier(self.metadata, self.etag,
+                               self.header('X-Image-Meta-Verified'))
 
     def close(self):
         """Close the response and its connection."""

@@ -5,7 +5,9 @@ glance-api sends the record's digests with a download (``x-image-meta-checksum``
 and ``X-Image-Meta-Verified`` naming the digest it checked the body against on its
 side (:func:`glance.api.download.verified_by`). The client checks the bytes it
 received against each announced digest, and their count against the recorded size,
-so a store or a proxy that changed the bytes is caught at the end of the body.
+so a store or a proxy that changed the bytes is caught at the end of the body. A
+response whose ``X-Image-Meta-Verified`` names a digest it does not announce is
+inconsistent and refused: the client always checks at least what glance-api checked.
 """
 
 import functools
@@ -34,10 +36,13 @@ class Verifier:
     :param metadata: the image record from the response headers
         (:func:`glance.client.codec.image_metadata`).
     :param etag: the response's ETag (an md5 when strong and 32 hex digits).
+    :param server_verified: the response's ``X-Image-Meta-Verified`` (``blake3``,
+        ``sha256``, ``md5`` or ``none``), or None when glance-api sent none.
     """
 
-    def __init__(self, metadata, etag=None):
+    def __init__(self, metadata, etag=None, server_verified=None):
         self.metadata = metadata
+        self.server_verified = (server_verified or 'none').lower()
         self.expected = []
         for field, algorithm, _new in DIGESTS:
             if metadata.get(field):
@@ -61,9 +66,14 @@ class Verifier:
         :param image: the image, for messages.
         :returns: ``((algorithm, hexdigest), ...)`` verified, sorted; empty when
             glance-api announced no digest.
-        :raises UpstreamError: when ``size`` is not the recorded size.
+        :raises UpstreamError: when ``size`` is not the recorded size, or glance-api
+            verified with a digest it did not announce.
         :raises ChecksumMismatch: naming the algorithm and both values.
         """
+        if self.server_verified != 'none' and self.server_verified not in self.hashers:
+            raise exception.UpstreamError(
+                reason='image %s: glance-api verified it with %s but announced no %s '
+                       'digest' % (image, self.server_verified, self.server_verified))
         recorded = self.metadata.get('size')
         if isinstance(recorded, int) and size != recorded:
             raise exception.UpstreamError(reason='image %s: received %d bytes, its '

@@ -29,13 +29,12 @@ def pki(tmp_path_factory):
             'other_ca': CertificateAuthority(folder, 'other-ca').cert_path}
 
 
-@pytest.fixture(scope='module')
-def deployment(tmp_path_factory, pki):
-    """A registry that requires client certificates and an https glance-api on it."""
-    folder = tmp_path_factory.mktemp('tls')
+def _start(folder, pki, **api_options):
+    """Start a registry that requires client certificates and an https glance-api on
+    it (with ``api_options``, e.g. ``client_ca_file``); returns both daemons."""
     server_cert, server_key = pki['server']
     client_cert, client_key = pki['client']
-    registry, api = daemons.start_deployment(
+    return daemons.start_deployment(
         daemons.registry_daemon(folder / 'registry',
                                 'sqlite:///%s' % (folder / 'registry.db'),
                                 cert_file=server_cert, key_file=server_key,
@@ -43,7 +42,13 @@ def deployment(tmp_path_factory, pki):
         lambda registry_url: daemons.api_daemon(
             folder / 'api', registry_url, cert_file=server_cert, key_file=server_key,
             registry_ca_file=pki['ca'], registry_cert_file=client_cert,
-            registry_key_file=client_key))
+            registry_key_file=client_key, **api_options))
+
+
+@pytest.fixture(scope='module')
+def deployment(tmp_path_factory, pki):
+    """A registry that requires client certificates and an https glance-api on it."""
+    registry, api = _start(tmp_path_factory.mktemp('tls'), pki)
     yield registry, api
     api.stop()
     registry.stop()
@@ -134,17 +139,7 @@ def test_glance_api_without_its_client_certificate_answers_503(tmp_path, deploym
 def strict_deployment(tmp_path_factory, pki):
     """Both daemons on https and both requiring client certificates from the CA."""
     folder = tmp_path_factory.mktemp('strict')
-    server_cert, server_key = pki['server']
-    client_cert, client_key = pki['client']
-    registry, api = daemons.start_deployment(
-        daemons.registry_daemon(folder / 'registry',
-                                'sqlite:///%s' % (folder / 'registry.db'),
-                                cert_file=server_cert, key_file=server_key,
-                                client_ca_file=pki['ca']),
-        lambda registry_url: daemons.api_daemon(
-            folder / 'api', registry_url, cert_file=server_cert, key_file=server_key,
-            client_ca_file=pki['ca'], registry_ca_file=pki['ca'],
-            registry_cert_file=client_cert, registry_key_file=client_key))
+    registry, api = _start(folder, pki, client_ca_file=pki['ca'])
     yield test_cli.Services(registry.url, api.url, folder)
     api.stop()
     registry.stop()

@@ -20,8 +20,8 @@ def _record(**overrides):
     return {key: value for key, value in record.items() if value is not None}
 
 
-def _verify(record, data=DATA, etag=None):
-    verifier = verify.Verifier(record, etag)
+def _verify(record, data=DATA, etag=None, server_verified=None):
+    verifier = verify.Verifier(record, etag, server_verified)
     size = streams.copy_body(io.BytesIO(data), lambda block: None, verifier, 0,
                              len(data), 'i1', None, 4096)
     return verifier.check('i1', size)
@@ -64,6 +64,17 @@ def test_a_short_body_is_interrupted():
     with pytest.raises(streams.TransferInterrupted, match='broke off after 10 of 11'):
         streams.copy_body(io.BytesIO(b'x' * 10), lambda block: None,
                           verify.Verifier({}), 0, 11, 'i1', None, 4)
+
+
+@pytest.mark.parametrize('server_verified', ['blake3', 'sha256', 'md5', 'none', None])
+def test_what_glance_api_verified_is_verified_here_too(server_verified):
+    assert _verify(_record(), server_verified=server_verified)
+
+
+def test_a_digest_glance_api_verified_but_did_not_announce_is_refused():
+    with pytest.raises(exception.UpstreamError, match='verified it with blake3 but '
+                                                      'announced no blake3'):
+        _verify(_record(blake3=None), server_verified='blake3')
 
 
 def test_nothing_announced_verifies_nothing():
