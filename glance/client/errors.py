@@ -101,6 +101,8 @@ def describe_failure(err, timeout):
         return 'failed the TLS handshake (%s)' % (err.reason or type(err).__name__)
     if isinstance(err, ConnectionRefusedError):
         return 'refused the connection'
+    if isinstance(err, (ConnectionResetError, BrokenPipeError)):
+        return 'closed the connection without answering (%s)' % type(err).__name__
     if isinstance(err, http.client.HTTPException):
         return 'sent a malformed HTTP response (%s)' % type(err).__name__
     return 'cannot be reached (%s)' % (getattr(err, 'strerror', None)

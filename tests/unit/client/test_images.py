@@ -5,6 +5,7 @@ import io
 import json
 import socket
 import ssl
+import threading
 
 import pytest
 
@@ -193,3 +194,63 @@ def test_tls_files_are_checked_when_the_client_is_built(pki, tmp_path):
     cert, _key = pki['client']
     with pytest.raises(exception.Invalid, match='do not load'):
         images.ImageClient('https://127.0.0.1:1', cert_file=cert, key_file=pki['ca'])
+
+
+# -- retries -----------------------------------------------------------------------------
+
+class _DropsFirstConnections:
+    """A socket server that closes its first ``drops`` connections without answering,
+    then answers every request with ``answer``; counts the connections."""
+
+    def __init__(self, drops, answer):
+        self.drops, self.answer, self.connections = drops, answer, 0
+        self.sock = socket.create_server(('127.0.0.1', 0))
+        self.url = 'http://127.0.0.1:%d' % self.sock.getsockname()[1]
+        self.thread = threading.Thread(target=self._serve, daemon=True)
+        self.thread.start()
+
+    def _serve(self):
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            with conn:
+                self.connections += 1
+                conn.recv(65536)
+                if self.connections > self.drops:
+                    conn.sendall(self.answer)
+
+    def close(self):
+        self.sock.shutdown(socket.SHUT_RDWR)
+        self.sock.close()
+        self.thread.join(5)
+
+
+_IMAGE_ANSWER = (b'HTTP/1.1 200 OK\r\nContent-Length: 3\r\nx-image-meta-id: i1\r\n'
+                 b'Connection: close\r\n\r\nabc')
+
+
+def test_a_get_is_resent_once_after_the_connection_drops_unanswered():
+    server = _DropsFirstConnections(1, _IMAGE_ANSWER)
+    try:
+        download = images.ImageClient(server.url, timeout=10).download('i1',
+                                                                       lambda b: None)
+    finally:
+        server.close()
+    assert (download.size, server.connections) == (3, 2)
+
+
+@pytest.mark.parametrize('call, attempts', [
+    (lambda client: client.download('i1', lambda b: None), 2),
+    (lambda client: client.delete_image('i1'), 1),
+    (lambda client: client.add_image({'name': 'n'}, data=b'abc'), 1)])
+def test_reads_are_sent_at_most_twice_and_writes_once(call, attempts):
+    server = _DropsFirstConnections(2, _IMAGE_ANSWER)
+    try:
+        with pytest.raises(exception.ServiceUnavailable,
+                           match='closed the connection without answering'):
+            call(images.ImageClient(server.url, timeout=10))
+    finally:
+        server.close()
+    assert server.connections == attempts
