@@ -15,18 +15,16 @@ import stat
 import sys
 
 from glance.agent import fetch
-from glance.client import images as image_client
+from glance.client import codec, images as image_client
 from glance.cli import output, progress
 from glance.common import auth, config, context, exception
 from glance.registry.client import RegistryClient
 
 #: Fields ``add`` and ``update`` send as ``x-image-meta-<field>``; other keys are
 #: properties. ``location`` may repeat, once per chunk, in order.
-WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
-                   'size', 'checksum', 'sha256', 'location')
+WRITABLE_FIELDS = codec.SENDABLE_FIELDS
 #: Fields Glance sets itself.
-READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
-                    'deleted', 'chunks', 'detected_format', 'virtual_size')
+READ_ONLY_FIELDS = codec.READ_ONLY_FIELDS
 #: Registry filters ``index`` and ``details`` accept; other keys filter on properties.
 FILTER_FIELDS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
                  'owner', 'size_min', 'size_max', 'changes-since')

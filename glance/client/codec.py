@@ -12,16 +12,18 @@ read case-insensitively.
 import re
 import urllib.parse
 
+from glance.api import headers as api_headers
 from glance.common import exception
 
 META = 'x-image-meta-'
 PROPERTY = META + 'property-'
-#: Fields the registry or glance-api set themselves; a record passed back as
-#: metadata (see :func:`split_record`) leaves them out.
-READ_ONLY_FIELDS = frozenset(('id', 'uri', 'status', 'location', 'locations', 'chunks',
-                              'created_at', 'updated_at', 'deleted_at', 'deleted',
-                              'detected_format', 'virtual_size'))
+#: Fields a client sends as ``x-image-meta-<field>`` (glance-api's own list, plus
+#: ``location``, repeated once per chunk).
+SENDABLE_FIELDS = api_headers.WRITABLE_FIELDS + ('location',)
+#: Fields of a record that Glance sets itself; :func:`split_record` leaves them out.
+READ_ONLY_FIELDS = api_headers.READ_ONLY_FIELDS + ('locations',)
 _BOOLEAN_FIELDS = ('is_public', 'deleted', 'protected')
+_INTEGER_FIELDS = ('size', 'virtual_size', 'min_disk', 'min_ram')
 # glance-api lower-cases property keys and reads "-" as "_": other keys would not
 # arrive as they were sent.
 _PROPERTY_KEY = re.compile(r'^[a-z0-9_]+$')
@@ -82,8 +84,9 @@ def image_metadata(headers):
     """Read an image record from ``x-image-meta-*`` response headers.
 
     :param headers: ``(name, value)`` pairs, e.g. ``response.getheaders()``.
-    :returns: a dict of fields (``size`` an int, ``is_public``/``deleted``/
-        ``protected`` bools) plus ``properties``; repeated ``x-image-meta-location``
+    :returns: a dict of fields (``size``, ``virtual_size``, ``min_disk`` and
+        ``min_ram`` ints, ``is_public``/``deleted``/``protected`` bools) plus
+        ``properties``; repeated ``x-image-meta-location``
         headers become ``locations`` (a list; admins only).
     """
     image = {'properties': {}}
@@ -96,8 +99,9 @@ def image_metadata(headers):
             image.setdefault('locations', []).append(value)
         elif lower.startswith(META):
             image[lower[len(META):]] = value
-    if image.get('size', '').isdigit():
-        image['size'] = int(image['size'])
+    for field in _INTEGER_FIELDS:
+        if image.get(field, '').isdigit():
+            image[field] = int(image[field])
     for field in _BOOLEAN_FIELDS:
         if field in image:
             image[field] = image[field].lower() == 'true'
@@ -108,10 +112,19 @@ def split_record(metadata):
     """Split a record-like dict into the fields and properties a client may send.
 
     :param metadata: image fields with an optional ``properties`` dict; fields in
-        :data:`READ_ONLY_FIELDS` and None values are left out.
+        :data:`READ_ONLY_FIELDS`, ``location`` (a record shows its first chunk's
+        there: a record sent back registers nothing) and None values are left out.
     :returns: ``(fields, properties)`` for :func:`image_headers`.
+    :raises Invalid: for a field that cannot travel with image data (neither in
+        :data:`SENDABLE_FIELDS` nor set by Glance), e.g. ``tags``.
     """
-    fields = {name: value for name, value in metadata.items()
-              if name not in READ_ONLY_FIELDS and name != 'properties'
-              and value is not None}
+    fields = {}
+    for name, value in metadata.items():
+        if (name in ('properties', 'location') or name in READ_ONLY_FIELDS
+                or value is None):
+            continue
+        if name not in SENDABLE_FIELDS:
+            raise exception.Invalid(reason='field %r cannot be sent with image data; '
+                                    'set it on the registry afterwards' % name)
+        fields[name] = value
     return fields, dict(metadata.get('properties') or {})

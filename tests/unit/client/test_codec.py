@@ -50,9 +50,15 @@ def test_split_record_leaves_out_what_glance_sets():
     fields, properties = codec.split_record({
         'name': 'n', 'disk_format': 'raw', 'is_public': False, 'size': None,
         'id': 'x', 'status': 'active', 'uri': 'u', 'detected_format': 'raw',
-        'virtual_size': 5, 'properties': {'instance_id': '123'}})
+        'virtual_size': 5, 'location': 'file:///x', 'chunks': [],
+        'properties': {'instance_id': '123'}})
     assert fields == {'name': 'n', 'disk_format': 'raw', 'is_public': False}
     assert properties == {'instance_id': '123'}
+
+
+def test_split_record_names_a_field_that_cannot_travel_as_a_header():
+    with pytest.raises(exception.Invalid, match="field 'tags' cannot be sent"):
+        codec.split_record({'name': 'n', 'tags': ['a']})
 
 
 def _through_the_server(fields, properties):
@@ -68,7 +74,8 @@ def _through_the_server(fields, properties):
 @pytest.mark.parametrize('is_public', [True, False])
 def test_round_trip_through_glance_apis_own_codec(is_public):
     fields = {'name': 'Ubuntu 10.10 – café 日本', 'is_public': is_public,
-              'disk_format': 'raw', 'size': 42}
+              'protected': not is_public, 'disk_format': 'raw', 'size': 42,
+              'min_disk': 2, 'min_ram': 512}
     properties = {'os_type': 'linux', 'note': 'ünïcode 100%', 'plain': '50%25 off'}
     assert _through_the_server(fields, properties) == dict(fields,
                                                            properties=properties)
