@@ -4,8 +4,9 @@ Reads of metadata (``index``, ``details``, ``show``) ask the registry, which hol
 filters, sorting, paging and non-active images. Everything that writes or moves image
 data (``add``, ``update``, ``delete``, ``download``) goes through glance-api, which
 owns the stores, as do the sharing commands (``member-list``, ``member-create``,
-``member-delete``, ``members-replace``: glance-api's Glance v1 members calls). Errors are raised as :mod:`glance.common.exception` classes (or
-:class:`UsageError`) and turned into one line by :mod:`glance.cmd.shell`.
+``member-delete``, ``members-replace``: glance-api's Glance v1 members calls). Errors
+are raised as :mod:`glance.common.exception` classes (or :class:`UsageError`) and
+turned into one line by :mod:`glance.cmd.shell`.
 """
 
 import contextlib
@@ -327,9 +328,9 @@ def do_download(session, args):
 # -- sharing (glance-api's Glance v1 members calls) ------------------------------------
 
 def do_member_list(session, args):
-    """List the members of --image-id, or the images shared with --member."""
+    """List the members of --image-id, or the images shared with --member-id."""
     if (args.image_id is None) == (args.member is None):
-        raise UsageError('give exactly one of --image-id and --member')
+        raise UsageError('give exactly one of --image-id and --member-id')
     if args.image_id is not None:
         rows = [{'image_id': args.image_id, 'member_id': member.get('member_id'),
                  'can_share': member.get('can_share')}
