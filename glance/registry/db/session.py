@@ -52,15 +52,31 @@ UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError
                       exc.DisconnectionError)
 
 
+# SQLSTATEs of a transaction that lost a race with another one and was rolled back:
+# serialization failure, deadlock, lock not available. PyMySQL reports MariaDB's
+# deadlocks and lock wait timeouts as OperationalError; pg8000 reports these with
+# the generic class of every server error.
+TRANSIENT_SQLSTATES = ('40001', '40P01', '55P03')
+
+
+def _sqlstate(err):
+    args = getattr(getattr(err, 'orig', None), 'args', None)
+    if args and isinstance(args[0], dict):
+        return args[0].get('C')
+    return None
+
+
 def is_unavailable(err):
     """True when a SQLAlchemy error means the database cannot be used right now.
 
-    That is one of :data:`UNAVAILABLE_ERRORS`, or any driver error that broke the
+    That is one of :data:`UNAVAILABLE_ERRORS`, any driver error that broke the
     connection or happened while opening one (e.g. pg8000 reports a dropped database
-    as a ProgrammingError at connect time).
+    as a ProgrammingError at connect time), or a transaction rolled back because it
+    collided with another (:data:`TRANSIENT_SQLSTATES`): retrying later may succeed.
     """
     return (isinstance(err, UNAVAILABLE_ERRORS)
-            or bool(getattr(err, 'connection_invalidated', False)))
+            or bool(getattr(err, 'connection_invalidated', False))
+            or _sqlstate(err) in TRANSIENT_SQLSTATES)
 
 
 def parse_url(conf):
@@ -262,9 +278,17 @@ class Database:
     def session(self):
         """A session in one transaction: committed on success, rolled back on error.
 
+        On SQLite the transaction takes the file's write lock first (``BEGIN
+        IMMEDIATE``): the driver would otherwise begin it only at the first write,
+        after the reads it depends on (an update's current status and properties),
+        and a writer in another process could change them in between. A writer that
+        waits for the lock longer than the busy timeout gets a 503.
+
         :raises ServiceUnavailable: when the database cannot be reached or is locked.
         """
         with self._unavailable_as_503(), self._sessions.begin() as session:
+            if self.engine.dialect.name == 'sqlite':
+                session.connection().exec_driver_sql('BEGIN IMMEDIATE')
             yield session
 
     @contextlib.contextmanager

@@ -129,3 +129,31 @@ def test_a_bare_socket_error_from_the_driver_is_503_not_500(tmp_path):
                 raise ConnectionResetError(104, 'Connection reset by peer')
         assert 'ConnectionResetError' in info.value.message
     database.dispose()
+
+
+def test_a_transaction_that_lost_a_race_is_503_not_500():
+    def error(sqlstate):
+        return sa.exc.ProgrammingError('UPDATE images', {}, Exception(
+            {'S': 'ERROR', 'C': sqlstate, 'M': 'deadlock detected'}))
+    for sqlstate in ('40001', '40P01', '55P03'):
+        assert session.is_unavailable(error(sqlstate))
+    assert not session.is_unavailable(error('42P01'))
+    assert not session.is_unavailable(sa.exc.ProgrammingError('x', {}, Exception()))
+
+
+def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(tmp_path):
+    # Two registry processes on one file: while one write session is open (it has
+    # only read so far), another cannot start one; it waits for the lock, here 0.1 s,
+    # and gets a 503 rather than writing on top of what the first one read.
+    url = 'sqlite:///%s?timeout=0.1' % (tmp_path / 'shared.sqlite')
+    first, second = (session.Database.from_conf({'sql_connection': url})
+                     for _ in range(2))
+    with first.session() as db_session:
+        db_session.execute(sa.text('SELECT 1'))
+        with pytest.raises(exception.ServiceUnavailable):
+            with second.session() as other:
+                other.execute(sa.text('SELECT 1'))
+    with second.session() as other:
+        other.execute(sa.text('SELECT 1'))
+    first.dispose()
+    second.dispose()

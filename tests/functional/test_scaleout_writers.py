@@ -1,0 +1,115 @@
+"""Concurrent writers through both registries on each database.
+
+Two glance-registry daemons with two workers each (four processes) behind HAProxy
+on one database take 200 writes released at the same moment: 100 image creates, 60
+updates that each add their own property to one shared image, and 20 pairs of
+conflicting status changes (``queued`` to ``active`` and to ``killed`` at once, where
+only one may win). The semantics checked (README, "Concurrent writers"):
+
+* every write is answered 2xx, or a clean 4xx, or 503 with ``Retry-After`` and a
+  JSON reason (the database was busy: retry later); never a 500 or a balancer error;
+* a 2xx write is in the database afterwards; a refused one changed nothing: every
+  image whose create succeeded is there with its properties, the shared image holds
+  exactly the properties whose update succeeded (no lost update), and of two
+  conflicting status changes at most one succeeds (409 for the other), the image
+  ending in the status that won.
+
+SQLite is included with its documented limits: its writers take turns on one file
+lock, so a write that waits for it longer than its busy timeout is refused with 503.
+"""
+
+import concurrent.futures
+import threading
+import uuid
+
+import pytest
+
+from tests.functional import databases, scaleout
+from tests.functional.test_registry_api import Registry
+
+CREATES, UPDATES, PAIRS = 100, 60, 20
+SERVICE = ('service',)
+
+
+@pytest.fixture(params=databases.KINDS)
+def registries(request, tmp_path):
+    """Two registries (two workers each) behind HAProxy on one database."""
+    database = databases.create_database(request.param, tmp_path)
+    deployment = scaleout.Deployment(tmp_path, database.url, apis=0)
+    try:
+        deployment.start()
+        deployment.wait_for_workers()
+        yield Registry(deployment.registry_front, database)
+    finally:
+        deployment.stop()
+        database.drop()
+
+
+def check_refusal(reply):
+    """A refused write: a clean 4xx, or a 503 that says when to retry; never a 500."""
+    assert reply.status in (400, 409, 503), (reply.status, reply.body[:300])
+    assert reply.json['error']['message'] and b'Traceback' not in reply.body
+    if reply.status == 503:
+        assert int(reply.headers['Retry-After']) > 0
+
+
+def test_200_concurrent_creates_and_updates_lose_nothing(registries):
+    tenant = 'writers-' + uuid.uuid4().hex[:8]
+    shared = registries.create(tenant, name='shared')
+    contested = [registries.create(tenant, name='contested') for _ in range(PAIRS)]
+    start = threading.Barrier(CREATES + UPDATES + 2 * PAIRS)
+
+    def call(method, path, body, roles=()):
+        start.wait(60)
+        return registries.call(method, path, {'image': body}, tenant=tenant, roles=roles)
+
+    writes = {'create': [], 'update': [], 'status': []}
+    with concurrent.futures.ThreadPoolExecutor(start.parties) as pool:
+        for index in range(CREATES):
+            writes['create'].append((index, pool.submit(
+                call, 'POST', '/images', {'name': 'c%03d' % index,
+                                          'properties': {'n': str(index)}})))
+        for index in range(UPDATES):
+            writes['update'].append(('k%03d' % index, pool.submit(
+                call, 'PUT', '/images/' + shared['id'],
+                {'properties': {'k%03d' % index: 'v'}})))
+        for image in contested:
+            for status in ('active', 'killed'):
+                writes['status'].append(((image['id'], status), pool.submit(
+                    call, 'PUT', '/images/' + image['id'], {'status': status},
+                    SERVICE)))
+        replies = {kind: [(key, future.result()) for key, future in futures]
+                   for kind, futures in writes.items()}
+
+    succeeded = {kind: [] for kind in replies}
+    for kind, answered in replies.items():
+        for key, reply in answered:
+            if reply.status in (200, 201):
+                succeeded[kind].append((key, reply))
+            else:
+                check_refusal(reply)
+    statuses = sorted(reply.status for answered in replies.values()
+                      for _, reply in answered)
+    print('%s: %s' % (registries.database.kind,
+                      {status: statuses.count(status) for status in set(statuses)}))
+    # Most writes get through (a refusal is the exception, not the rule).
+    assert sum(map(len, succeeded.values())) > start.parties // 2, statuses
+
+    created = {reply.json['image']['id']: index for index, reply in succeeded['create']}
+    for image_id, index in created.items():
+        reply = registries.call('GET', '/images/' + image_id, tenant=tenant)
+        assert reply.status == 200, reply.body
+        assert reply.json['image']['properties'] == {'n': str(index)}
+    listed, _ = registries.walk('/images?limit=50&owner=' + tenant, tenant)
+    assert {image['id'] for image in listed} == (
+        set(created) | {shared['id']} | {image['id'] for image in contested})
+    final = registries.call('GET', '/images/' + shared['id'], tenant=tenant)
+    assert set(final.json['image']['properties']) == {
+        key for key, _ in succeeded['update']}
+    winners = {}
+    for (image_id, status), _ in succeeded['status']:
+        assert image_id not in winners, 'both status changes of %s succeeded' % image_id
+        winners[image_id] = status
+    for image in contested:
+        now = registries.call('GET', '/images/' + image['id'], tenant=tenant)
+        assert now.json['image']['status'] == winners.get(image['id'], 'queued')
