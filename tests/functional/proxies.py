@@ -51,17 +51,23 @@ def _wait_for_pid_file(path, process, what, timeout=30):
     raise RuntimeError('%s did not start' % what)
 
 
+def pid_alive(pid):
+    """True while process ``pid`` runs; a zombie (exited, not yet reaped by its
+    parent, init for daemonised services) counts as gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def _stop_pid(pid, timeout=15):
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
 
 

@@ -25,6 +25,7 @@ Example::
         deployment.stop()
 """
 
+import concurrent.futures
 import os
 import signal
 import urllib.error
@@ -75,17 +76,9 @@ def kill(daemon):
             pass
     daemon.process.wait(30)
     # The workers were children of the master: once it is gone, init reaps them.
-    wait_until(lambda: not any(os.path.exists('/proc/%d' % pid) and _alive(pid)
-                               for pid in workers), 'the killed workers to be gone')
+    wait_until(lambda: not any(proxies.pid_alive(pid) for pid in workers),
+               'the killed workers to be gone')
     return {daemon.pid} | workers
-
-
-def _alive(pid):
-    try:
-        with open('/proc/%d/stat' % pid) as stat:
-            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
-    except FileNotFoundError:
-        return False
 
 
 class Deployment:
@@ -142,28 +135,32 @@ class Deployment:
                 disable_path=self.disable_path(name), **self.registry_options)
         first = registries[self.REGISTRIES[0]]
         first.sync_schema()
-        for name, daemon in registries.items():
+        for daemon in registries.values():
             daemon.options['db_auto_create'] = 'false'
-            self.daemons[name] = daemon
-            daemon.start()
+        self._start_daemons(registries)
         self.registry_front = Front(self._balance(registry_lb, registries), registries)
         if not self.api_names:
             return
         os.makedirs(self.datadir, exist_ok=True)
         options = dict(self.api_options)
         store_file = dict(options.pop('store_file', {}), filesystem_store_datadir=self.datadir)
-        apis = {}
-        for name in self.api_names:
-            apis[name] = daemon = daemons.api_daemon(
-                os.path.join(self.folder, name), registry_lb.url,
-                sections={'store:file': store_file}, workers=self.workers,
-                filesystem_store_datadir=self.datadir,
-                disable_path=self.disable_path(name), **options)
-            self.daemons[name] = daemon
-            daemon.start()
+        apis = {name: daemons.api_daemon(
+            os.path.join(self.folder, name), registry_lb.url,
+            sections={'store:file': store_file}, workers=self.workers,
+            filesystem_store_datadir=self.datadir, disable_path=self.disable_path(name),
+            **options) for name in self.api_names}
+        self._start_daemons(apis)
         api_lb = proxies.HAProxyService([], cfg=proxies.HAPROXY_CFG)
         self.balancers.append(api_lb)
         self.api_front = Front(self._balance(api_lb, apis), apis)
+
+    def _start_daemons(self, named):
+        """Start the daemons ``{name: Daemon}`` side by side (each start mostly waits
+        for a Python process to import and listen)."""
+        self.daemons.update(named)
+        with concurrent.futures.ThreadPoolExecutor(len(named)) as pool:
+            for started in [pool.submit(daemon.start) for daemon in named.values()]:
+                started.result()
 
     def _balance(self, balancer, servers):
         """Start ``balancer`` in front of ``servers``; wait until it answers."""
