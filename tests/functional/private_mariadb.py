@@ -16,10 +16,11 @@ import subprocess
 import tempfile
 import time
 
+from tests.functional.private_postgres import PrivateServer
 from tests.functional.services import free_ports
 
 
-class PrivateMariaDB:
+class PrivateMariaDB(PrivateServer):
     """One private MariaDB server; :meth:`start`, :meth:`restart`, :meth:`destroy`.
 
     :raises FileNotFoundError: when mariadbd or mariadb-install-db is not installed.
@@ -91,15 +92,3 @@ class PrivateMariaDB:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-
-    def restart(self):
-        """Stop, then start again on the same port and data."""
-        self.stop()
-        self.start()
-
-    def destroy(self):
-        """Stop the server and delete its folder."""
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)

@@ -132,18 +132,17 @@ class Deployment:
             registries[name] = daemons.registry_daemon(
                 os.path.join(self.folder, name), self.sql_connection,
                 workers=self.workers, public_endpoint=registry_lb.url,
-                disable_path=self.disable_path(name), **self.registry_options)
-        first = registries[self.REGISTRIES[0]]
-        first.sync_schema()
-        for daemon in registries.values():
-            daemon.options['db_auto_create'] = 'false'
+                disable_path=self.disable_path(name), db_auto_create='false',
+                **self.registry_options)
+        registries[self.REGISTRIES[0]].sync_schema()
         self._start_daemons(registries)
         self.registry_front = Front(self._balance(registry_lb, registries), registries)
         if not self.api_names:
             return
         os.makedirs(self.datadir, exist_ok=True)
         options = dict(self.api_options)
-        store_file = dict(options.pop('store_file', {}), filesystem_store_datadir=self.datadir)
+        store_file = dict(options.pop('store_file', {}),
+                          filesystem_store_datadir=self.datadir)
         apis = {name: daemons.api_daemon(
             os.path.join(self.folder, name), registry_lb.url,
             sections={'store:file': store_file}, workers=self.workers,

@@ -23,7 +23,7 @@ import time
 import pytest
 
 from tests.data import random_bytes
-from tests.functional import databases, scaleout
+from tests.functional import scaleout
 from tests.functional.availability import service_unavailable
 from tests.functional.load import Load
 from tests.functional.private_mariadb import PrivateMariaDB
