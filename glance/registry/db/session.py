@@ -22,6 +22,8 @@ sql_pool_recycle 3600                    seconds after which a connection is
 import contextlib
 import logging
 import os
+import sqlite3
+import time
 import weakref
 
 import sqlalchemy as sa
@@ -234,6 +236,37 @@ def describe_error(err, detail=False):
     return '%s: %s' % (name, log.redact(str(orig))[:300])
 
 
+def _begin_immediate(sqlite_connection):
+    """Begin a SQLite transaction holding the file's write lock (``BEGIN IMMEDIATE``).
+
+    The driver would otherwise begin the transaction only at the first write, after
+    the reads it depends on (an update's current status and properties), and a writer
+    in another process could change them in between. While another process holds the
+    lock, this waits in short sleeps (green under eventlet) rather than in SQLite's
+    busy handler, which would freeze every request of this process, health checks
+    included; it gives up after the connection's busy timeout (5 s by default).
+
+    :raises ServiceUnavailable: when the lock is still held after the busy timeout.
+    """
+    patience = sqlite_connection.execute('PRAGMA busy_timeout').fetchone()[0] / 1000
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    sqlite_connection.execute('PRAGMA busy_timeout = 0')
+    try:
+        while True:
+            try:
+                sqlite_connection.execute('BEGIN IMMEDIATE')
+                return
+            except sqlite3.OperationalError as err:
+                if 'locked' not in str(err) or time.monotonic() >= deadline:
+                    raise exception.ServiceUnavailable(
+                        reason='database busy (SQLite: %s)' % err) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        sqlite_connection.execute('PRAGMA busy_timeout = %d' % (patience * 1000))
+
+
 class Database:
     """The registry's engines and session factory.
 
@@ -278,17 +311,14 @@ class Database:
     def session(self):
         """A session in one transaction: committed on success, rolled back on error.
 
-        On SQLite the transaction takes the file's write lock first (``BEGIN
-        IMMEDIATE``): the driver would otherwise begin it only at the first write,
-        after the reads it depends on (an update's current status and properties),
-        and a writer in another process could change them in between. A writer that
-        waits for the lock longer than the busy timeout gets a 503.
+        On SQLite the transaction takes the file's write lock first (see
+        :func:`_begin_immediate`).
 
         :raises ServiceUnavailable: when the database cannot be reached or is locked.
         """
         with self._unavailable_as_503(), self._sessions.begin() as session:
             if self.engine.dialect.name == 'sqlite':
-                session.connection().exec_driver_sql('BEGIN IMMEDIATE')
+                _begin_immediate(session.connection().connection.dbapi_connection)
             yield session
 
     @contextlib.contextmanager

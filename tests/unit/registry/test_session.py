@@ -1,6 +1,8 @@
 """Database URLs and engines: only drivers that keep eventlet responsive."""
 
 import os
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -155,5 +157,41 @@ def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(tmp_path):
                 other.execute(sa.text('SELECT 1'))
     with second.session() as other:
         other.execute(sa.text('SELECT 1'))
+    first.dispose()
+    second.dispose()
+
+
+def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(tmp_path):
+    url = 'sqlite:///%s?timeout=5' % (tmp_path / 'shared.sqlite')
+    first, second = (session.Database.from_conf({'sql_connection': url})
+                     for _ in range(2))
+    with first.session() as db_session:
+        db_session.execute(sa.text('CREATE TABLE t (v INTEGER)'))
+    holding = threading.Event()
+
+    def hold_the_lock():
+        with first.session() as db_session:
+            db_session.execute(sa.text('INSERT INTO t VALUES (1)'))
+            holding.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(10)
+    started = time.monotonic()
+    with second.session() as db_session:
+        # The lock is ours only once the first writer has committed.
+        assert db_session.execute(sa.text('SELECT count(*) FROM t')).scalar() == 1
+        db_session.execute(sa.text('INSERT INTO t VALUES (2)'))
+    assert time.monotonic() - started > 0.1
+    holder.join(10)
+    with first.connection() as connection:
+        assert connection.execute(sa.text('SELECT count(*) FROM t')).scalar() == 2
+    # The connection's own busy timeout is back for the statements that follow.
+    raw = second.engine.raw_connection()
+    try:
+        assert raw.driver_connection.execute('PRAGMA busy_timeout').fetchone()[0] == 5000
+    finally:
+        raw.close()
     first.dispose()
     second.dispose()
