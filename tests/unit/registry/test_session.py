@@ -143,13 +143,29 @@ def test_a_transaction_that_lost_a_race_is_503_not_500():
     assert not session.is_unavailable(sa.exc.ProgrammingError('x', {}, Exception()))
 
 
-def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(tmp_path):
-    # Two registry processes on one file: while one write session is open (it has
-    # only read so far), another cannot start one; it waits for the lock, here 0.1 s,
-    # and gets a 503 rather than writing on top of what the first one read.
-    url = 'sqlite:///%s?timeout=0.1' % (tmp_path / 'shared.sqlite')
-    first, second = (session.Database.from_conf({'sql_connection': url})
-                     for _ in range(2))
+@pytest.fixture
+def two_registries_on_one_sqlite_file(tmp_path):
+    """Factory: ``make(busy_timeout)`` → two Databases on one SQLite file, as two
+    registry processes would have; disposed after the test."""
+    made = []
+
+    def make(busy_timeout):
+        url = 'sqlite:///%s?timeout=%s' % (tmp_path / 'shared.sqlite', busy_timeout)
+        made.extend(session.Database.from_conf({'sql_connection': url})
+                    for _ in range(2))
+        return made[-2:]
+
+    yield make
+    for database in made:
+        database.dispose()
+
+
+def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(
+        two_registries_on_one_sqlite_file):
+    # While one write session is open (it has only read so far), another cannot
+    # start one; it waits for the lock, here 0.1 s, and gets a 503 rather than
+    # writing on top of what the first one read.
+    first, second = two_registries_on_one_sqlite_file(0.1)
     with first.session() as db_session:
         db_session.execute(sa.text('SELECT 1'))
         with pytest.raises(exception.ServiceUnavailable):
@@ -157,14 +173,11 @@ def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(tmp_path):
                 other.execute(sa.text('SELECT 1'))
     with second.session() as other:
         other.execute(sa.text('SELECT 1'))
-    first.dispose()
-    second.dispose()
 
 
-def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(tmp_path):
-    url = 'sqlite:///%s?timeout=5' % (tmp_path / 'shared.sqlite')
-    first, second = (session.Database.from_conf({'sql_connection': url})
-                     for _ in range(2))
+def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(
+        two_registries_on_one_sqlite_file):
+    first, second = two_registries_on_one_sqlite_file(5)
     with first.session() as db_session:
         db_session.execute(sa.text('CREATE TABLE t (v INTEGER)'))
     holding = threading.Event()
@@ -193,5 +206,3 @@ def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(tmp_path):
         assert raw.driver_connection.execute('PRAGMA busy_timeout').fetchone()[0] == 5000
     finally:
         raw.close()
-    first.dispose()
-    second.dispose()
