@@ -110,3 +110,5 @@ def test_200_concurrent_creates_and_updates_lose_nothing(registries):
         expected
     for image in contested:
         assert stored[image['id']]['status'] == winners.get(image['id'], 'queued')
+    # registries.daemon is the front end: its log is both registries' logs.
+    assert 'Traceback' not in registries.daemon.read_log()
