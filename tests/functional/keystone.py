@@ -4,14 +4,30 @@ Keystone runs from its own virtualenv (``.test-services/keystone-venv``, or
 ``$GLANCE_TEST_KEYSTONE_VENV``; ``tools/test-setup.sh`` installs it) on SQLite with
 fernet tokens, every file under a private folder, served by ``wsgiref`` on
 ``127.0.0.1`` and stopped by PID. It is bootstrapped with ``admin`` / a generated
-password; :class:`KeystoneService` then creates projects, users and role assignments
-through the ordinary v3 API.
+password; :class:`KeystoneService` then creates projects, users, role assignments and
+catalog entries through the ordinary v3 API.
 
-Fixture (session-scoped): ``keystone_service``. Example::
+Fixtures: ``keystone_service`` (session-scoped) and ``glance_in_catalog``
+(module-scoped: a keystone-mode glance deployment registered as the catalog's image
+service; a module changes glance-api's options by overriding the module-scoped
+fixture ``glance_api_options``). Example::
 
     def test_x(keystone_service):
         alice = keystone_service.make_user('alice', 'p-alice', ['member'])
         token = keystone_service.token(alice)
+
+The Keystone is shared by the whole session, so user names must be unique across
+modules: :meth:`KeystoneService.make_project_user` makes uniquely named users, each in a
+project of its own. For the real OpenStack clients, a glance deployment that
+authenticates with this Keystone (:func:`start_glance`) is registered as the ``image``
+service of the catalog; a client then needs only the user's password login
+(:meth:`KeystoneService.client_auth` or the ``OS_*`` variables of
+:meth:`KeystoneService.os_environ`)::
+
+    def test_y(glance_in_catalog, keystone_service):
+        registry, api = glance_in_catalog     # api.url is in the catalog
+        alice = keystone_service.make_project_user('alice')
+        env = keystone_service.os_environ(alice)   # OS_AUTH_URL, OS_USERNAME, ...
 """
 
 import dataclasses
@@ -26,6 +42,7 @@ import urllib.request
 
 import pytest
 
+from tests.functional import daemons
 from tests.functional.services import (REPO, ServiceError, _stop, _tail, free_ports,
                                        start_or_give_up)
 
@@ -223,9 +240,78 @@ class KeystoneService:
             assert status == 204, status
         return User(name, password, user_id, project, project_id)
 
+    def make_project_user(self, prefix, roles=('member',)):
+        """A new user with ``roles`` in a new project of its own, both uniquely named
+        ``<prefix>-<random>`` and ``<prefix>-<random>-project`` (the session's Keystone is
+        shared, so fixed names would collide between modules).
+
+        :returns: a :class:`User`; its ``project_id`` is what image sharing calls the
+            member (tenant) id.
+        """
+        name = '%s-%s' % (prefix, secrets.token_hex(4))
+        return self.make_user(name, name + '-project', list(roles))
+
     def token(self, user):
         """A fresh project-scoped token of a :class:`User`."""
         return self.password_token(user.name, user.password, user.project)
+
+    def client_auth(self, user):
+        """Password login of ``user`` as keyword arguments: ``openstack.connect(**auth)``
+        and keystoneauth1's ``identity.v3.Password(**auth)`` both take them."""
+        return {'auth_url': self.url, 'username': user.name, 'password': user.password,
+                'project_name': user.project, 'user_domain_name': 'Default',
+                'project_domain_name': 'Default'}
+
+    def os_environ(self, user):
+        """The same login as the ``OS_*`` environment variables every OpenStack client
+        reads (``OS_AUTH_URL``, ``OS_USERNAME``, ``OS_PASSWORD``, ``OS_PROJECT_NAME``,
+        ``OS_USER_DOMAIN_NAME``, ``OS_PROJECT_DOMAIN_NAME``,
+        ``OS_IDENTITY_API_VERSION``)."""
+        env = {'OS_' + name.upper(): value
+               for name, value in self.client_auth(user).items()}
+        env['OS_IDENTITY_API_VERSION'] = '3'
+        return env
+
+    def register_image_endpoint(self, url, region='RegionOne'):
+        """Make ``url`` (a glance-api base URL, without ``/v1`` or ``/v2``: clients
+        append the version or discover it) the catalog's ``image`` service.
+
+        Creates the service (type ``image``, name ``glance``) and the region when
+        missing, deletes every image endpoint registered before (so each test module
+        can register its own glance-api, and clients never pick a stale one), then
+        creates the ``public``, ``internal`` and ``admin`` endpoints, all at ``url``.
+
+        :returns: ``{interface: endpoint id}``.
+        """
+        service_id = self._image_service_id()
+        status, _, _ = self.call('GET', '/regions/' + region)
+        if status == 404:
+            status, _, _ = self.call('POST', '/regions', {'region': {'id': region}})
+            assert status == 201, status
+        status, _, found = self.call('GET', '/endpoints?service_id=' + service_id)
+        assert status == 200, status
+        for endpoint in found['endpoints']:
+            status, _, _ = self.call('DELETE', '/endpoints/' + endpoint['id'])
+            assert status == 204, status
+        made = {}
+        for interface in ('public', 'internal', 'admin'):
+            status, _, endpoint = self.call('POST', '/endpoints', {'endpoint': {
+                'service_id': service_id, 'interface': interface, 'url': url,
+                'region_id': region, 'enabled': True}})
+            assert status == 201, status
+            made[interface] = endpoint['endpoint']['id']
+        return made
+
+    def _image_service_id(self):
+        status, _, found = self.call('GET', '/services?type=image')
+        assert status == 200, status
+        if found['services']:
+            return found['services'][0]['id']
+        status, _, made = self.call('POST', '/services', {'service': {
+            'type': 'image', 'name': 'glance', 'enabled': True,
+            'description': 'Glance image service'}})
+        assert status == 201, status
+        return made['service']['id']
 
     def auth_token_options(self, user):
         """keystonemiddleware auth_token options for a daemon logging in as ``user``."""
@@ -236,9 +322,55 @@ class KeystoneService:
                 'interface': 'public'}
 
 
+def start_glance(folder, keystone, service_user, **api_options):
+    """Start a glance-registry (SQLite) and a glance-api that authenticate with Keystone.
+
+    Both run the keystone pipelines (keystonemiddleware's auth_token, no trusted
+    gateway); glance-api logs in to Keystone as ``service_user`` (a :class:`User` with
+    the ``service`` role) and sends that token to the registry as ``X-Service-Token``.
+
+    :param folder: a fresh folder (a ``pathlib.Path``) for both daemons.
+    :param keystone: the running :class:`KeystoneService`.
+    :param api_options: more glance-api conf options.
+    :returns: the started daemons ``(registry, api)``; the caller stops both.
+    """
+    auth = dict(daemons.NO_TRUSTED_GATEWAY, **keystone.auth_token_options(service_user))
+    return daemons.start_deployment(
+        daemons.registry_daemon(folder / 'registry',
+                                'sqlite:///%s' % (folder / 'registry.db'),
+                                pipeline='glance-registry-keystone', **auth),
+        lambda registry_url: daemons.api_daemon(
+            folder / 'api', registry_url, pipeline='glance-api-keystone',
+            registry_auth_url=keystone.url, registry_username=service_user.name,
+            registry_password=service_user.password,
+            registry_project_name=service_user.project, **dict(auth, **api_options)))
+
+
 @pytest.fixture(scope='session')
 def keystone_service(tmp_path_factory):
     """A running :class:`KeystoneService` shared by the session (stopped at its end)."""
     service = KeystoneService(tmp_path_factory.mktemp('keystone'))
     yield start_or_give_up(service)
     service.stop()
+
+
+@pytest.fixture(scope='module')
+def glance_api_options():
+    """More glance-api options for ``glance_in_catalog``; a module overrides this."""
+    return {}
+
+
+@pytest.fixture(scope='module')
+def glance_in_catalog(tmp_path_factory, keystone_service, glance_api_options):
+    """:func:`start_glance` with a new service user, glance-api registered as the
+    catalog's image service (replacing any earlier one); yields ``(registry, api)``
+    and stops both after the module."""
+    service_user = keystone_service.make_project_user('glance', roles=('service',))
+    registry, api = start_glance(tmp_path_factory.mktemp('glance-in-catalog'),
+                                 keystone_service, service_user, **glance_api_options)
+    try:
+        keystone_service.register_image_endpoint(api.url)
+        yield registry, api
+    finally:
+        api.stop()
+        registry.stop()

@@ -15,6 +15,7 @@ from glance.common import auth, exception
 from glance.nova import image_service
 from tests.data import random_bytes
 from tests.functional import daemons
+from tests.functional.keystone import start_glance
 from tests.functional.services import free_ports
 from tests.functional.test_api_images import Api
 from tests.functional.test_cli import Services, run_cli
@@ -33,18 +34,8 @@ def users(keystone_service):
 @pytest.fixture(scope='module')
 def deployment(tmp_path_factory, keystone_service, users):
     """A registry and a glance-api in keystone mode; yields ``(registry, api)``."""
-    folder = tmp_path_factory.mktemp('keystone-deployment')
-    glance = users['glance']
-    auth = dict(daemons.NO_TRUSTED_GATEWAY, **keystone_service.auth_token_options(glance))
-    registry, api = daemons.start_deployment(
-        daemons.registry_daemon(folder / 'registry',
-                                'sqlite:///%s' % (folder / 'registry.db'),
-                                pipeline='glance-registry-keystone', **auth),
-        lambda registry_url: daemons.api_daemon(
-            folder / 'api', registry_url, pipeline='glance-api-keystone',
-            registry_auth_url=keystone_service.url, registry_username=glance.name,
-            registry_password=glance.password, registry_project_name=glance.project,
-            **auth))
+    registry, api = start_glance(tmp_path_factory.mktemp('keystone-deployment'),
+                                 keystone_service, users['glance'])
     yield registry, api
     api.stop()
     registry.stop()
