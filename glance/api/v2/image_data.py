@@ -17,6 +17,7 @@ by WebOb.
 
 import webob
 
+from glance.api import images as native
 from glance.api.v2 import images
 from glance.common import context, exception
 
@@ -49,6 +50,7 @@ class ImageDataController(images.V2Controller):
                                                       req.content_type or 'nothing'))
         ctx = context.from_environ(req.environ)
         image_id = images.check_image_id(image_id)
+        native._has_body(req)  # a chunked body becomes readable
         self.core.upload(ctx, image_id, req.body_file, req.content_length,
                          metadata=_declared_size(req))
         return webob.Response(status=204)
