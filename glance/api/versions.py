@@ -1,4 +1,4 @@
-"""Version discovery of glance-api: ``GET /`` and ``GET /versions``.
+"""Version discovery of glance-api: ``GET /`` and ``GET /versions``, before any auth.
 
 keystoneauth (and so openstacksdk) reads this document to find the v2 endpoint of
 the catalog's unversioned ``image`` URL: it picks the highest ``v2.x`` whose status
@@ -9,10 +9,16 @@ the body is the same::
     {"versions": [{"id": "v2.5", "status": "CURRENT",
                    "links": [{"rel": "self", "href": "http://host:9292/v2/"}]}, ...]}
 
-v2.5 is the newest version whose features this subset serves (community
-visibility, members, tags, JSON patch); the native API has no version entry (its
-paths are unversioned) and v1 is listed for the ``/v1`` surface.
+v2.5 is the newest version whose features the v2 subset serves (community
+visibility, members, tags, JSON patch); v1 is listed for the ``/v1`` surface; the
+native API's paths are unversioned and have no entry.
+
+The document says nothing about images, so, as in glance, it is answered by a paste
+filter placed before the auth filters (``versions`` in ``etc/glance-api-paste.ini``):
+a client may discover versions before it has a token.
 """
+
+import webob
 
 from glance.common import wsgi
 
@@ -27,32 +33,39 @@ VERSIONS = (
     ('v1.1', 'SUPPORTED', 'v1'),
     ('v1.0', 'SUPPORTED', 'v1'),
 )
+#: The paths answered, and the status of each.
+PATHS = {'/': 300, '/versions': 200}
 
 
-class VersionsController(wsgi.Controller):
-    """The version list, with links under the request's own host URL."""
-
-    @staticmethod
-    def _document(req):
-        base = req.host_url + req.script_name
-        return {'versions': [
-            {'id': version, 'status': status,
-             'links': [{'rel': 'self', 'href': '%s/%s/' % (base, path)}]}
-            for version, status, path in VERSIONS]}
-
-    def choices(self, req):
-        """``GET /``: 300 with the version list (the client picks one)."""
-        return wsgi.json_response(self._document(req), status=300)
-
-    def index(self, req):
-        """``GET /versions``: 200 with the version list."""
-        return self._document(req)
+def document(host_url):
+    """The version list, with links under ``host_url`` (scheme, host, script name)."""
+    return {'versions': [
+        {'id': version, 'status': status,
+         'links': [{'rel': 'self', 'href': '%s/%s/' % (host_url, path)}]}
+        for version, status, path in VERSIONS]}
 
 
-def connect_routes(mapper, controller=None):
-    """Add ``GET /`` and ``GET /versions`` to glance-api's mapper."""
-    controller = controller or VersionsController()
-    mapper.connect('/', controller=controller, action='choices',
-                   conditions={'method': ['GET', 'HEAD']})
-    mapper.connect('/versions', controller=controller, action='index',
-                   conditions={'method': ['GET', 'HEAD']})
+class VersionsFilter:
+    """Answer ``GET|HEAD /`` and ``/versions``; pass everything else on."""
+
+    def __init__(self, app):
+        self.app = app
+
+    def __call__(self, environ, start_response):
+        status = PATHS.get(environ.get('PATH_INFO') or '/')
+        if status is None:
+            return self.app(environ, start_response)
+        req = webob.Request(environ)
+        if req.method not in ('GET', 'HEAD'):
+            response = wsgi.json_error(405, 'Method %s not allowed on %s; allowed: GET, '
+                                       'HEAD' % (req.method, req.path_info),
+                                       {'Allow': 'GET, HEAD'})
+        else:
+            response = wsgi.json_response(document(req.host_url + req.script_name),
+                                          status=status)
+        return response(environ, start_response)
+
+
+def filter_factory(global_conf, **local_conf):
+    """Paste filter factory for :class:`VersionsFilter` (no options)."""
+    return VersionsFilter
