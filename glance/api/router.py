@@ -44,6 +44,7 @@ import functools
 import routes
 
 from glance.api import conversion, images, inspection
+from glance.api.v2 import routes as v2_routes
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
@@ -86,7 +87,8 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None):
+def build_mapper(controller, cache_controller=None, health_controller=None, core=None,
+                 disk_formats=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
@@ -94,9 +96,14 @@ def build_mapper(controller, cache_controller=None, health_controller=None):
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
+    :param core: the :class:`~glance.api.core.ImageCore` of the v2 API (served when
+        given; see :mod:`glance.api.v2.routes`).
+    :param disk_formats: the accepted ``disk_format`` values, for the v2 image schema.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if core is not None:
+        v2_routes.connect_routes(mapper, core, disk_formats)
     if health_controller is not None:
         mapper.connect(health.PATH, controller=health_controller, action='detail',
                        conditions={'method': ['GET']})
