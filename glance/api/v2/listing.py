@@ -50,8 +50,8 @@ def _invalid(reason):
 class ListRequest:
     """A checked list query: arguments for :meth:`ImageCore.list`.
 
-    :ivar filters: registry filters (``tag`` a list, extra properties as
-        ``property-<name>``).
+    :ivar filters: registry filters (``tag`` a list, extra properties under
+        ``properties``).
     :ivar empty: True when the answer is known to be empty (``os_hidden=true``,
         ``limit=0``).
     """
@@ -145,7 +145,7 @@ def parse(req):
         elif name in _REGISTRY_FILTERS:
             filters[name] = _one(params, name)
         elif name not in _PAGING:
-            filters['property-' + name] = _one(params, name)
+            filters.setdefault('properties', {})[name] = _one(params, name)
     sort_key, sort_dir = _sorting(params)
     limit = _limit(_one(params, 'limit'))
     return ListRequest(filters, sort_key, sort_dir, limit, _one(params, 'marker'),

@@ -17,7 +17,7 @@ def test_filters_tags_properties_and_paging():
     query = _parse('name=cirros&visibility=all&member_status=all&tag=a&tag=b'
                    '&size_min=10&hw_disk_bus=scsi&limit=2&marker=m1&sort=name:asc')
     assert query.filters == {'name': 'cirros', 'visibility': 'all', 'tag': ['a', 'b'],
-                             'size_min': '10', 'property-hw_disk_bus': 'scsi'}
+                             'size_min': '10', 'properties': {'hw_disk_bus': 'scsi'}}
     assert (query.sort_key, query.sort_dir, query.limit, query.marker,
             query.member_status, query.empty) == ('name', 'asc', 2, 'm1', 'all', False)
 
