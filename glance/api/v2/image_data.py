@@ -15,6 +15,8 @@ by WebOb.
   the image's ``os_hash_value`` (sha256) or that checksum.
 """
 
+import functools
+
 import webob
 
 from glance.api import images as native
@@ -52,7 +54,8 @@ class ImageDataController(images.V2Controller):
         image_id = images.check_image_id(image_id)
         native._has_body(req)  # a chunked body becomes readable
         self.core.upload(ctx, image_id, req.body_file, req.content_length,
-                         metadata=_declared_size(req))
+                         metadata=_declared_size(req),
+                         after_body=functools.partial(native._check_body_end, req))
         return webob.Response(status=204)
 
     def download(self, req, image_id):
