@@ -260,8 +260,8 @@ image = conn.image.create_image('sdk-errors', data=b'data', disk_format='raw',
 result = {
     'missing': error(conn.image.get_image, params['missing']),
     'protected': error(conn.image.delete_image, image.id, ignore_missing=False),
-    'uploaded_twice': error(lambda: conn.image.get_image(image.id).upload(
-        conn.image, data=b'again').raise_for_status()),
+    'uploaded_twice': error(lambda: exceptions.raise_from_response(
+        conn.image.get_image(image.id).upload(conn.image, data=b'again'))),
     'bad_sort': error(lambda: list(conn.image.images(sort_key='owner'))),
 }
 conn.image.update_image(image.id, is_protected=False)
@@ -269,7 +269,7 @@ conn.image.delete_image(image.id)
 ''', auth=keystone_service.client_auth(alice), missing=str(uuid.uuid4())).value
     assert errors['missing'][:2] == ['openstack.exceptions.NotFoundException', 404]
     assert errors['protected'][:2] == ['openstack.exceptions.ForbiddenException', 403]
-    assert errors['uploaded_twice'][1] == 409, errors
+    assert errors['uploaded_twice'][:2] == ['openstack.exceptions.ConflictException', 409]
     assert errors['bad_sort'][:2] == ['openstack.exceptions.BadRequestException', 400]
 
 
