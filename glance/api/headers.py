@@ -26,14 +26,16 @@ _KEPT_AS_IS = ''.join(chr(c) for c in range(0x20, 0x7f) if chr(c) != '%')
 
 #: Fields a client may set, with their parsers.
 WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
-                   'size', 'checksum', 'sha256', 'blake3')
+                   'size', 'checksum', 'sha256', 'blake3', 'protected', 'min_disk',
+                   'min_ram')
 #: Fields the registry or the API own.
 READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
                     'deleted', 'chunks', 'detected_format', 'virtual_size')
 #: Fields sent back as headers, in this order (then ``location`` for admins).
 SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
                 'container_format', 'size', 'virtual_size', 'detected_format',
-                'checksum', 'sha256', 'blake3', 'created_at',
+                'checksum', 'sha256', 'blake3', 'protected', 'min_disk', 'min_ram',
+                'created_at',
                 'updated_at', 'deleted_at', 'deleted')
 #: Fields hidden from callers who are not admins.
 PRIVATE_FIELDS = ('location', 'chunks')
@@ -63,7 +65,8 @@ def _size(value):
     return size
 
 
-_PARSERS = {'is_public': config.as_bool, 'size': _size,
+_PARSERS = {'is_public': config.as_bool, 'protected': config.as_bool, 'size': _size,
+            'min_disk': _size, 'min_ram': _size,
             'checksum': _hex_digest(32), 'sha256': _hex_digest(64),
             'blake3': _hex_digest(64)}
 
