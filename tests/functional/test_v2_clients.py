@@ -405,3 +405,33 @@ def test_glance_cli_v2_create_list_update_download_delete(
     assert deleted.status == 0, deleted.stderr
     shown = openstack_clients.glance('image-show', image_id, env=env)
     assert shown.status == 1 and 'No image found with id %s' % image_id in shown.stderr
+
+
+def test_openstacksdk_shares_an_image_with_a_second_project(
+        openstack_clients, api, keystone_service, alice, bob):
+    name = _name('sdk-shared')
+    owner = openstack_clients.run(_SDK + '''
+image = conn.image.create_image(params['name'], data=b'shared bytes', disk_format='raw',
+                                container_format='bare', visibility='shared')
+member = conn.image.add_member(image.id, member_id=params['bob'])
+result = {'id': image.id, 'member': member.to_dict(),
+          'members': [m.to_dict() for m in conn.image.members(image.id)]}
+''', auth=keystone_service.client_auth(alice), name=name, bob=bob.project_id).value
+    assert owner['member']['status'] == 'pending'
+    assert [m['id'] for m in owner['members']] == [bob.project_id]
+    accepted = openstack_clients.run(_SDK + '''
+before = [image.id for image in conn.image.images(name=params['name'])]
+member = conn.image.update_member(params['bob'], params['id'], status='accepted')
+after = [image.id for image in conn.image.images(name=params['name'])]
+result = {'before': before, 'status': member.status, 'after': after,
+          'data': conn.image.download_image(params['id']).content}
+''', auth=keystone_service.client_auth(bob), name=name, id=owner['id'],
+        bob=bob.project_id).value
+    assert accepted == {'before': [], 'status': 'accepted', 'after': [owner['id']],
+                        'data': b'shared bytes'}
+    removed = openstack_clients.run(_SDK + _ERRORS + '''
+conn.image.remove_member(params['bob'], params['id'], ignore_missing=False)
+conn.image.delete_image(params['id'])
+result = error(conn.image.get_image, params['id'])
+''', auth=keystone_service.client_auth(alice), id=owner['id'], bob=bob.project_id).value
+    assert removed[:2] == ['openstack.exceptions.NotFoundException', 404]

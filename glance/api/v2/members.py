@@ -13,8 +13,9 @@ PUT /v2/images/<id>/members/<p>                 ``{"status": "accepted"}`` (or p
 DELETE /v2/images/<id>/members/<p>              204
 =============================================== =========================================
 
-The registry (through the image core) keeps the memberships and decides who may
-change them: the owner adds and removes members, a member sets its own status. A
+As in glance, only ``member`` (POST) and ``status`` (PUT) are read from a body
+(openstacksdk sends more of the member). The registry (through the image core) keeps
+the memberships and decides who may change them: the owner adds and removes members, a member sets its own status. A
 member sees the image whatever its status; it is listed among the member's images
 once accepted (``member_status`` of :mod:`glance.api.v2.listing`).
 """
@@ -58,7 +59,7 @@ class MembersController(images.V2Controller):
         """
         ctx = context.from_environ(req.environ)
         body = wsgi.parse_json_body(req)
-        if set(body) != {'member'}:
+        if 'member' not in body:
             raise exception.Invalid(reason='the body must be {"member": "<project id>"}')
         member_id = _member_id(body['member'])
         image = self.get_image(ctx, image_id)
@@ -83,7 +84,7 @@ class MembersController(images.V2Controller):
         ctx = context.from_environ(req.environ)
         body = wsgi.parse_json_body(req)
         status = body.get('status')
-        if set(body) != {'status'} or status not in schemas.MEMBER_STATUSES:
+        if status not in schemas.MEMBER_STATUSES:
             raise exception.Invalid(reason='the body must be {"status": s}, s one of %s'
                                            % ', '.join(schemas.MEMBER_STATUSES))
         image_id = self.get_image(ctx, image_id)['id']
