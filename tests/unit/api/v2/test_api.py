@@ -226,3 +226,13 @@ def test_schemas(app, name):
     response = _call(app, 'GET', '/v2/schemas/' + name)
     assert response.status_int == 200 and response.json['name'] == name
     assert _call(app, 'GET', '/v2/schemas/task').status_int == 404
+
+
+def test_community_images_are_seen_by_id_and_listed_only_when_asked(app):
+    image = _create(app, name='community-img', visibility='community')
+    assert _call(app, 'GET', image['self'], BOB).status_int == 200
+    listed = _call(app, 'GET', '/v2/images?name=community-img', BOB).json['images']
+    assert listed == []
+    asked = _call(app, 'GET', '/v2/images?name=community-img&visibility=community',
+                  BOB).json['images']
+    assert [found['id'] for found in asked] == [image['id']]
