@@ -47,6 +47,7 @@ import functools
 import routes
 
 from glance.api import conversion, core, images, inspection
+from glance.api.v2 import routes as v2_routes
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
@@ -89,7 +90,8 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None):
+def build_mapper(controller, cache_controller=None, health_controller=None, core=None,
+                 disk_formats=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
@@ -97,9 +99,14 @@ def build_mapper(controller, cache_controller=None, health_controller=None):
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
+    :param core: the :class:`~glance.api.core.ImageCore` of the v2 API (served when
+        given; see :mod:`glance.api.v2.routes`).
+    :param disk_formats: the accepted ``disk_format`` values, for the v2 image schema.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    if core is not None:
+        v2_routes.connect_routes(mapper, core, disk_formats)
     if health_controller is not None:
         mapper.connect(health.PATH, controller=health_controller, action='detail',
                        conditions={'method': ['GET']})
@@ -139,12 +146,13 @@ def build_app(conf, stores=None):
             cache_options.prefetch_workers, cache_options.verify_interval)
         maintainer.start()
         cache_controller = cache_admin.CacheAdminController(cache, maintainer, registry)
-    image_core = core.ImageCore(
-        registry, stores, options, inspection.InspectionOptions.from_conf(conf),
-        conversion.ConversionOptions.from_conf(conf), cache)
+    formats = inspection.InspectionOptions.from_conf(conf)
+    image_core = core.ImageCore(registry, stores, options, formats,
+                                conversion.ConversionOptions.from_conf(conf), cache)
     controller = images.ImagesController(image_core, options)
     return wsgi.Router(build_mapper(controller, cache_controller,
-                                    health.HealthController(_checks(registry, stores))))
+                                    health.HealthController(_checks(registry, stores)),
+                                    image_core, formats.disk_formats))
 
 
 def _checks(registry, stores):

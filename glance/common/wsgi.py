@@ -42,6 +42,7 @@ EXCEPTION_STATUS = {
     exception.NotFound: 404,
     exception.Conflict: 409,
     exception.RequestTooLarge: 413,
+    exception.UnsupportedMediaType: 415,
     exception.RangeNotSatisfiable: 416,
     exception.UpstreamError: 502,
     exception.ServiceUnavailable: 503,
@@ -119,13 +120,15 @@ def _json_depth(data):
     return deepest
 
 
-def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
-    """Decode a small JSON request body into a dict.
+def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32, top_level=dict):
+    """Decode a small JSON request body into a dict (or a list).
 
     :param max_bytes: largest body accepted.
     :param max_depth: deepest nesting of objects and arrays accepted.
+    :param top_level: ``dict`` (a JSON object) or ``list`` (an array, e.g. a JSON
+        patch): what the body must be.
     :raises Invalid: on a missing, non-UTF-8 or malformed body, a body nested deeper
-        than ``max_depth``, or a body whose top level is not an object.
+        than ``max_depth``, or a body whose top level is not ``top_level``.
     :raises RequestTooLarge: when the body exceeds ``max_bytes``.
     """
     if req.content_length is not None and req.content_length > max_bytes:
@@ -145,8 +148,9 @@ def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
         raise exception.Invalid(reason='malformed JSON: %s' % err.msg)
     except RecursionError:
         raise exception.Invalid(reason='malformed JSON: nested too deeply')
-    if not isinstance(data, dict):
-        raise exception.Invalid(reason='request body must be a JSON object')
+    if not isinstance(data, top_level):
+        raise exception.Invalid(reason='request body must be a JSON %s'
+                                % ('array' if top_level is list else 'object'))
     if _json_depth(data) > max_depth:
         raise exception.Invalid(reason='JSON body nested deeper than %d levels'
                                 % max_depth)

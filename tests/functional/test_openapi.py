@@ -31,8 +31,10 @@ def _schemathesis(spec, url, folder):
                '--phases', 'examples,coverage,fuzzing,stateful',
                '--request-timeout', '30', '-H', 'X-Tenant-Id: fuzz',
                '--report', 'junit', '--report-dir', str(folder)]
+    env = dict(os.environ, SCHEMATHESIS_HOOKS='tests.functional.openapi_hooks',
+               PYTHONPATH=daemons.REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            cwd=str(folder))
+                            cwd=str(folder), env=env)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert 'passed' in result.stdout
 
