@@ -26,21 +26,24 @@ _KEPT_AS_IS = ''.join(chr(c) for c in range(0x20, 0x7f) if chr(c) != '%')
 
 #: Fields a client may set, with their parsers.
 WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
-                   'size', 'checksum', 'sha256', 'blake3')
+                   'size', 'checksum', 'sha256', 'blake3', 'protected', 'min_disk',
+                   'min_ram')
 #: Fields the registry or the API own.
 READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
                     'deleted', 'chunks', 'detected_format', 'virtual_size')
 #: Fields sent back as headers, in this order (then ``location`` for admins).
 SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
                 'container_format', 'size', 'virtual_size', 'detected_format',
-                'checksum', 'sha256', 'blake3', 'created_at',
+                'checksum', 'sha256', 'blake3', 'protected', 'min_disk', 'min_ram',
+                'created_at',
                 'updated_at', 'deleted_at', 'deleted')
 #: Fields hidden from callers who are not admins.
 PRIVATE_FIELDS = ('location', 'chunks')
 
 
-def _text(raw):
-    # WSGI hands header values over as latin-1 decoded text; clients send UTF-8.
+def decode_text(raw):
+    """A WSGI header value (latin-1 decoded text) as the UTF-8 text clients sent,
+    stripped."""
     try:
         return raw.encode('latin-1').decode('utf-8').strip()
     except UnicodeError:
@@ -63,7 +66,8 @@ def _size(value):
     return size
 
 
-_PARSERS = {'is_public': config.as_bool, 'size': _size,
+_PARSERS = {'is_public': config.as_bool, 'protected': config.as_bool, 'size': _size,
+            'min_disk': _size, 'min_ram': _size,
             'checksum': _hex_digest(32), 'sha256': _hex_digest(64),
             'blake3': _hex_digest(64)}
 
@@ -90,19 +94,26 @@ class ImageMeta:
         return metadata
 
 
-def parse_image_meta(environ):
-    """Read the ``x-image-meta-*`` headers of a request.
+#: Fields whose values are parsed (booleans, integers, digests), not kept as text.
+TYPED_FIELDS = tuple(_PARSERS)
+
+
+def raw_image_meta(environ, decode=decode_text):
+    """Read the ``x-image-meta-*`` headers of a request as text, untyped.
 
     :param environ: the WSGI environ.
-    :returns: :class:`ImageMeta`.
-    :raises Invalid: for a read-only or unknown field, a malformed value, a value
-        holding control characters (CR, LF, NUL...) or an empty property key.
+    :param decode: turns a WSGI header value into text (the native API reads UTF-8;
+        the v1 API also undoes the percent-encoding of v1 clients).
+    :returns: ``(fields, properties)``: ``{field: text}`` (``location`` included) and
+        ``{key: text}``, names lower-cased with ``_`` for ``-``.
+    :raises Invalid: for a value holding control characters (CR, LF, NUL...) or an
+        empty property key.
     """
-    fields, properties, locations = {}, {}, []
+    fields, properties = {}, {}
     for key, raw in environ.items():
         if not key.startswith(_META):
             continue
-        value = _text(raw)
+        value = decode(raw)
         if _CONTROL.search(value):
             raise exception.Invalid(reason='%s holds control characters'
                                     % key[len('HTTP_'):].lower().replace('_', '-'))
@@ -112,11 +123,22 @@ def parse_image_meta(environ):
                 raise exception.Invalid(reason='empty property name in '
                                                'x-image-meta-property-')
             properties[name] = value
-            continue
-        field = key[len(_META):].lower()
-        if field == 'location':
-            locations += [item.strip() for item in value.split(',') if item.strip()]
-        elif field in WRITABLE_FIELDS:
+        else:
+            fields[key[len(_META):].lower()] = value
+    return fields, properties
+
+
+def parse_fields(raw, writable=WRITABLE_FIELDS):
+    """Type the writable fields of :func:`raw_image_meta`.
+
+    :param raw: ``{field: text}``.
+    :param writable: the fields a client may set.
+    :returns: ``{field: value}`` (``is_public`` bool, ``size`` int...).
+    :raises Invalid: for a read-only or unknown field, or a malformed value.
+    """
+    fields = {}
+    for field, value in raw.items():
+        if field in writable:
             try:
                 fields[field] = _PARSERS.get(field, str)(value)
             except ValueError as err:
@@ -125,7 +147,21 @@ def parse_image_meta(environ):
             raise exception.Invalid(reason='x-image-meta-%s is read-only' % field)
         else:
             raise exception.Invalid(reason='unknown field x-image-meta-%s' % field)
-    return ImageMeta(fields, properties, locations)
+    return fields
+
+
+def parse_image_meta(environ):
+    """Read the ``x-image-meta-*`` headers of a request.
+
+    :param environ: the WSGI environ.
+    :returns: :class:`ImageMeta`.
+    :raises Invalid: for a read-only or unknown field, a malformed value, a value
+        holding control characters (CR, LF, NUL...) or an empty property key.
+    """
+    raw, properties = raw_image_meta(environ)
+    location = raw.pop('location', '')
+    locations = [item.strip() for item in location.split(',') if item.strip()]
+    return ImageMeta(parse_fields(raw), properties, locations)
 
 
 def _header_value(value):
@@ -139,7 +175,7 @@ def _header_value(value):
     return urllib.parse.quote(text, safe=_KEPT_AS_IS)
 
 
-def image_meta_headers(image, show_locations):
+def image_meta_headers(image, show_locations, fields=SHOWN_FIELDS):
     """Render an image record as ``x-image-meta-*`` response headers.
 
     Fields whose value is null are left out. Values outside printable ASCII are
@@ -147,10 +183,11 @@ def image_meta_headers(image, show_locations):
 
     :param image: the registry record.
     :param show_locations: add one ``x-image-meta-location`` per chunk (admins only).
+    :param fields: the fields shown, in order.
     :returns: a list of ``(name, value)`` pairs.
     """
     headers = [('x-image-meta-%s' % field, _header_value(image[field]))
-               for field in SHOWN_FIELDS
+               for field in fields
                if image.get(field) is not None]
     for key, value in sorted((image.get('properties') or {}).items()):
         headers.append(('x-image-meta-property-%s' % key, _header_value(value)))
