@@ -47,6 +47,7 @@ from glance.api import conversion, images, inspection
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
+from glance.api.v1 import routes as v1_routes
 from glance.common import config, health, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -86,7 +87,7 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None):
+def build_mapper(controller, cache_controller=None, health_controller=None, core=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
@@ -94,6 +95,7 @@ def build_mapper(controller, cache_controller=None, health_controller=None):
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
+    :param core: the :class:`~glance.api.core.ImageCore` of the versioned APIs.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
@@ -112,6 +114,8 @@ def build_mapper(controller, cache_controller=None, health_controller=None):
                    conditions={'method': ['PUT']})
     mapper.connect('/images/{image_id}', controller=controller, action='delete',
                    conditions={'method': ['DELETE']})
+    if core is not None:
+        v1_routes.connect_routes(mapper, core)
     return mapper
 
 
