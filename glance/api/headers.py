@@ -19,6 +19,7 @@ _META = 'HTTP_X_IMAGE_META_'
 _PROPERTY = _META + 'PROPERTY_'
 _HEX = re.compile(r'^[0-9a-f]+$')
 _PLAIN_VALUE = re.compile(r'^[\x20-\x7e]*$')
+_LATIN1_VALUE = re.compile(r'^[\x20-\x7e\xa0-\xff]*$')
 # C0 and C1 controls and DEL: a value that holds one could split or forge a header
 # when it is sent back (GET/HEAD answer every field as a header).
 _CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
@@ -164,18 +165,18 @@ def parse_image_meta(environ):
     return ImageMeta(parse_fields(raw), properties, locations)
 
 
-def _header_value(value):
+def _header_value(value, plain=_PLAIN_VALUE):
     if isinstance(value, bool):
         return 'True' if value else 'False'
     text = str(value)
-    if _PLAIN_VALUE.match(text):
+    if plain.match(text):
         return text
     # Header values must be latin-1 on the wire; anything beyond printable ASCII
     # is sent percent-encoded UTF-8 so no byte is lost or mangled.
     return urllib.parse.quote(text, safe=_KEPT_AS_IS)
 
 
-def image_meta_headers(image, show_locations, fields=SHOWN_FIELDS):
+def image_meta_headers(image, show_locations, fields=SHOWN_FIELDS, latin1=False):
     """Render an image record as ``x-image-meta-*`` response headers.
 
     Fields whose value is null are left out. Values outside printable ASCII are
@@ -184,13 +185,16 @@ def image_meta_headers(image, show_locations, fields=SHOWN_FIELDS):
     :param image: the registry record.
     :param show_locations: add one ``x-image-meta-location`` per chunk (admins only).
     :param fields: the fields shown, in order.
+    :param latin1: values of printable Latin-1 are sent as such (what v1 clients,
+        which read headers as Latin-1, get right); only others are percent-encoded.
     :returns: a list of ``(name, value)`` pairs.
     """
-    headers = [('x-image-meta-%s' % field, _header_value(image[field]))
+    plain = _LATIN1_VALUE if latin1 else _PLAIN_VALUE
+    headers = [('x-image-meta-%s' % field, _header_value(image[field], plain))
                for field in fields
                if image.get(field) is not None]
     for key, value in sorted((image.get('properties') or {}).items()):
-        headers.append(('x-image-meta-property-%s' % key, _header_value(value)))
+        headers.append(('x-image-meta-property-%s' % key, _header_value(value, plain)))
     if show_locations:
         headers += [('x-image-meta-location', _header_value(chunk['location']))
                     for chunk in image.get('chunks') or ()]

@@ -11,8 +11,10 @@ is v1's own:
   ``x-image-meta-min_disk``); answers spell fields with ``_`` as v1 clients expect;
 * values are percent-decoded: python-glanceclient percent-encodes every header
   value (a name ``my image`` arrives as ``my%20image``), property keys too;
-* booleans are answered ``True``/``False``; a typed field sent as ``None`` (what
-  python-glanceclient sends for ``is_public`` when it was not given) is not given;
+* booleans are answered ``True``/``False``; values of printable Latin-1 are
+  answered as they are (v1 clients read headers as Latin-1), others percent-encoded
+  UTF-8; a typed field sent as ``None`` (what python-glanceclient sends for
+  ``is_public`` when it was not given) is not given;
 * ``x-image-meta-location`` is one URL (commas included), ``x-image-meta-id``
   chooses the id of a new image, ``x-image-meta-deleted`` is ignored (old clients
   send it), ``x-image-meta-store`` and ``x-glance-api-copy-from`` are refused (images
@@ -125,5 +127,7 @@ def image_body(record, fields=FIELDS):
 
 def response_headers(record):
     """An image as ``x-image-meta-*`` headers (``HEAD``/``GET /v1/images/<id>``):
-    :data:`FIELDS` that are set, then each property."""
-    return headers.image_meta_headers(record, False, fields=FIELDS)
+    :data:`FIELDS` that are set, then each property. python-glanceclient reads
+    header values as Latin-1, so text of printable Latin-1 is sent as it is; other
+    text is percent-encoded UTF-8."""
+    return headers.image_meta_headers(record, False, fields=FIELDS, latin1=True)

@@ -52,6 +52,19 @@ class V1Controller(wsgi.Controller):
         return record
 
 
+def _data_or_location(req, meta):
+    """True when the request carries data; refuses data with a location."""
+    has_body = native._has_body(req)  # a chunked body becomes readable
+    if has_body and meta.location:
+        raise exception.Invalid(reason='send either image data or '
+                                       'x-image-meta-location, not both')
+    return has_body
+
+
+def _locations(meta):
+    return [meta.location] if meta.location else None
+
+
 def _image_path(req, image_id):
     return '%s%s/v1/images/%s' % (req.host_url, req.script_name, image_id)
 
@@ -102,19 +115,22 @@ class ImagesController(V1Controller):
         return response
 
     def create(self, req):
-        """``POST /v1/images``: reserve an image, then take its data or location.
+        """``POST /v1/images``: reserve an image, with data from the body, registered
+        on ``x-image-meta-location``, or queued.
 
         :returns: 201 with ``{"image": ...}`` and ``Location``.
         :raises Invalid: for bad headers, or both data and a location.
         """
         ctx = context.from_environ(req.environ)
         meta = codec.parse_request(req.environ)
-        has_body = self._data_or_location(req, meta)
+        has_body = _data_or_location(req, meta)
         metadata = meta.metadata()
         if meta.image_id is not None:
             metadata['id'] = meta.image_id
-        record = self.core.reserve(ctx, metadata)
-        record = self._add_data(ctx, req, record, meta, has_body, {})
+        record = self.core.reserve(ctx, metadata, locations=_locations(meta),
+                                   with_data=has_body)
+        if has_body:
+            record = self._upload(ctx, req, record['id'], {})
         response = wsgi.json_response({'image': codec.image_body(record)}, status=201,
                                       headers={'Location': _image_path(req, record['id'])})
         if record.get('checksum'):
@@ -137,37 +153,20 @@ class ImagesController(V1Controller):
         if meta.image_id is not None and meta.image_id.lower() != record['id']:
             raise exception.Invalid(reason='x-image-meta-id cannot change: image %s'
                                     % record['id'])
-        has_body = self._data_or_location(req, meta)
-        if has_body or meta.location:
-            if record.get('status') != 'queued':
-                raise exception.Conflict(reason='image %s is %s; data can only be added '
-                                                'to a queued image'
-                                                % (record['id'], record.get('status')))
-            record = self._add_data(ctx, req, record, meta, has_body, meta.metadata())
+        if _data_or_location(req, meta):
+            record = self._upload(ctx, req, record['id'], meta.metadata())
+        elif meta.location:
+            record = self.core.register(ctx, record['id'], _locations(meta),
+                                        metadata=meta.metadata())
         else:
             purge = codec.purge_props(req)
             record = self.core.update(ctx, record['id'], meta.metadata(purge),
                                       purge_props=purge)
         return {'image': codec.image_body(record)}
 
-    @staticmethod
-    def _data_or_location(req, meta):
-        """True when the request carries data; refuses data with a location."""
-        has_body = native._has_body(req)  # a chunked body becomes readable
-        if has_body and meta.location:
-            raise exception.Invalid(reason='send either image data or '
-                                           'x-image-meta-location, not both')
-        return has_body
-
-    def _add_data(self, ctx, req, record, meta, has_body, metadata):
-        """Upload the body into the queued ``record``, or register its location."""
-        if has_body:
-            return self.core.upload(ctx, record['id'], req.body_file,
-                                    req.content_length, metadata=metadata)
-        if meta.location:
-            return self.core.register(ctx, record['id'], [meta.location],
-                                      metadata=metadata)
-        return record
+    def _upload(self, ctx, req, image_id, metadata):
+        return self.core.upload(ctx, image_id, req.body_file, req.content_length,
+                                metadata=metadata)
 
     def delete(self, req, image_id):
         """``DELETE /v1/images/<id>``: 200 (v1's status); a protected image is a 403."""

@@ -95,7 +95,9 @@ def test_response_headers_use_underscores_true_false_and_hide_locations():
     assert answered['x-image-meta-min_disk'] == '0'
     assert answered['x-image-meta-protected'] == 'True'
     assert answered['x-image-meta-is_public'] == 'False'
-    assert answered['x-image-meta-name'] == 'caf%C3%A9'
+    assert answered['x-image-meta-name'] == 'café'
+    assert dict(codec.response_headers(dict(_RECORD, name='Ωmega')))[
+        'x-image-meta-name'] == '%CE%A9mega'
     assert answered['x-image-meta-property-os_distro'] == 'cirros'
     assert 'x-image-meta-updated_at' not in answered
     assert not any('secret' in value or 'registry' in value
