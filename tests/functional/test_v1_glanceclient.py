@@ -9,11 +9,14 @@ wire format: header codec, chunked uploads, client-side paging, md5 verification
 """
 
 import hashlib
+import json
 import os
 import re
 import uuid
 
 import pytest
+
+from tests.functional.test_api_images import Api
 
 # Each snippet logs in as params['auth'] and talks v1 through the catalog.
 _CLIENT = '''
@@ -363,3 +366,100 @@ def test_the_v1_cli_main_paths(cli, alice, bob, tmp_path):
     assert deleted['status'] == 0, deleted['err']
     missing = cli(alice, 'image-show', image_id)
     assert missing['status'] != 0 and 'No image with a name or ID' in missing['err']
+
+
+# -- the same API with plain HTTP (what the README's curl examples send) -------------
+
+def _http(glance_api, keystone_service, user):
+    token = keystone_service.token(user)
+    api = Api(glance_api.url)
+
+    def request(method, path, headers=None, body=None, chunked=False):
+        return api.request(method, path, dict(headers or {}, **{'X-Auth-Token': token}),
+                           body, chunked)
+    return request
+
+
+def test_http_headers_locations_ranges_and_errors(glance_api, keystone_service, alice):
+    http = _http(glance_api, keystone_service, alice)
+    data = _data(5000)
+    created = http('POST', '/v1/images', {
+        'x-image-meta-name': 'curl%20image', 'x-image-meta-disk-format': 'raw',
+        'x-image-meta-container_format': 'bare', 'x-image-meta-min-ram': '256',
+        'x-image-meta-property-os-distro': 'cirros',
+        'Content-Type': 'application/octet-stream'}, data)
+    assert created.status == 201, created.body
+    image = created.json()['image']
+    assert created.headers['location'] == '%s/v1/images/%s' % (glance_api.url,
+                                                               image['id'])
+    assert created.headers['etag'].strip('"') == hashlib.md5(data).hexdigest()
+    assert image['name'] == 'curl image' and image['min_ram'] == 256
+    assert image['properties'] == {'os_distro': 'cirros'}
+    path = '/v1/images/' + image['id']
+
+    head = http('HEAD', path)
+    assert head.status == 200 and head.body == b''
+    assert head.headers['x-image-meta-min_ram'] == '256'
+    assert head.headers['x-image-meta-is_public'] == 'False'
+    assert head.headers['x-image-meta-protected'] == 'False'
+    assert head.headers['x-image-meta-property-os_distro'] == 'cirros'
+    assert head.headers['x-image-meta-size'] == str(len(data))
+    assert not any('location' in name or 'uri' in name for name in head.headers)
+
+    ranged = http('GET', path, {'Range': 'bytes=100-199'})
+    assert ranged.status == 206 and ranged.body == data[100:200]
+    whole = http('GET', path)
+    assert whole.status == 200 and whole.body == data
+    assert whole.headers['x-image-meta-checksum'] == hashlib.md5(data).hexdigest()
+
+    conflict = http('PUT', path, {'Content-Type': 'application/octet-stream'}, b'more')
+    assert conflict.status == 409, conflict.body
+    assert 'queued' in conflict.json()['error']['message']
+    unknown = http('PUT', path, {'x-image-meta-colour': 'blue'})
+    assert unknown.status == 400 and 'colour' in unknown.json()['error']['message']
+    status = http('PUT', path, {'x-image-meta-status': 'queued'})
+    assert status.status == 400 and 'read-only' in status.json()['error']['message']
+    wrong = http('POST', path)
+    assert wrong.status == 405 and 'PUT' in wrong.headers['allow']
+    query = http('GET', '/v1/images/detail?colour=blue')
+    assert query.status == 400 and 'colour' in query.json()['error']['message']
+
+    brief = http('GET', '/v1/images?name=curl%20image&limit=1')
+    assert brief.status == 200
+    assert brief.json()['images'][0] == {
+        'id': image['id'], 'name': 'curl image', 'disk_format': 'raw',
+        'container_format': 'bare', 'checksum': hashlib.md5(data).hexdigest(),
+        'size': len(data)}
+
+    # No x-glance-registry-purge-props header: v1 replaces the properties.
+    renamed = http('PUT', path, {'x-image-meta-name': 'renamed'})
+    assert renamed.status == 200, renamed.body
+    assert renamed.json()['image']['properties'] == {}
+    assert http('DELETE', path).status == 200
+    assert http('HEAD', path).status == 404
+
+
+def test_http_chunked_upload_into_a_queued_image_with_a_declared_checksum(
+        glance_api, keystone_service, alice):
+    http = _http(glance_api, keystone_service, alice)
+    data = _data(200000)
+    queued = http('POST', '/v1/images', {'x-image-meta-name': 'later',
+                                         'x-image-meta-disk_format': 'raw',
+                                         'x-image-meta-container_format': 'bare'})
+    assert queued.status == 201 and queued.json()['image']['status'] == 'queued'
+    path = '/v1/images/' + queued.json()['image']['id']
+    blocks = (data[i:i + 65536] for i in range(0, len(data), 65536))
+    uploaded = http('PUT', path, {'x-image-meta-checksum': hashlib.md5(data).hexdigest(),
+                                  'x-glance-registry-purge-props': 'false',
+                                  'Transfer-Encoding': 'chunked'}, blocks, chunked=True)
+    assert uploaded.status == 200, uploaded.body
+    assert uploaded.json()['image']['status'] == 'active'
+    assert http('GET', path).body == data
+
+    wrong = http('POST', '/v1/images', {'x-image-meta-name': 'wrong',
+                                        'x-image-meta-disk_format': 'raw',
+                                        'x-image-meta-container_format': 'bare',
+                                        'x-image-meta-checksum': '0' * 32}, data)
+    assert wrong.status == 400 and 'checksum' in wrong.json()['error']['message']
+    killed = http('GET', '/v1/images/detail?name=wrong')
+    assert [i['status'] for i in json.loads(killed.body)['images']] == ['killed']
