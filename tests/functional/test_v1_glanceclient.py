@@ -463,3 +463,37 @@ def test_http_chunked_upload_into_a_queued_image_with_a_declared_checksum(
     assert wrong.status == 400 and 'checksum' in wrong.json()['error']['message']
     killed = http('GET', '/v1/images/detail?name=wrong')
     assert [i['status'] for i in json.loads(killed.body)['images']] == ['killed']
+
+
+def test_http_location_registers_an_existing_object(glance_api, keystone_service):
+    """An admin registers the object of another image through
+    ``x-image-meta-location``; deleting the registered image only unregisters it."""
+    admin = keystone_service.make_project_user('v1-admin', roles=('admin',))
+    http = _http(glance_api, keystone_service, admin)
+    data = _data(12345)
+    native = http('POST', '/images', {'x-image-meta-name': 'source',
+                                      'x-image-meta-disk-format': 'raw',
+                                      'x-image-meta-container-format': 'bare'}, data)
+    assert native.status == 201, native.body
+    source = native.json()['image']
+    location = source['chunks'][0]['location']
+
+    registered = http('POST', '/v1/images', {
+        'x-image-meta-name': 'registered', 'x-image-meta-disk_format': 'raw',
+        'x-image-meta-container_format': 'bare', 'x-image-meta-location': location,
+        'x-image-meta-size': str(len(data))})
+    assert registered.status == 201, registered.body
+    image = registered.json()['image']
+    assert image['status'] == 'active' and image['size'] == len(data)
+    assert 'location' not in image and location not in registered.body.decode()
+    path = '/v1/images/' + image['id']
+    assert http('GET', path).body == data
+
+    wrong_size = http('POST', '/v1/images', {
+        'x-image-meta-name': 'wrong', 'x-image-meta-disk_format': 'raw',
+        'x-image-meta-container_format': 'bare', 'x-image-meta-location': location,
+        'x-image-meta-size': str(len(data) + 1)})
+    assert wrong_size.status == 400, wrong_size.body
+
+    assert http('DELETE', path).status == 200
+    assert http('GET', '/images/' + source['id']).body == data
