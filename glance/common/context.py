@@ -68,9 +68,11 @@ class RequestContext:
         return self.is_admin or (self.acting_as_service and self.is_service
                                  and self.tenant is None and self.user is None)
 
-    def can_see(self, image_owner, is_public):
-        """Return True when an image with that owner and visibility is visible."""
-        return (self.sees_every_image or bool(is_public)
+    def can_see(self, image_owner, visibility):
+        """Return True when an image with that owner and visibility is visible
+        without a membership (public and community images are visible to everyone;
+        a member of a shared image also sees it, which the registry looks up)."""
+        return (self.sees_every_image or visibility in ('public', 'community')
                 or (self.tenant is not None and image_owner == self.tenant))
 
     def can_modify(self, image_owner):

@@ -21,12 +21,15 @@ max_json_body_size  1M                           largest JSON request body (413)
 max_json_depth      32                           deepest nesting of a JSON body (400)
 image_property_quota 128                         most properties one image may hold
                                                  (413); 0 means none allowed
+image_member_quota  128                          most members one image may have (413)
 =================== ============================ =====================================
 
 Which fields a caller may set and how an image's status may change is
 :mod:`glance.registry.image_rules`.
 
-The ``sql_*`` options are read by :mod:`glance.registry.db.session`.
+The ``sql_*`` options are read by :mod:`glance.registry.db.session`. The sharing
+routes (``/images/<id>/members``, ``/shared-images/<member>``) are
+:mod:`glance.registry.members`.
 """
 
 import dataclasses
@@ -38,7 +41,7 @@ import webob
 
 from glance.common import config, context, exception, wsgi
 from glance.common import health as health_check
-from glance.registry import image_rules, validation
+from glance.registry import image_rules, members, validation
 from glance.registry.db import api as db_api
 from glance.registry.db import migration, session
 
@@ -71,6 +74,7 @@ class RegistryOptions:
     max_json_body_size: int = 1024 * 1024
     max_json_depth: int = 32
     image_property_quota: int = 128
+    image_member_quota: int = 128
 
 
 def _check_endpoint(url, section):
@@ -109,15 +113,15 @@ def load_options(conf):
         max_json_body_size=opts.get_size('max_json_body_size', 1024 * 1024,
                                          minimum=1024),
         max_json_depth=opts.get_int('max_json_depth', 32, minimum=3, maximum=1000),
-        image_property_quota=opts.get_int('image_property_quota', 128, minimum=0))
+        image_property_quota=opts.get_int('image_property_quota', 128, minimum=0),
+        image_member_quota=opts.get_int('image_member_quota', 128, minimum=0))
 
 
-def _timestamp(moment):
-    return moment.strftime('%Y-%m-%dT%H:%M:%S.%fZ') if moment else None
+_timestamp = members.timestamp
 
 
 class ImagesController(wsgi.Controller):
-    """``/images``: list, show, create, update and delete image records.
+    """``/images``: list, show, create, update and delete image records; tags.
 
     :param database: a :class:`glance.registry.db.session.Database`.
     :param options: the :class:`RegistryOptions`.
@@ -132,7 +136,9 @@ class ImagesController(wsgi.Controller):
 
     def _brief(self, image, base):
         return {'id': image.id, 'uri': '%s/images/%s' % (base, image.id),
-                'name': image.name, 'status': image.status, 'is_public': image.is_public,
+                'name': image.name, 'status': image.status,
+                'visibility': image.visibility,
+                'is_public': image.visibility == 'public',
                 'disk_format': image.disk_format,
                 'container_format': image.container_format, 'size': image.size,
                 'checksum': image.checksum}
@@ -142,6 +148,8 @@ class ImagesController(wsgi.Controller):
         view.update(
             owner=image.owner, sha256=image.sha256, blake3=image.blake3,
             detected_format=image.detected_format, virtual_size=image.virtual_size,
+            protected=image.protected, min_disk=image.min_disk, min_ram=image.min_ram,
+            tags=sorted(tag.value for tag in image.tags),
             properties={name: prop.value for name, prop in image.properties.items()},
             created_at=_timestamp(image.created_at),
             updated_at=_timestamp(image.updated_at),
@@ -155,7 +163,8 @@ class ImagesController(wsgi.Controller):
     def _list(self, req, detail):
         ctx = context.from_environ(req.environ)
         query = validation.list_query(
-            validation.query_params(req, validation.is_list_param),
+            validation.query_params(req, validation.is_list_param,
+                                    validation.REPEATABLE_PARAMS),
             self.options.limit_param_default, self.options.api_limit_max)
         images, more = db_api.image_list(self.database, ctx, query, detail=detail,
                                          only_ids=req.environ.get(ONLY_IDS_KEY))
@@ -166,7 +175,7 @@ class ImagesController(wsgi.Controller):
             body = {'images': [self._brief(image, base) for image in images]}
         if more:
             body['next'] = '%s%s?%s' % (base, req.path_info, urllib.parse.urlencode(
-                query.next_params(images[-1].id)))
+                query.next_params(images[-1].id), doseq=True))
         return body
 
     def index(self, req):
@@ -195,13 +204,12 @@ class ImagesController(wsgi.Controller):
         """Check the fields only some callers may set.
 
         :raises Forbidden: for fields only the upload flow may set (see
-            :mod:`glance.registry.image_rules`), ``is_public`` from a caller whose roles
-            may not publish (``publish_roles``), or an owner other than the caller's
-            tenant from a non-admin.
+            :mod:`glance.registry.image_rules`), a public or community visibility from
+            a caller whose roles may not publish (``publish_roles``), or an owner other
+            than the caller's tenant from a non-admin.
         """
         image_rules.check_caller_fields(ctx, values)
-        if values.get('is_public') and not ctx.can_publish:
-            raise exception.Forbidden('your roles may not make images public')
+        image_rules.check_publishing(ctx, values)
         if 'owner' in values and not ctx.is_admin and values['owner'] != ctx.tenant:
             raise exception.Forbidden('only an admin may set another owner')
 
@@ -248,6 +256,20 @@ class ImagesController(wsgi.Controller):
                              image_id.lower())
         return webob.Response(status=204)
 
+    def add_tag(self, req, image_id, tag):
+        """``PUT /images/<id>/tags/<tag>``: 204 (already tagged: a no-op)."""
+        validation.query_params(req, ())
+        db_api.tag_add(self.database, context.from_environ(req.environ),
+                       image_id.lower(), validation.tag(tag), validation.MAX_TAGS)
+        return webob.Response(status=204)
+
+    def delete_tag(self, req, image_id, tag):
+        """``DELETE /images/<id>/tags/<tag>``: 204; 404 when the image lacks it."""
+        validation.query_params(req, ())
+        db_api.tag_delete(self.database, context.from_environ(req.environ),
+                          image_id.lower(), validation.tag(tag))
+        return webob.Response(status=204)
+
 
 class UsageController(wsgi.Controller):
     """``GET /usage?owner=<tenant>``: storage a tenant's images use (for quotas).
@@ -292,12 +314,13 @@ class VersionsController(wsgi.Controller):
                               'links': [{'rel': 'self', 'href': base + '/'}]}]}
 
 
-def build_mapper(images, versions, usage, health=None):
+def build_mapper(images, versions, usage, sharing, health=None):
     """Return the :class:`routes.Mapper` of the registry: every route, in one place.
 
     :param images: an :class:`ImagesController`.
     :param versions: a :class:`VersionsController`.
     :param usage: a :class:`UsageController`.
+    :param sharing: a :class:`~glance.registry.members.MembersController`.
     :param health: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
     """
@@ -320,6 +343,19 @@ def build_mapper(images, versions, usage, health=None):
                    conditions={'method': ['PUT']}, requirements=id_rule)
     mapper.connect(image_path, controller=images, action='delete',
                    conditions={'method': ['DELETE']}, requirements=id_rule)
+    for action, method in (('add_tag', 'PUT'), ('delete_tag', 'DELETE')):
+        mapper.connect(image_path + '/tags/{tag}', controller=images, action=action,
+                       conditions={'method': [method]}, requirements=id_rule)
+    members_path = image_path + '/members'
+    mapper.connect(members_path, controller=sharing, action='index', conditions=_GET,
+                   requirements=id_rule)
+    mapper.connect(members_path, controller=sharing, action='replace',
+                   conditions={'method': ['PUT']}, requirements=id_rule)
+    for action, method in (('update', 'PUT'), ('delete', 'DELETE')):
+        mapper.connect(members_path + '/{member_id}', controller=sharing, action=action,
+                       conditions={'method': [method]}, requirements=id_rule)
+    mapper.connect('/shared-images/{member_id}', controller=sharing, action='shared',
+                   conditions=_GET)
     return mapper
 
 
@@ -327,7 +363,7 @@ def build_app(database, options=RegistryOptions()):
     """Return the registry WSGI app over an open database (no paste needed)."""
     return wsgi.Router(build_mapper(
         ImagesController(database, options), VersionsController(options),
-        UsageController(database),
+        UsageController(database), members.MembersController(database, options),
         health_check.HealthController({'database': database.ping})))
 
 

@@ -197,14 +197,19 @@ class RegistryClient:
             raise exception.Invalid(reason='an image URI must end in /images/<id>')
         return self._allowed_base(base), _check_image_id(image_id)
 
-    def _image_request(self, method, image_ref, **kwargs):
+    def _image_request(self, method, image_ref, *subpath, **kwargs):
+        """Send a request about one image (``/images/<id>[/<subpath>...]``).
+
+        :param subpath: further path segments, each percent-encoded here.
+        """
         base, image_id = self.resolve(image_ref)
 
         def not_found(message):
             return exception.ImageNotFound(message, image_id=image_id)
 
         json_client = self._clients[base]
-        path = '/images/' + urllib.parse.quote(image_id, safe='')
+        path = '/'.join(urllib.parse.quote(segment, safe='')
+                        for segment in ('', 'images', image_id) + subpath)
         return json_client, json_client.request(method, path, not_found=not_found,
                                                 **kwargs)
 
@@ -222,6 +227,8 @@ class RegistryClient:
         for name, value in (filters or {}).items():
             if name == 'properties' and isinstance(value, dict):
                 query += [('property-%s' % key, val) for key, val in value.items()]
+            elif isinstance(value, (list, tuple)):
+                query += [(name, item) for item in value]
             else:
                 query.append((name, value))
         query += [('sort_key', sort_key), ('sort_dir', sort_dir), ('limit', limit),
@@ -265,8 +272,10 @@ class RegistryClient:
         """Return one page of images from one registry.
 
         :param detail: full records (``/images/detail``) instead of brief ones.
-        :param filters: registry filters, e.g. ``{'is_public': True, 'name': 'x'}``;
-            ``{'properties': {'os': 'linux'}}`` becomes ``property-os=linux``.
+        :param filters: registry filters, e.g. ``{'is_public': True, 'name': 'x'}``,
+            ``{'visibility': 'community'}``, ``{'member_status': 'pending'}``;
+            ``{'properties': {'os': 'linux'}}`` becomes ``property-os=linux`` and a
+            list value repeats the parameter (``{'tag': ['a', 'b']}``: both tags).
         :param sort_key: one of the registry's sort keys (e.g. ``name``).
         :param sort_dir: ``asc`` or ``desc``.
         :param limit: page size (the registry caps it).
@@ -379,3 +388,103 @@ class RegistryClient:
             raise json_client.unavailable(reason='%s answered without a "usage" object'
                                           % json_client.base_url)
         return usage
+
+    @staticmethod
+    def _field(json_client, response, key, kind):
+        value = response.data.get(key) if isinstance(response.data, dict) else None
+        if not isinstance(value, kind):
+            raise json_client.unavailable(reason='%s answered without "%s"'
+                                          % (json_client.base_url, key))
+        return value
+
+    def list_members(self, image_ref):
+        """Return the members of an image (``GET /images/<id>/members``).
+
+        :returns: a list of ``{"image_id", "member_id", "can_share", "status",
+            "created_at", "updated_at"}``; a caller who neither owns the image nor
+            may share it sees its own membership only.
+        :raises ImageNotFound: when the image is not visible to the caller.
+        """
+        json_client, response = self._image_request('GET', image_ref, 'members')
+        return self._field(json_client, response, 'members', list)
+
+    def replace_members(self, image_ref, memberships, accepted=False):
+        """Make an image's members exactly ``memberships``.
+
+        :param memberships: a list of ``{"member_id": ..., "can_share": bool}``.
+        :param accepted: new members start accepted instead of pending (Glance v1,
+            which has no acceptance step; the registry honours it from a service
+            identity only).
+        :returns: the members afterwards, as :meth:`list_members`.
+        :raises Forbidden: unless the caller owns the image, is an admin or a member
+            allowed to share it; for new members of an image that is not shared.
+        """
+        json_client, response = self._image_request(
+            'PUT', image_ref, 'members', body={'memberships': list(memberships)},
+            headers=self._member_status_header(accepted))
+        return self._field(json_client, response, 'members', list)
+
+    @staticmethod
+    def _member_status_header(accepted):
+        return {'X-Glance-Member-Status': 'accepted'} if accepted else None
+
+    def add_member(self, image_ref, member_id, can_share=False, accepted=False):
+        """Add a member to an image, or change an existing member's ``can_share``.
+
+        :param accepted: a new membership starts accepted (see
+            :meth:`replace_members`).
+        :returns: the membership (``{"image_id", "member_id", "can_share",
+            "status", ...}``).
+        :raises Forbidden: as for :meth:`replace_members`.
+        """
+        json_client, response = self._image_request(
+            'PUT', image_ref, 'members', member_id,
+            body={'member': {'can_share': bool(can_share)}},
+            headers=self._member_status_header(accepted))
+        return self._field(json_client, response, 'member', dict)
+
+    def set_member_status(self, image_ref, member_id, status):
+        """Accept or reject an image shared with the caller's tenant.
+
+        :param status: ``pending``, ``accepted`` or ``rejected``.
+        :returns: the membership.
+        :raises Forbidden: when ``member_id`` is not the caller's own tenant.
+        :raises NotFound: when that tenant is not a member.
+        """
+        json_client, response = self._image_request(
+            'PUT', image_ref, 'members', member_id, body={'member': {'status': status}})
+        return self._field(json_client, response, 'member', dict)
+
+    def delete_member(self, image_ref, member_id):
+        """Remove a member of an image.
+
+        :raises NotFound: when that tenant is not a member.
+        :raises Forbidden: as for :meth:`replace_members`.
+        """
+        self._image_request('DELETE', image_ref, 'members', member_id)
+
+    def shared_images(self, member_id, registry=None):
+        """Return the images shared with a tenant (``GET /shared-images/<member>``).
+
+        :param registry: an allow-listed base URL; the default registry when None.
+        :returns: a list of ``{"image_id", "can_share", "status"}``; a caller other
+            than that tenant (or an admin) gets only those of its own images.
+        """
+        json_client = self._client_for(registry)
+        response = json_client.request(
+            'GET', '/shared-images/' + urllib.parse.quote(member_id, safe=''))
+        return self._field(json_client, response, 'shared_images', list)
+
+    def add_tag(self, image_ref, tag):
+        """Tag an image (already tagged: a no-op).
+
+        :raises Forbidden: when the caller may see but not modify the image.
+        """
+        self._image_request('PUT', image_ref, 'tags', tag)
+
+    def delete_tag(self, image_ref, tag):
+        """Remove a tag from an image.
+
+        :raises NotFound: when the image does not have that tag.
+        """
+        self._image_request('DELETE', image_ref, 'tags', tag)

@@ -31,6 +31,17 @@ Field rules:
   verified against them. The one exception, :data:`RECORDED_ONCE_FIELDS`, may be
   filled in once while empty (the BLAKE3 digest and detected format of a registered
   location, measured on its first full read).
+* Making an image ``public`` or ``community`` (also ``is_public: true``) needs a
+  role of ``publish_roles`` (:attr:`~glance.common.context.RequestContext.can_publish`).
+* A ``protected`` image cannot be deleted (nor moved to ``pending_delete``) by
+  anyone, admins included, until ``protected`` is set to false (403).
+
+Sharing rules (``/images/<id>/members``):
+
+* Only shared images (``visibility: shared``) take new members.
+* The owner and admins manage the members; so does a member whose membership has
+  ``can_share``.
+* Only the member itself sets its ``status`` (pending, accepted, rejected).
 """
 
 from glance.common import exception
@@ -108,3 +119,66 @@ def check_change(image_id, current_status, current_data, values):
                 reason='image %s is %s: its %s cannot change (the data it describes '
                        'is immutable; upload a new image instead)'
                        % (image_id, current_status, ', '.join(changed)))
+
+
+#: Visibilities only callers with a publishing role may give an image.
+PUBLISHED_VISIBILITIES = ('public', 'community')
+#: Statuses a protected image cannot take.
+DELETING_STATUSES = ('pending_delete', 'deleted')
+
+
+def check_publishing(context, values):
+    """Refuse making an image public or community without a publishing role.
+
+    :raises Forbidden: naming the visibility.
+    """
+    visibility = values.get('visibility')
+    if visibility in PUBLISHED_VISIBILITIES and not context.can_publish:
+        raise exception.Forbidden('your roles may not make images %s (publish_roles)'
+                                  % visibility)
+
+
+def check_protection(image_id, protected, values):
+    """Refuse deleting a protected image (the update may unprotect it first).
+
+    :param protected: whether the image is protected now.
+    :raises Forbidden: with the reason, for a deleting status while protected.
+    """
+    if values.get('status') in DELETING_STATUSES and values.get('protected', protected):
+        raise exception.Forbidden('image %s is protected: set protected to false '
+                                  'before deleting it' % image_id)
+
+
+def check_member_manager(context, image_id, owner, membership):
+    """Check that the caller may add, change or remove members of an image.
+
+    :param owner: the image's owner.
+    :param membership: the caller's own live membership of the image, or None.
+    :raises Forbidden: unless the caller owns the image, is an admin, or is a member
+        with ``can_share``.
+    """
+    if context.can_modify(owner) or (membership is not None and membership.can_share):
+        return
+    raise exception.Forbidden('only the owner of image %s, an admin or a member '
+                              'allowed to share it may manage its members' % image_id)
+
+
+def check_shared(image_id, visibility):
+    """Refuse new members for an image that is not ``shared``.
+
+    :raises Forbidden: naming the visibility.
+    """
+    if visibility != 'shared':
+        raise exception.Forbidden('image %s is %s: only shared images have members '
+                                  '(set visibility to shared first)'
+                                  % (image_id, visibility))
+
+
+def check_status_setter(context, member_id):
+    """Check that the caller is the member whose status it sets.
+
+    :raises Forbidden: for anyone else, owners and admins included.
+    """
+    if context.tenant != member_id:
+        raise exception.Forbidden('only member %s itself may accept or reject the '
+                                  'image' % member_id)

@@ -1,4 +1,4 @@
-"""Input checking of the registry API: image bodies, list queries, ids.
+"""Input checking of the registry API: image bodies, list queries, ids, tags, members.
 
 Every function turns untrusted JSON or query-string values into typed, normalised
 Python values, or raises :class:`glance.common.exception.Invalid` with a reason that
@@ -16,6 +16,13 @@ from glance.registry.db import models
 
 MAX_CHUNKS = 10000
 MAX_BIGINT = 2 ** 63 - 1
+MAX_INT = 2 ** 31 - 1
+#: Most tags one image may hold.
+MAX_TAGS = 128
+MEMBER_STATUS_FILTERS = models.MEMBER_STATUSES + ('all',)
+VISIBILITY_FILTERS = models.VISIBILITIES + ('all',)
+#: List parameters that may be given more than once (all values must match).
+REPEATABLE_PARAMS = ('tag',)
 SORT_KEYS = models.SORTED_COLUMNS + ('id',)
 SORT_DIRS = ('asc', 'desc')
 READ_ONLY_FIELDS = ('uri', 'created_at', 'updated_at', 'deleted_at', 'deleted')
@@ -83,6 +90,41 @@ def _boolean(value, field):
     if not isinstance(value, bool):
         raise _invalid('%s must be true or false', field)
     return value
+
+
+def _choice(choices):
+    def parse(value, field):
+        if value not in choices:
+            raise _invalid('%s must be one of %s', field, ', '.join(choices))
+        return value
+    return parse
+
+
+def _small_count(value, field):
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_INT:
+        raise _invalid('%s must be an integer from 0 to %d', field, MAX_INT)
+    return value
+
+
+def tag(value, field='tag'):
+    """Check a tag: 1-255 characters, no control characters.
+
+    :raises Invalid: otherwise.
+    """
+    text(value, field, models.TAG_MAX, nullable=False)
+    if not value:
+        raise _invalid('%s must not be empty', field)
+    return value
+
+
+def _tags(value, field):
+    if not isinstance(value, list):
+        raise _invalid('%s must be a list of strings', field)
+    tags = list(dict.fromkeys(tag(item, '%s[%d]' % (field, index))
+                              for index, item in enumerate(value)))
+    if len(tags) > MAX_TAGS:
+        raise _invalid('%s has more than %d tags', field, MAX_TAGS)
+    return tags
 
 
 def _size(value, field):
@@ -160,6 +202,11 @@ _FIELDS = {
     'name': text,
     'status': _status,
     'is_public': _boolean,
+    'visibility': _choice(models.VISIBILITIES),
+    'protected': _boolean,
+    'min_disk': _small_count,
+    'min_ram': _small_count,
+    'tags': _tags,
     'owner': text,
     'disk_format': _format,
     'container_format': _format,
@@ -201,6 +248,7 @@ def image_body(data, current_id=None):
             values[key] = _FIELDS[key](value, key)
         else:
             raise _invalid('unknown field %s', _label(key))
+    _fold_is_public(values)
     if 'location' in values:
         location = values.pop('location')
         if 'chunks' in values:
@@ -215,12 +263,27 @@ def image_body(data, current_id=None):
     return values
 
 
-def query_params(req, allowed):
+def _fold_is_public(values):
+    """Turn the v1 ``is_public`` into ``visibility`` (true: public, false: shared).
+
+    :raises Invalid: when both are given and disagree.
+    """
+    if 'is_public' not in values:
+        return
+    is_public = values.pop('is_public')
+    if 'visibility' not in values:
+        values['visibility'] = 'public' if is_public else models.DEFAULT_VISIBILITY
+    elif is_public != (values['visibility'] == 'public'):
+        raise _invalid('is_public and visibility disagree')
+
+
+def query_params(req, allowed, repeatable=()):
     """Decode the query string: UTF-8, each name at most once, names from ``allowed``.
 
     :param req: the :class:`webob.Request`.
     :param allowed: accepted parameter names; a callable is asked per name instead.
-    :returns: a dict of names to strings.
+    :param repeatable: names that may come more than once; their values are lists.
+    :returns: a dict of names to strings (lists for ``repeatable`` names).
     :raises Invalid: for non-UTF-8 text, repeated or unknown names.
     """
     try:
@@ -229,6 +292,9 @@ def query_params(req, allowed):
         raise _invalid('the query string is not valid UTF-8') from None
     params = {}
     for name, value in items:
+        if name in repeatable:
+            params.setdefault(name, []).append(value)
+            continue
         if name in params:
             raise _invalid('query parameter %s is given more than once', _label(name))
         known = allowed(name) if callable(allowed) else name in allowed
@@ -274,6 +340,7 @@ _FILTERS = {
     'disk_format': _text_of(models.FORMAT_MAX, False),
     'container_format': _text_of(models.FORMAT_MAX, False),
     'is_public': flag,
+    'protected': flag,
     'owner': _text_of(models.NAME_MAX, False),
     'size_min': _count,
     'size_max': _count,
@@ -283,8 +350,11 @@ _FILTERS = {
 
 def is_list_param(name):
     """True for a query parameter name that ``GET /images`` understands."""
-    return (name in _FILTERS or name in LIST_PARAMS
-            or name.startswith(PROPERTY_FILTER_PREFIX))
+    return (name in _FILTERS or name in LIST_PARAMS or name in _SCOPE_PARAMS
+            or name in REPEATABLE_PARAMS or name.startswith(PROPERTY_FILTER_PREFIX))
+
+
+_SCOPE_PARAMS = ('visibility', 'member_status')
 
 
 @dataclasses.dataclass
@@ -297,7 +367,12 @@ class ListQuery:
     :ivar sort_dir: ``asc`` or ``desc``.
     :ivar limit: page size, already capped.
     :ivar marker: id of the last image of the previous page, or None.
-    :ivar params: the query parameters as given, to build the next page's link.
+    :ivar params: the query parameters as given, to build the next page's link
+        (lists for repeatable ones).
+    :ivar tags: tags every listed image has.
+    :ivar visibility: the ``visibility`` filter (or ``all``), None for the default.
+    :ivar member_statuses: member statuses under which shared images are listed to
+        their members (``member_status``; ``accepted`` by default).
     """
 
     filters: dict
@@ -307,6 +382,9 @@ class ListQuery:
     limit: int
     marker: str | None
     params: dict
+    tags: tuple = ()
+    visibility: str | None = None
+    member_statuses: tuple = ('accepted',)
 
     def next_params(self, last_id):
         """Query parameters of the page after the one ending with ``last_id``."""
@@ -344,5 +422,81 @@ def list_query(params, limit_default, limit_max):
         if limit < 1:
             raise _invalid('limit must be at least 1')
     marker = image_id(params['marker'], 'marker') if 'marker' in params else None
+    tags = tuple(dict.fromkeys(tag(value, 'tag') for value in params.get('tag', ())))
+    visibility = None
+    if 'visibility' in params:
+        visibility = _choice(VISIBILITY_FILTERS)(params['visibility'], 'visibility')
+    member_status = _choice(MEMBER_STATUS_FILTERS)(
+        params.get('member_status', 'accepted'), 'member_status')
+    member_statuses = (models.MEMBER_STATUSES if member_status == 'all'
+                       else (member_status,))
     return ListQuery(filters, properties, sort_key, sort_dir, min(limit, limit_max),
-                     marker, dict(params))
+                     marker, dict(params), tags, visibility, member_statuses)
+
+
+def member_id(value, field='member_id'):
+    """Check a member (tenant) id: 1-255 characters, no control characters.
+
+    :raises Invalid: otherwise.
+    """
+    text(value, field, nullable=False)
+    if not value or value != value.strip():
+        raise _invalid('%s must be non-empty without leading or trailing spaces', field)
+    return value
+
+
+def _object(data, key, shape):
+    if not isinstance(data, dict) or set(data) != {key} or not isinstance(data[key],
+                                                                          (dict, list)):
+        raise _invalid('the body must be %s', shape)
+    return data[key]
+
+
+def memberships_body(data):
+    """Check a ``PUT /images/<id>/members`` body.
+
+    :param data: ``{"memberships": [{"member_id": "...", "can_share": false}]}``
+        (``can_share`` optional, false by default).
+    :returns: ``{member_id: can_share}`` in the given order.
+    :raises Invalid: for a bad shape, an unknown field or a repeated member.
+    """
+    shape = '{"memberships": [{"member_id": "...", "can_share": false}]}'
+    items = _object(data, 'memberships', shape)
+    if not isinstance(items, list):
+        raise _invalid('the body must be %s', shape)
+    memberships = {}
+    for index, item in enumerate(items):
+        where = 'memberships[%d]' % index
+        if not isinstance(item, dict) or 'member_id' not in item:
+            raise _invalid('%s must be an object with a member_id', where)
+        unknown = set(item) - {'member_id', 'can_share'}
+        if unknown:
+            raise _invalid('%s has unknown field %s', where, _label(sorted(unknown)[0]))
+        member = member_id(item['member_id'], where + '.member_id')
+        if member in memberships:
+            raise _invalid('%s repeats member %s', where, _label(member))
+        memberships[member] = _boolean(item.get('can_share', False),
+                                       where + '.can_share')
+    return memberships
+
+
+def member_body(data):
+    """Check a ``PUT /images/<id>/members/<member>`` body (None: no body).
+
+    :param data: ``{"member": {"can_share": bool}}`` or
+        ``{"member": {"status": "accepted"}}``, or None.
+    :returns: ``(can_share or None, status or None)``.
+    :raises Invalid: for a bad shape, unknown fields, or both fields at once.
+    """
+    if data is None:
+        return None, None
+    shape = '{"member": {"can_share": true}} or {"member": {"status": "accepted"}}'
+    member = _object(data, 'member', shape)
+    if not isinstance(member, dict) or set(member) - {'can_share', 'status'} \
+            or len(member) > 1:
+        raise _invalid('the body must be %s', shape)
+    if 'status' in member:
+        return None, _choice(models.MEMBER_STATUSES)(member['status'], 'status')
+    if 'can_share' in member:
+        return _boolean(member['can_share'], 'can_share'), None
+    return None, None

@@ -35,8 +35,11 @@ def _seed(engine):
         image_id = str(uuid.UUID(int=rng.getrandbits(128), version=4))
         distro = DISTROS[index * len(DISTROS) // IMAGES]
         created = epoch + datetime.timedelta(seconds=index)
+        draw = rng.random()
+        visibility = ('public' if draw < 0.6 else 'community' if draw < 0.62
+                      else 'private' if draw < 0.7 else 'shared')
         images.append({'id': image_id, 'name': '%s-%05d' % (distro, index),
-                       'status': 'active', 'is_public': rng.random() < 0.6,
+                       'status': 'active', 'visibility': visibility,
                        'owner': 'tenant-%d' % rng.randrange(20), 'disk_format': 'raw',
                        'container_format': 'bare', 'size': rng.randrange(1 << 30),
                        'created_at': created, 'updated_at': created, 'deleted': False})
@@ -203,7 +206,7 @@ def test_related_images_page_looks_up_the_instance_first(database):
     installation = '5f1c2a8e-3b4d-4e6f-8a9b-0c1d2e3f4a5b'
     with database.engine.begin() as connection:
         ids = [row[0] for row in connection.execute(
-            sa.select(models.Image.id).where(models.Image.is_public == sa.true())
+            sa.select(models.Image.id).where(models.Image.visibility == 'public')
             .order_by(models.Image.id).limit(1000))]
         connection.execute(relations_db.relations.insert(), [
             {'image_id': image_id, 'nova_installation_uuid': installation,
@@ -219,3 +222,21 @@ def test_related_images_page_looks_up_the_instance_first(database):
                                                   only_ids=only_ids), table='images')
     # Images are looked up by id, never walked in created_at order (O(all images)).
     assert not any(name and name.startswith('ix_images_deleted_') for name in indexes)
+
+
+@pytest.mark.parametrize('visibility', ['community', 'shared'])
+def test_a_visibility_filter_seeks_its_index(database, visibility):
+    """A visibility filter (rare community images among many) reads the visibility
+    index, already in the default order: a seek, neither a walk of every image nor a
+    sort."""
+    indexes, sorts = _plan(database, *_page_statement(
+        database, {'visibility': visibility, 'limit': '25'}, False), table='images')
+    assert 'ix_images_visibility' in indexes
+    assert not sorts
+
+
+def test_own_private_images_are_sought_by_visibility_or_owner(database):
+    """Only the caller's own private images match: either index finds them."""
+    indexes, _ = _plan(database, *_page_statement(
+        database, {'visibility': 'private', 'limit': '25'}, False), table='images')
+    assert indexes & {'ix_images_visibility', 'ix_images_owner'}, indexes

@@ -1,4 +1,4 @@
-"""Queries of the registry: get, list, create, update and soft-delete images.
+"""Queries of the registry: get, list, create, update and soft-delete images; tags.
 
 Every function takes a :class:`glance.registry.db.session.Database` and runs in one
 transaction. Single images come back as detached
@@ -23,36 +23,112 @@ from sqlalchemy import exc, orm
 from glance.common import exception
 from glance.registry import image_rules
 from glance.registry.db import models
-from glance.registry.db.models import Image, ImageChunk, ImageProperty
+from glance.registry.db.models import (Image, ImageChunk, ImageMember, ImageProperty,
+                                      ImageTag)
 
-_EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
-                     'owner')
-_WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties))
+_EQUALITY_FILTERS = ('name', 'status', 'disk_format', 'container_format', 'owner',
+                     'protected')
+_WITH_CHILDREN = (orm.selectinload(Image.chunks), orm.selectinload(Image.properties),
+                  orm.selectinload(Image.tags))
 # Columns of a brief record (GET /images); a detail page reads every column.
 # The property row a filtered list is read through (built once: aliasing a table
 # copies its columns, a cost that would otherwise come with every request).
 _DRIVER = ImageProperty.__table__.alias('driver')
-_BRIEF_COLUMNS = ('id', 'name', 'status', 'is_public', 'disk_format', 'container_format',
-                  'size', 'checksum')
+_BRIEF_COLUMNS = ('id', 'name', 'status', 'visibility', 'disk_format',
+                  'container_format', 'size', 'checksum')
+_MEMBERS = ImageMember.__table__
 
 
 # Booleans are compared with "=", never "IS": MySQL and PostgreSQL can seek an index
 # on "deleted = false" but only filter row by row on "deleted IS false".
 
-def _visible(context):
-    """SQL condition of the images ``context`` may see (None: all of them)."""
+def memberships(tenant, statuses=None):
+    """``SELECT image_id`` of the live memberships of ``tenant``.
+
+    :param statuses: member statuses to keep, or None for any.
+    """
+    conditions = [_MEMBERS.c.member_id == tenant, _MEMBERS.c.deleted == sa.false()]
+    if statuses is not None:
+        conditions.append(_MEMBERS.c.status.in_(statuses))
+    return sa.select(_MEMBERS.c.image_id).where(*conditions)
+
+
+def _listed(context, visibility, member_statuses):
+    """SQL condition of the images a list shows ``context`` (None: no condition).
+
+    :param visibility: the ``visibility`` list filter: one of
+        :data:`~glance.registry.db.models.VISIBILITIES`, ``all``, or None (the
+        default list: every visible image but other tenants' community images).
+    :param member_statuses: member statuses under which a shared image is listed to
+        one of its members.
+    """
+    column = Image.visibility
     if context.sees_every_image:
-        return None
-    if context.tenant is None:
-        return Image.is_public == sa.true()
-    return sa.or_(Image.is_public == sa.true(), Image.owner == context.tenant)
+        if visibility == 'all':
+            return None
+        if visibility is None:
+            return sa.or_(column != 'community', Image.owner == context.tenant)
+        return column == visibility
+    if visibility in ('public', 'community'):
+        return column == visibility
+    everyone = [column == 'public'] + ([column == 'community']
+                                       if visibility == 'all' else [])
+    tenant = context.tenant
+    if tenant is None:
+        return sa.or_(*everyone) if visibility in (None, 'all') else sa.false()
+    own = Image.owner == tenant
+    member_of = sa.and_(column == 'shared',
+                        Image.id.in_(memberships(tenant, member_statuses)))
+    if visibility == 'private':
+        return sa.and_(column == 'private', own)
+    if visibility == 'shared':
+        return sa.and_(column == 'shared', sa.or_(own, member_of))
+    return sa.or_(*everyone, own, member_of)
 
 
-def _load(session, context, image_id, lock=False):
-    image = session.get(Image, image_id, options=_WITH_CHILDREN, with_for_update=lock)
-    if (image is None or not context.can_see(image.owner, image.is_public)
-            or (image.deleted and not context.is_admin)):
+def is_member(executor, image_id, tenant):
+    """True when ``tenant`` is a live member of the image (whatever its status).
+
+    :param executor: a connection or session.
+    """
+    return tenant is not None and executor.execute(
+        memberships(tenant).where(_MEMBERS.c.image_id == image_id)).first() is not None
+
+
+def check_visible(executor, context, image_id, row):
+    """Raise unless ``context`` may see the image ``row`` (a row or an Image).
+
+    Shared images are visible to their members whatever the member's status.
+
+    :param executor: a connection or session, to look a membership up.
+    :raises ImageNotFound: when the row is None, deleted (for non-admins) or hidden.
+    """
+    if (row is None or (row.deleted and not context.is_admin)
+            or not (context.can_see(row.owner, row.visibility)
+                    or (row.visibility == 'shared'
+                        and is_member(executor, image_id, context.tenant)))):
         raise exception.ImageNotFound(image_id=image_id)
+
+
+def load(session, context, image_id, lock=False):
+    """The ORM image ``context`` may see, with chunks, properties and tags.
+
+    :raises ImageNotFound: when it does not exist or is not visible.
+    """
+    image = session.get(Image, image_id, options=_WITH_CHILDREN, with_for_update=lock)
+    check_visible(session, context, image_id, image)
+    return image
+
+
+def load_to_modify(session, context, image_id):
+    """The image locked for a change by ``context``, which must own it (or be admin).
+
+    :raises ImageNotFound: when it is not visible to the caller.
+    :raises Forbidden: when the caller does not own it.
+    """
+    image = load(session, context, image_id, lock=True)
+    if not context.can_modify(image.owner):
+        raise exception.Forbidden('image %s belongs to another tenant' % image_id)
     return image
 
 
@@ -68,13 +144,12 @@ def image_get(database, context, image_id):
     :param image_id: a normalised image id.
     :raises ImageNotFound: when the image does not exist or is not visible.
     """
-    statement = sa.select(Image.__table__, _properties_column(
-        database.engine.dialect.name)).where(Image.id == image_id)
+    dialect_name = database.engine.dialect.name
+    statement = sa.select(Image.__table__, _properties_column(dialect_name),
+                          _tags_column(dialect_name)).where(Image.id == image_id)
     with database.connection() as connection:
         row = connection.execute(statement).first()
-        if (row is None or not context.can_see(row.owner, row.is_public)
-                or (row.deleted and not context.is_admin)):
-            raise exception.ImageNotFound(image_id=image_id)
+        check_visible(connection, context, image_id, row)
         image = _record(row)
         _add_chunks(connection, context, [image])
     return image
@@ -137,6 +212,12 @@ def _filtered(statement, query, properties, dialect_name):
     for name in _EQUALITY_FILTERS:
         if name in filters:
             statement = statement.where(getattr(Image, name) == filters[name])
+    if 'is_public' in filters:
+        public = Image.visibility == 'public'
+        statement = statement.where(public if filters['is_public'] else sa.not_(public))
+    for tag in query.tags:
+        statement = statement.where(Image.id.in_(
+            sa.select(ImageTag.image_id).where(ImageTag.value == tag)))
     if 'size_min' in filters:
         statement = statement.where(Image.size >= filters['size_min'])
     if 'size_max' in filters:
@@ -151,10 +232,14 @@ def _filtered(statement, query, properties, dialect_name):
 def _marker_row(connection, context, query):
     """The marker's sort value and id; one small Core query, no ORM object."""
     row = connection.execute(
-        sa.select(getattr(Image, query.sort_key), Image.owner, Image.is_public)
+        sa.select(getattr(Image, query.sort_key), Image.owner, Image.visibility,
+                  sa.false().label('deleted'))
         .where(Image.id == query.marker)).first()
-    if row is None or not context.can_see(row.owner, row.is_public):
-        raise exception.Invalid(reason='marker %s is not a known image' % query.marker)
+    try:
+        check_visible(connection, context, query.marker, row)
+    except exception.ImageNotFound:
+        raise exception.Invalid(reason='marker %s is not a known image'
+                                % query.marker) from None
     return row[0]
 
 
@@ -170,10 +255,14 @@ def _chunks(connection, ids):
     return chunks
 
 
-# Each database's aggregate building a JSON object from (key, value) rows.
+# Each database's aggregates building a JSON object from (key, value) rows and a
+# JSON array from values.
 _JSON_OBJECT_AGG = {'sqlite': 'json_group_object', 'postgresql': 'json_object_agg',
                     'mysql': 'json_objectagg', 'mariadb': 'json_objectagg'}
+_JSON_ARRAY_AGG = {'sqlite': 'json_group_array', 'postgresql': 'json_agg',
+                   'mysql': 'json_arrayagg', 'mariadb': 'json_arrayagg'}
 _PROPERTIES = ImageProperty.__table__.alias('props')
+_TAGS = ImageTag.__table__.alias('tags')
 
 
 def _properties_column(dialect_name):
@@ -188,16 +277,26 @@ def _properties_column(dialect_name):
         _PROPERTIES.c.image_id == Image.id).scalar_subquery().label('properties_json')
 
 
+def _tags_column(dialect_name):
+    """A column holding each image's tags as one JSON array (text), like
+    :func:`_properties_column`."""
+    aggregate = getattr(sa.func, _JSON_ARRAY_AGG[dialect_name])(_TAGS.c.value)
+    return sa.select(sa.cast(aggregate, sa.Text)).where(
+        _TAGS.c.image_id == Image.id).scalar_subquery().label('tags_json')
+
+
 def _record(row):
-    """A record of a row read with :func:`_properties_column`.
+    """A record of a row read with :func:`_properties_column` and :func:`_tags_column`.
 
     :returns: the image columns as attributes plus ``properties`` (``{name: object
-        with .value}``).
+        with .value}``) and ``tags`` (objects with ``.value``).
     """
     values = dict(row._mapping)
     properties = json.loads(values.pop('properties_json') or '{}')
+    tags = json.loads(values.pop('tags_json') or '[]')
     return types.SimpleNamespace(**values, properties={
-        name: types.SimpleNamespace(value=value) for name, value in properties.items()})
+        name: types.SimpleNamespace(value=value) for name, value in properties.items()},
+        tags=[types.SimpleNamespace(value=value) for value in tags])
 
 
 def _add_chunks(connection, context, records):
@@ -244,8 +343,8 @@ def image_list(database, context, query, detail=False, only_ids=None):
     descending = query.sort_dir == 'desc'
     dialect_name = database.engine.dialect.name
     table = Image.__table__
-    columns = ([*table.c, _properties_column(dialect_name)] if detail
-               else [table.c[name] for name in _BRIEF_COLUMNS])
+    columns = ([*table.c, _properties_column(dialect_name), _tags_column(dialect_name)]
+               if detail else [table.c[name] for name in _BRIEF_COLUMNS])
     properties = list(query.properties.items())
     sort_column = None if query.sort_key == 'id' else table.c[query.sort_key]
     if properties:
@@ -272,7 +371,7 @@ def image_list(database, context, query, detail=False, only_ids=None):
         # the few ids; a unary + keeps a term from being used by any index.
         not_deleted = sa.literal_column('+%s.deleted' % table.name) == sa.false()
     statement = _filtered(statement.where(not_deleted), query, properties, dialect_name)
-    visible = _visible(context)
+    visible = _listed(context, query.visibility, query.member_statuses)
     if visible is not None:
         statement = statement.where(visible)
     if only_ids is not None:
@@ -322,9 +421,18 @@ def _set_properties(image, properties, purge):
             image.properties[name] = ImageProperty(name=name, value=value)
 
 
-_SCALAR_FIELDS = ('name', 'status', 'is_public', 'owner', 'disk_format',
-                  'container_format', 'size', 'checksum', 'sha256', 'blake3',
-                  'detected_format', 'virtual_size')
+def _set_tags(image, tags):
+    # Kept tags stay as they are: a new row for a kept value would be inserted before
+    # the old one is deleted and collide on (image_id, value).
+    wanted = set(tags)
+    image.tags[:] = [tag for tag in image.tags if tag.value in wanted]
+    present = {tag.value for tag in image.tags}
+    image.tags.extend(ImageTag(value=value) for value in tags if value not in present)
+
+
+_SCALAR_FIELDS = ('name', 'status', 'visibility', 'protected', 'min_disk', 'min_ram',
+                  'owner', 'disk_format', 'container_format', 'size', 'checksum',
+                  'sha256', 'blake3', 'detected_format', 'virtual_size')
 
 
 def image_create(database, values, max_properties=None):
@@ -343,13 +451,15 @@ def image_create(database, values, max_properties=None):
     """
     now = models.utcnow()
     image = Image(id=values.get('id') or str(uuid.uuid4()), status='queued',
-                  is_public=False, created_at=now, updated_at=now, deleted=False,
-                  chunks=[], properties={})
+                  visibility=models.DEFAULT_VISIBILITY, protected=False, min_disk=0,
+                  min_ram=0, created_at=now, updated_at=now, deleted=False,
+                  chunks=[], properties={}, tags=[])
     for name in _SCALAR_FIELDS:
         if name in values:
             setattr(image, name, values[name])
     _set_chunks(image, values.get('chunks', ()))
     _set_properties(image, values.get('properties', {}), purge=False)
+    _set_tags(image, values.get('tags', ()))
     _check_property_count(image, max_properties)
     with database.session() as session:
         session.add(image)
@@ -402,14 +512,13 @@ def image_update(database, context, image_id, values, purge_props=False,
     :raises RequestTooLarge: when the image would hold more than ``max_properties``.
     """
     with database.session() as session:
-        image = _load(session, context, image_id, lock=True)
-        if not context.can_modify(image.owner):
-            raise exception.Forbidden('image %s belongs to another tenant' % image_id)
+        image = load_to_modify(session, context, image_id)
         if image.deleted:
             if set(values) - {'status'} or values.get('status') != 'deleted':
                 raise exception.Conflict(reason='image %s is deleted' % image_id)
             return image
         image_rules.check_change(image_id, image.status, _data_fields(image), values)
+        image_rules.check_protection(image_id, image.protected, values)
         for name in _SCALAR_FIELDS:
             if name in values:
                 setattr(image, name, values[name])
@@ -418,6 +527,8 @@ def image_update(database, context, image_id, values, purge_props=False,
         if 'properties' in values:
             _set_properties(image, values['properties'], purge_props)
             _check_property_count(image, max_properties)
+        if 'tags' in values:
+            _set_tags(image, values['tags'])
         image.updated_at = models.utcnow()
         if image.status == 'deleted':
             image.deleted, image.deleted_at = True, image.updated_at
@@ -429,9 +540,47 @@ def image_destroy(database, context, image_id):
 
     :raises ImageNotFound: when the image is not visible (non-admins never see
         deleted images, so a second delete by them is a 404).
-    :raises Forbidden: when the caller does not own it.
+    :raises Forbidden: when the caller does not own it, or it is protected.
     """
     return image_update(database, context, image_id, {'status': 'deleted'})
+
+
+def _change_tags(database, context, image_id, change):
+    with database.session() as session:
+        image = load_to_modify(session, context, image_id)
+        if image.deleted:
+            raise exception.Conflict(reason='image %s is deleted' % image_id)
+        change(image)
+        image.updated_at = models.utcnow()
+
+
+def tag_add(database, context, image_id, tag, max_tags):
+    """Add one tag to an image the caller may modify (already there: a no-op).
+
+    :raises RequestTooLarge: when the image would hold more than ``max_tags`` tags.
+    """
+    def add(image):
+        if tag in {row.value for row in image.tags}:
+            return
+        if len(image.tags) >= max_tags:
+            raise exception.RequestTooLarge(
+                reason='image %s has %d tags; at most %d are allowed'
+                       % (image_id, len(image.tags), max_tags))
+        image.tags.append(ImageTag(value=tag))
+    _change_tags(database, context, image_id, add)
+
+
+def tag_delete(database, context, image_id, tag):
+    """Remove one tag from an image the caller may modify.
+
+    :raises NotFound: when the image has no such tag.
+    """
+    def remove(image):
+        kept = [row for row in image.tags if row.value != tag]
+        if len(kept) == len(image.tags):
+            raise exception.NotFound('image %s has no tag %r' % (image_id, tag[:64]))
+        image.tags[:] = kept
+    _change_tags(database, context, image_id, remove)
 
 
 def image_usage(database, owner):

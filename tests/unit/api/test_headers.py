@@ -89,3 +89,21 @@ def test_visible_record_drops_locations_and_chunks_for_non_admins():
     assert 'chunks' not in headers.visible_record(IMAGE, False)
     assert 'location' not in headers.visible_record(IMAGE, False)
     assert headers.visible_record(IMAGE, True) is IMAGE
+
+
+def test_protected_and_minimums_go_both_ways():
+    # WSGI folds x-image-meta-min-disk and x-image-meta-min_disk alike.
+    meta = headers.parse_image_meta({'HTTP_X_IMAGE_META_PROTECTED': 'True',
+                                     'HTTP_X_IMAGE_META_MIN_DISK': '20',
+                                     'HTTP_X_IMAGE_META_MIN_RAM': '1024'})
+    assert meta.fields == {'protected': True, 'min_disk': 20, 'min_ram': 1024}
+    rendered = headers.image_meta_headers(dict(IMAGE, visibility='community',
+                                               protected=True, min_disk=20, min_ram=0),
+                                          False)
+    assert [item for item in rendered if item[0] in (
+        'x-image-meta-is_public', 'x-image-meta-protected', 'x-image-meta-min_disk',
+        'x-image-meta-min_ram')] == [
+        ('x-image-meta-is_public', 'False'), ('x-image-meta-protected', 'True'),
+        ('x-image-meta-min_disk', '20'), ('x-image-meta-min_ram', '0')]
+    with pytest.raises(exception.Invalid, match='x-image-meta-min_ram'):
+        headers.parse_image_meta({'HTTP_X_IMAGE_META_MIN_RAM': '-1'})

@@ -126,10 +126,10 @@ def test_visibility_rules():
     alice = context.RequestContext('alice', roles=['member'])
     admin = context.RequestContext('ops', roles=['admin'])
     anonymous = context.RequestContext()
-    assert alice.can_see('alice', False) and alice.can_see('bob', True)
-    assert not alice.can_see('bob', False)
-    assert admin.can_see('bob', False) and admin.can_modify('bob')
-    assert not anonymous.can_modify(None) and anonymous.can_see('bob', True)
+    assert alice.can_see('alice', 'shared') and alice.can_see('bob', 'public')
+    assert not alice.can_see('bob', 'shared')
+    assert admin.can_see('bob', 'shared') and admin.can_modify('bob')
+    assert not anonymous.can_modify(None) and anonymous.can_see('bob', 'public')
     assert not alice.can_see_locations and not admin.can_see_locations
     assert context.RequestContext('alice', roles=['service']).can_see_locations
 
@@ -146,18 +146,18 @@ def test_the_service_acting_as_itself_sees_every_image_but_a_relayed_anonymous_n
     marker = {'keystone.token_auth': object()}
     _, itself = _seen(_service_only('service'), marker)
     assert itself.is_service and itself.sees_every_image
-    assert itself.can_see('bob', False) and not itself.is_admin
+    assert itself.can_see('bob', 'shared') and not itself.is_admin
     assert not itself.can_modify('bob')
     _, relayed_anonymous = _seen(_service_only(), marker)
     assert relayed_anonymous.is_service and not relayed_anonymous.sees_every_image
-    assert not relayed_anonymous.can_see('bob', False)
+    assert not relayed_anonymous.can_see('bob', 'shared')
 
 
 def test_claiming_to_act_as_the_service_without_its_token_gains_nothing():
     marker = {'keystone.token_auth': object()}
     _, forged = _seen({context.ACTING_AS_SERVICE_HEADER: 'service'}, marker)
     assert not forged.is_service and not forged.sees_every_image
-    assert not forged.can_see('bob', False)
+    assert not forged.can_see('bob', 'shared')
     _, user = _seen(dict(_confirmed(service_roles='service'),
                          **{context.ACTING_AS_SERVICE_HEADER: 'service'}), marker)
     assert user.is_service and not user.sees_every_image

@@ -282,6 +282,27 @@ def test_a_customer_sees_only_own_and_public_related_images(alice_client, bob_cl
     assert anonymous.related_ids() == [public['id']]
 
 
+def test_related_images_follow_visibility_and_membership(alice_client, bob_client):
+    shared = alice_client.create('shared with bob', **_tuple())
+    pending = alice_client.create('offered to bob', **_tuple())
+    community = alice_client.create('community', **_tuple())
+    private = alice_client.create('private', **_tuple())
+    alice_client.request('PUT', '/images/' + community['id'],
+                         {'image': {'visibility': 'community'}})
+    alice_client.request('PUT', '/images/' + private['id'],
+                         {'image': {'visibility': 'private'}})
+    for image in (shared, pending):
+        added = alice_client.request('PUT', '/images/%s/members/bob' % image['id'])
+        assert added.status_int == 200, added.body
+    accepted = bob_client.request('PUT', '/images/%s/members/bob' % shared['id'],
+                                  {'member': {'status': 'accepted'}})
+    assert accepted.status_int == 200, accepted.body
+    # Bob's list is the registry's: accepted shares only, no community images.
+    assert bob_client.related_ids() == [shared['id']]
+    assert sorted(alice_client.related_ids()) == sorted(
+        image['id'] for image in (shared, pending, community, private))
+
+
 def test_brief_and_detail_records_match_the_registry(alice_client):
     image = alice_client.create('snap', os='linux', **_tuple())
     brief = alice_client.related().json['images'][0]

@@ -12,9 +12,9 @@ from tests.unit.registry.conftest import ENDPOINT, Caller
 IMAGE_ID = '3f2a7c1e-9b8d-4e6f-a1b2-c3d4e5f6a7b8'
 FULL_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_format',
                'container_format', 'size', 'checksum', 'sha256', 'blake3', 'properties',
-               'detected_format', 'virtual_size',
-               'created_at', 'updated_at', 'deleted_at', 'deleted'}
-BRIEF_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'disk_format',
+               'detected_format', 'virtual_size', 'visibility', 'protected', 'min_disk',
+               'min_ram', 'tags', 'created_at', 'updated_at', 'deleted_at', 'deleted'}
+BRIEF_FIELDS = {'id', 'uri', 'name', 'status', 'is_public', 'visibility', 'disk_format',
                 'container_format', 'size', 'checksum'}
 
 

@@ -2,9 +2,12 @@
 through the real registry app over in-memory SQLite."""
 
 import json
+import types
 
 import pytest
 
+from glance.common import exception
+from glance.common.context import RequestContext
 from glance.registry import api, image_rules
 from tests.unit.registry.conftest import ENDPOINT, Caller
 
@@ -186,3 +189,32 @@ def test_bad_limit_options_stop_startup():
         with pytest.raises(Exception) as caught:
             api.load_options({option: value})
         assert option in str(caught.value)
+
+
+def test_protected_images_refuse_deleting_statuses_unless_unprotected_too():
+    for status in image_rules.DELETING_STATUSES:
+        with pytest.raises(exception.Forbidden, match='protected'):
+            image_rules.check_protection('i', True, {'status': status})
+        image_rules.check_protection('i', True, {'status': status, 'protected': False})
+        image_rules.check_protection('i', False, {'status': status})
+    image_rules.check_protection('i', True, {'status': 'active'})
+
+
+def test_members_are_managed_by_owner_admin_or_a_sharing_member():
+    alice = RequestContext(tenant='alice', roles=['member'])
+    bob = RequestContext(tenant='bob', roles=['member'])
+    admin = RequestContext(tenant='ops', roles=['admin'])
+    image_rules.check_member_manager(alice, 'i', 'alice', None)
+    image_rules.check_member_manager(admin, 'i', 'alice', None)
+    image_rules.check_member_manager(bob, 'i', 'alice', types.SimpleNamespace(can_share=True))
+    for membership in (None, types.SimpleNamespace(can_share=False)):
+        with pytest.raises(exception.Forbidden):
+            image_rules.check_member_manager(bob, 'i', 'alice', membership)
+    image_rules.check_status_setter(bob, 'bob')
+    for caller in (alice, admin):
+        with pytest.raises(exception.Forbidden, match='only member bob'):
+            image_rules.check_status_setter(caller, 'bob')
+    with pytest.raises(exception.Forbidden, match='only shared images'):
+        image_rules.check_shared('i', 'private')
+    with pytest.raises(exception.Forbidden, match='publish_roles'):
+        image_rules.check_publishing(bob, {'visibility': 'community'})

@@ -139,3 +139,20 @@ def test_the_blake3_revision_replaces_xxh3_and_downgrades(engine):
         command.downgrade(migration.REGISTRY.config(connection), '0001')
     columns = {column['name'] for column in sa.inspect(engine).get_columns('images')}
     assert 'xxh3' in columns and 'blake3' not in columns
+
+
+def test_openstack_fields_revision_keeps_the_sort_key_triggers(engine):
+    migration.REGISTRY.upgrade(engine, '0002_list_indexes')
+    with engine.begin() as connection:
+        connection.execute(sa.text(
+            "INSERT INTO images (id, status, is_public, created_at, updated_at, deleted) "
+            "VALUES ('a', 'active', 1, '2026-01-01', '2026-01-01', 0), "
+            "('b', 'active', 0, '2026-01-01', '2026-01-01', 0)"))
+    migration.REGISTRY.upgrade(engine)
+    with engine.connect() as connection:
+        rows = dict(connection.execute(sa.text("SELECT id, visibility FROM images")).all())
+        triggers = set(connection.execute(sa.text(
+            "SELECT name FROM sqlite_master WHERE type = 'trigger'")).scalars())
+    assert rows == {'a': 'public', 'b': 'shared'}
+    assert triggers == {'image_properties_copy_image_keys',
+                        'images_copy_keys_to_properties'}

@@ -17,7 +17,7 @@ def test_image_body_normalises_values():
         'blake3': 'C' * 64, 'size': 0, 'is_public': True,
         'properties': {'k': 'v', 'gone': None}}})
     assert values == {'id': IMAGE_ID, 'name': 'n', 'checksum': 'a' * 32,
-                      'sha256': 'b' * 64, 'blake3': 'c' * 64, 'size': 0, 'is_public': True,
+                      'sha256': 'b' * 64, 'blake3': 'c' * 64, 'size': 0, 'visibility': 'public',
                       'properties': {'k': 'v', 'gone': None}}
 
 
