@@ -27,8 +27,21 @@ import webob
 from glance.api import images as native
 from glance.api.v1 import codec, listing
 from glance.common import context, exception, wsgi
+from glance.registry import validation
 
 DATA_TYPE = 'application/octet-stream'
+
+
+def check_image_id(image_id):
+    """The image id of a v1 path, lower-cased.
+
+    :raises ImageNotFound: for anything but a UUID: nothing has that id (v1 clients
+        look a name up as an id first and expect a 404, not a 400).
+    """
+    try:
+        return validation.image_id(image_id)
+    except exception.Invalid:
+        raise exception.ImageNotFound(image_id=image_id[:64]) from None
 
 
 class V1Controller(wsgi.Controller):
@@ -44,9 +57,8 @@ class V1Controller(wsgi.Controller):
         """The record of an image the caller may see and that is not deleted.
 
         :raises ImageNotFound: otherwise.
-        :raises Invalid: for an id that is not a UUID.
         """
-        record = self.core.get(ctx, image_id)
+        record = self.core.get(ctx, check_image_id(image_id))
         if record.get('status') == 'deleted':
             raise exception.ImageNotFound(image_id=record.get('id'))
         return record
@@ -103,8 +115,8 @@ class ImagesController(V1Controller):
 
         ``Range`` and conditional requests are answered by WebOb (206, 304, 416).
         """
-        download = self.core.open_download(context.from_environ(req.environ), image_id,
-                                           req.environ)
+        download = self.core.open_download(context.from_environ(req.environ),
+                                           check_image_id(image_id), req.environ)
         record = download.image
         response = webob.Response(app_iter=download.body, content_length=download.size,
                                   content_type=DATA_TYPE, conditional_response=True)

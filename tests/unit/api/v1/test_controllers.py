@@ -183,6 +183,11 @@ def test_head_shows_headers_and_a_deleted_image_is_404():
     assert head.headers['x-image-meta-property-a'] == '1'
     gone = _send(RecordingCore(status='deleted'), 'HEAD', '/v1/images/' + IMAGE_ID)
     assert gone.status_int == 404
+    # glanceclient's find_resource asks for a name made of digits as an id first.
+    for method in ('HEAD', 'PUT', 'DELETE'):
+        core = RecordingCore()
+        assert _send(core, method, '/v1/images/2024').status_int == 404
+        assert core.calls == []
 
 
 def test_delete_answers_200_and_wrong_methods_405():
