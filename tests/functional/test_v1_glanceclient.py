@@ -297,14 +297,24 @@ gc.image_members.delete(params['id'], params['project'])
 def test_a_keystone_token_and_an_endpoint_are_enough(
         glanceclient1, glance_api, keystone_service, alice):
     token = keystone_service.token(alice)
+    image_id = str(uuid.uuid4())
     listed = glanceclient1.run('''
 import glanceclient
+from glanceclient import exc
 gc = glanceclient.Client('1', endpoint=params['endpoint'], token=params['token'])
-image = gc.images.create(name=params['name'], disk_format='raw',
+image = gc.images.create(id=params['id'], name=params['name'], disk_format='raw',
                          container_format='bare', properties={'k': 'v'})
-result = [i.to_dict() for i in gc.images.list(filters={'name': params['name']})]
-''', endpoint=glance_api.url, token=token, name=_name('token')).value
-    assert [(i['status'], i['properties']) for i in listed] == [('queued', {'k': 'v'})]
+try:
+    gc.images.create(id=params['id'], name='again')
+    again = None
+except exc.HTTPConflict:
+    again = 'HTTPConflict'
+result = {'listed': [i.to_dict() for i in gc.images.list(filters={'name': params['name']})],
+          'again': again}
+''', endpoint=glance_api.url, token=token, name=_name('token'), id=image_id).value
+    assert [(i['id'], i['status'], i['properties']) for i in listed['listed']] == [
+        (image_id, 'queued', {'k': 'v'})]
+    assert listed['again'] == 'HTTPConflict'
 
 
 def _table(out):
