@@ -186,7 +186,7 @@ def verify_chunks(stores, image_id, chunks):
 def open_image(stores, image, block_size, learn=None):
     """Check an active image's chunks in their stores and return its download body.
 
-    The uncached path of a download, shared by the images controller and the image
+    The uncached path of a download, shared by the image core and the image
     cache's fills.
 
     :param stores: the :class:`~glance.store.StoreRegistry`.

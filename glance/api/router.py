@@ -1,4 +1,7 @@
-"""glance-api's app: Teller, the streaming image proxy (see glance/api/images.py).
+"""glance-api's app: Teller, the streaming image proxy.
+
+One :class:`~glance.api.core.ImageCore` does what image requests do; the controllers
+(the native one, :mod:`glance.api.images`) only speak their protocol.
 
 ``app_factory`` is the paste entry point (``use = egg:glance#api``). It parses every
 option once, builds the :class:`~glance.store.StoreRegistry` and the
@@ -43,7 +46,7 @@ import functools
 
 import routes
 
-from glance.api import conversion, images, inspection
+from glance.api import conversion, core, images, inspection
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
@@ -55,7 +58,7 @@ from glance.store import StoreRegistry
 
 @dataclasses.dataclass(frozen=True)
 class ApiOptions:
-    """The typed options of the images controller (see the module table)."""
+    """The typed options of the image core and controllers (see the module table)."""
 
     read_block_size: int = 1024 * 1024
     store_chunk_size: int = 1024 ** 3
@@ -140,9 +143,10 @@ def build_app(conf, stores=None):
             cache_options.prefetch_workers, cache_options.verify_interval)
         maintainer.start()
         cache_controller = cache_admin.CacheAdminController(cache, maintainer, registry)
-    controller = images.ImagesController(
+    image_core = core.ImageCore(
         registry, stores, options, inspection.InspectionOptions.from_conf(conf),
         conversion.ConversionOptions.from_conf(conf), cache)
+    controller = images.ImagesController(image_core, options)
     return wsgi.Router(build_mapper(controller, cache_controller,
                                     health.HealthController(_checks(registry, stores))))
 

@@ -8,7 +8,7 @@ ETag, and computes three digests of the whole image while the bytes pass, each i
 its own hashing thread (see :mod:`glance.common.streaming`): md5 (the v1
 ``checksum``), sha256, and BLAKE3, which downloads verify.
 If anything fails, :meth:`ImageUpload.discard` deletes every object already written;
-the controller then marks the image ``killed``.
+the image core then marks the image ``killed``.
 """
 
 import itertools

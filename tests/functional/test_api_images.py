@@ -529,6 +529,18 @@ def test_delete_removes_data_then_record(api, image, datadir):
     assert api.request('GET', '/images/' + image['id'], USER).status == 404
 
 
+def test_a_protected_image_is_403_on_delete_until_unprotected(api, image, datadir):
+    path = '/images/' + image['id']
+    protect, unprotect = ({'x-image-meta-protected': flag} for flag in ('true', 'false'))
+    assert api.request('PUT', path, dict(USER, **protect)).status == 200
+    resp = api.request('DELETE', path, USER)
+    assert resp.status == 403 and b'is protected' in resp.body
+    assert api.request('GET', path, USER).status == 200
+    assert api.request('PUT', path, dict(USER, **unprotect)).status == 200
+    assert api.request('DELETE', path, USER).status == 204
+    assert image_files(datadir, image['id']) == []
+
+
 def test_admin_registers_existing_file_chunks(api, datadir):
     parts = [random_bytes(1000, seed=7), random_bytes(2000, seed=8)]
     locations = []

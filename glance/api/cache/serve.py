@@ -17,7 +17,7 @@ alike. :meth:`ImageCache.body` answers with, in order:
   recorded, no room) or for a Range request.
 
 An entry whose image changed (digest, size or URI) or whose file changed is dropped
-and refilled; the controller calls :meth:`ImageCache.forget` for deleted and
+and refilled; the image core calls :meth:`ImageCache.forget` for deleted and
 inactive images.
 """
 
