@@ -112,25 +112,8 @@ class ImagesController(wsgi.Controller):
         """
         ctx = context.from_environ(req.environ)
         opened = self.core.open_download(ctx, image_ref, req.environ)
-        image = opened.image
-        response = webob.Response(
-            app_iter=opened.body, content_length=opened.size,
-            content_type='application/octet-stream', conditional_response=True)
-        response.accept_ranges = 'bytes'
-        if image.get('checksum'):
-            response.etag = image['checksum']
-        if image.get('updated_at'):
-            response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
-        response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
-        response.headers['X-Image-Meta-Verified'] = opened.verified_by(
-            _is_partial(req, response))
-        # Public-only sharing: any caller may see a public image, so a shared cache
-        # (Varnish) may hand it to anyone; admins' responses carry locations.
-        shared = image.get('is_public') and not ctx.is_admin
-        response.headers['Cache-Control'] = (
-            self.options.public_image_cache_control if shared
-            else self.options.private_image_cache_control)
-        return response
+        return download_response(req, ctx, opened, self.options,
+                                 headers.image_meta_headers(opened.image, ctx.is_admin))
 
     # -- upload and registration -----------------------------------------------
 
@@ -190,6 +173,38 @@ class ImagesController(wsgi.Controller):
         """
         self.core.delete(context.from_environ(req.environ), image_id)
         return webob.Response(status=204)
+
+
+def download_response(req, ctx, opened, options, meta_headers):
+    """The answer to an image download, for every surface that serves one.
+
+    A streaming body (``Range`` and conditional requests answered by WebOb), ``ETag``
+    (the md5 checksum), ``Last-Modified``, the surface's image headers,
+    ``X-Image-Meta-Verified`` and ``Cache-Control``.
+
+    :param opened: the core's :class:`~glance.api.core.ImageDownload`.
+    :param options: the :class:`~glance.api.router.ApiOptions` (``Cache-Control``).
+    :param meta_headers: the image as ``(name, value)`` headers.
+    """
+    image = opened.image
+    response = webob.Response(
+        app_iter=opened.body, content_length=opened.size,
+        content_type='application/octet-stream', conditional_response=True)
+    response.accept_ranges = 'bytes'
+    if image.get('checksum'):
+        response.etag = image['checksum']
+    if image.get('updated_at'):
+        response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
+    response.headerlist.extend(meta_headers)
+    response.headers['X-Image-Meta-Verified'] = opened.verified_by(
+        _is_partial(req, response))
+    # Public-only sharing: any caller may see a public image, so a shared cache
+    # (Varnish) may hand it to anyone; admins' responses carry locations.
+    shared = image.get('is_public') and not ctx.is_admin
+    response.headers['Cache-Control'] = (
+        options.public_image_cache_control if shared
+        else options.private_image_cache_control)
+    return response
 
 
 def _parse_write(req):

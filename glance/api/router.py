@@ -90,7 +90,7 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None, core=None):
+def build_mapper(controller, cache_controller=None, health_controller=None):
     """The routes of glance-api, the only place they are listed.
 
     :param controller: the :class:`~glance.api.images.ImagesController`.
@@ -98,7 +98,6 @@ def build_mapper(controller, cache_controller=None, health_controller=None, core
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
-    :param core: the :class:`~glance.api.core.ImageCore` of the versioned APIs.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
@@ -117,8 +116,7 @@ def build_mapper(controller, cache_controller=None, health_controller=None, core
                    conditions={'method': ['PUT']})
     mapper.connect('/images/{image_id}', controller=controller, action='delete',
                    conditions={'method': ['DELETE']})
-    if core is not None:
-        v1_routes.connect_routes(mapper, core)
+    v1_routes.connect_routes(mapper, controller.core)
     return mapper
 
 

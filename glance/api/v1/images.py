@@ -22,6 +22,8 @@ other API surfaces; this module maps the v1 wire format (:mod:`.codec`,
 project whatever the membership status (v1 has no acceptance step).
 """
 
+import functools
+
 import webob
 
 from glance.api import images as native
@@ -111,20 +113,13 @@ class ImagesController(V1Controller):
         return response
 
     def show(self, req, image_id):
-        """``GET /v1/images/<id>``: the bytes of an active image (404 otherwise).
-
-        ``Range`` and conditional requests are answered by WebOb (206, 304, 416).
-        """
-        download = self.core.open_download(context.from_environ(req.environ),
-                                           check_image_id(image_id), req.environ)
-        record = download.image
-        response = webob.Response(app_iter=download.body, content_length=download.size,
-                                  content_type=DATA_TYPE, conditional_response=True)
-        response.accept_ranges = 'bytes'
-        if record.get('checksum'):
-            response.etag = record['checksum']
-        response.headerlist.extend(codec.response_headers(record))
-        return response
+        """``GET /v1/images/<id>``: the bytes of an active image (404 otherwise), with
+        the native API's download handling (:func:`glance.api.images.download_response`:
+        ``Range``, ``ETag``, ``X-Image-Meta-Verified``, ``Cache-Control``)."""
+        ctx = context.from_environ(req.environ)
+        opened = self.core.open_download(ctx, check_image_id(image_id), req.environ)
+        return native.download_response(req, ctx, opened, self.core.options,
+                                        codec.response_headers(opened.image))
 
     def create(self, req):
         """``POST /v1/images``: reserve an image, with data from the body, registered
@@ -178,7 +173,8 @@ class ImagesController(V1Controller):
 
     def _upload(self, ctx, req, image_id, metadata):
         return self.core.upload(ctx, image_id, req.body_file, req.content_length,
-                                metadata=metadata)
+                                metadata=metadata,
+                                after_body=functools.partial(native._check_body_end, req))
 
     def delete(self, req, image_id):
         """``DELETE /v1/images/<id>``: 200 (v1's status); a protected image is a 403."""

@@ -11,6 +11,8 @@ import pytest
 import routes
 import webob
 
+from glance.api import core as image_core
+from glance.api import router
 from glance.api.v1 import routes as v1_routes
 from glance.common import context, exception, wsgi
 
@@ -19,6 +21,8 @@ IMAGE_ID = '0f9d6a3c-1b7e-4c51-9a38-2f6d1c0b8e47'
 
 class RecordingCore:
     """Answers like the image core from one record, and records every call."""
+
+    options = router.ApiOptions()
 
     def __init__(self, **record):
         self.record = dict({'id': IMAGE_ID, 'name': 'img', 'status': 'active',
@@ -43,8 +47,10 @@ class RecordingCore:
         self._call('reserve', metadata, locations=locations, with_data=with_data)
         return dict(self.record, status='queued', **metadata)
 
-    def upload(self, ctx, image_ref, body, content_length, metadata=None):
+    def upload(self, ctx, image_ref, body, content_length, metadata=None,
+               after_body=None):
         self._call('upload', image_ref, body.read(), content_length, metadata=metadata)
+        after_body()
         return dict(self.record)
 
     def register(self, ctx, image_ref, locations, metadata=None):
@@ -57,6 +63,10 @@ class RecordingCore:
 
     def delete(self, ctx, image_ref):
         self._call('delete', image_ref)
+
+    def open_download(self, ctx, image_ref, environ):
+        self._call('open_download', image_ref)
+        return image_core.ImageDownload(dict(self.record), [b'abc'], 3, None)
 
     def members(self, ctx, image_ref):
         self._call('members', image_ref)
@@ -184,10 +194,20 @@ def test_head_shows_headers_and_a_deleted_image_is_404():
     gone = _send(RecordingCore(status='deleted'), 'HEAD', '/v1/images/' + IMAGE_ID)
     assert gone.status_int == 404
     # glanceclient's find_resource asks for a name made of digits as an id first.
-    for method in ('HEAD', 'PUT', 'DELETE'):
+    for method in ('HEAD', 'GET', 'PUT', 'DELETE'):
         core = RecordingCore()
         assert _send(core, method, '/v1/images/2024').status_int == 404
         assert core.calls == []
+
+
+def test_get_answers_the_bytes_with_the_native_download_headers():
+    got = _send(RecordingCore(), 'GET', '/v1/images/' + IMAGE_ID)
+    assert got.status_int == 200 and got.body == b'abc'
+    assert got.headers['x-image-meta-checksum'] == 'c' * 32
+    assert got.headers['Cache-Control'] == 'private'
+    assert got.headers['X-Image-Meta-Verified']
+    public = _send(RecordingCore(is_public=True), 'GET', '/v1/images/' + IMAGE_ID)
+    assert public.headers['Cache-Control'] == 'public, max-age=60'
 
 
 def test_delete_answers_200_and_wrong_methods_405():
