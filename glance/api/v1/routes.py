@@ -14,6 +14,10 @@ GET /v1/shared-images/<m>                       :class:`.members.MembersControll
 
 from glance.api.v1 import images, members
 
+# /v1/images/detail is the detailed list, never an image (so its 405 answers
+# list GET only in Allow).
+_NOT_DETAIL = '(?!detail$)[^/]+'
+
 
 def connect_routes(mapper, core):
     """Add the v1 routes to glance-api's mapper.
@@ -24,7 +28,8 @@ def connect_routes(mapper, core):
     def connect(path, controller, **actions):
         for method, action in actions.items():
             mapper.connect(path, controller=controller, action=action,
-                           conditions={'method': [method]})
+                           conditions={'method': [method]},
+                           requirements={'image_id': _NOT_DETAIL})
 
     image = images.ImagesController(core)
     connect('/v1/images', image, GET='index', POST='create')
