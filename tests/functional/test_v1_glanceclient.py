@@ -241,7 +241,7 @@ result = refused
 
 
 def test_a_private_image_is_seen_by_another_project_only_once_shared(
-        v1, alice, bob, tmp_path):
+        v1, alice, bob, tmp_path, glance_in_catalog, keystone_service):
     data = _data(70000)
     image = _create(v1, alice, tmp_path, _name('shared'), data)
 
@@ -266,6 +266,13 @@ result = [m.to_dict() for m in gc.image_members.list(image=params['id'])]
 ''', id=image['id'], project=bob.project_id).value
     assert [(m['member_id'], m['can_share']) for m in members] == [
         (bob.project_id, False)]
+    # v1 has no acceptance step: the registry holds the membership as accepted.
+    registry = Api(glance_in_catalog[0].url)
+    held = registry.request('GET', '/images/%s/members' % image['id'],
+                            {'X-Auth-Token': keystone_service.token(alice)})
+    assert held.status == 200, held.body
+    assert [(m['member_id'], m['status']) for m in held.json()['members']] == [
+        (bob.project_id, 'accepted')]
 
     after = v1(bob, look, id=image['id'], name=image['name'],
                project=bob.project_id).value
