@@ -234,13 +234,20 @@ def test_adding_a_member_keeps_its_can_share_unless_the_body_sets_it():
         {'can_share': False, 'accepted': True}]
 
 
-@pytest.mark.parametrize('body', [
-    {'member': {'can_share': 'yes'}}, {'member': {'status': 'accepted'}}, {'x': 1}])
-def test_a_bad_member_body_is_400(body):
+@pytest.mark.parametrize('path,body,call', [
+    ('/members/p1', {'member': {'can_share': 'yes'}}, 'add_member'),
+    ('/members/p1', {'member': {'status': 'accepted'}}, 'add_member'),
+    ('/members/p1', {'x': 1}, 'add_member'),
+    ('/members', {'memberships': 'p1'}, 'replace_members'),
+    ('/members', {'memberships': [{'member_id': ''}]}, 'replace_members'),
+    ('/members', {'memberships': [{'member_id': 'p1', 'can_share': 1}]},
+     'replace_members'),
+    ('/members', {'memberships': [], 'extra': 1}, 'replace_members')])
+def test_a_bad_member_body_is_400(path, body, call):
     core = RecordingCore()
-    refused = _send(core, 'PUT', '/v1/images/%s/members/p1' % IMAGE_ID,
+    refused = _send(core, 'PUT', '/v1/images/%s%s' % (IMAGE_ID, path),
                     {'Content-Type': 'application/json'}, json.dumps(body).encode())
-    assert refused.status_int == 400 and not _calls(core, 'add_member')
+    assert refused.status_int == 400 and not _calls(core, call)
 
 
 def test_members_are_listed_replaced_shown_and_removed():
@@ -261,17 +268,6 @@ def test_members_are_listed_replaced_shown_and_removed():
     assert _send(core, 'DELETE', path + '/p1').status_int == 204
     assert _send(core, 'GET', '/v1/shared-images/p1').json == {
         'shared_images': [{'image_id': IMAGE_ID, 'can_share': False}]}
-
-
-@pytest.mark.parametrize('body', [
-    {'memberships': 'p1'}, {'memberships': [{'member_id': ''}]},
-    {'memberships': [{'member_id': 'p1', 'can_share': 1}]},
-    {'memberships': [], 'extra': 1}])
-def test_a_bad_memberships_body_is_400(body):
-    core = RecordingCore()
-    refused = _send(core, 'PUT', '/v1/images/%s/members' % IMAGE_ID,
-                    {'Content-Type': 'application/json'}, json.dumps(body).encode())
-    assert refused.status_int == 400 and not _calls(core, 'replace_members')
 
 
 def test_core_errors_are_mapped_once():
