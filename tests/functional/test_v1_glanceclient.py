@@ -316,8 +316,8 @@ try:
     again = None
 except exc.HTTPConflict:
     again = 'HTTPConflict'
-result = {'listed': [i.to_dict() for i in gc.images.list(filters={'name': params['name']})],
-          'again': again}
+listed = gc.images.list(filters={'name': params['name']})
+result = {'listed': [i.to_dict() for i in listed], 'again': again}
 ''', endpoint=glance_api.url, token=token, name=_name('token'), id=image_id).value
     assert [(i['id'], i['status'], i['properties']) for i in listed['listed']] == [
         (image_id, 'queued', {'k': 'v'})]

@@ -138,8 +138,9 @@ class ImagesController(V1Controller):
                                    with_data=has_body)
         if has_body:
             record = self._upload(ctx, req, record['id'], {})
-        response = wsgi.json_response({'image': codec.image_body(record)}, status=201,
-                                      headers={'Location': _image_path(req, record['id'])})
+        response = wsgi.json_response(
+            {'image': codec.image_body(record)}, status=201,
+            headers={'Location': _image_path(req, record['id'])})
         if record.get('checksum'):
             response.etag = record['checksum']
         return response

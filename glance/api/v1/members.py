@@ -1,21 +1,21 @@
 """``/v1/images/<id>/members`` and ``/v1/shared-images/<member>``: v1 image sharing.
 
-=============================================== =========================================
-request                                         answer
-=============================================== =========================================
-GET /v1/images/<id>/members                     ``{"members": [{"member_id",
-                                                "can_share"}]}``
-PUT /v1/images/<id>/members                     204; body ``{"memberships": [{"member_id":
-                                                m, "can_share": bool}]}`` replaces them all
-GET /v1/images/<id>/members/<member>            ``{"member": {...}}`` (404 if not one)
-PUT /v1/images/<id>/members/<member>            204; adds the member, or sets its
-                                                ``can_share`` (optional body ``{"member":
-                                                {"can_share": bool}}``; without it an
-                                                existing member keeps its own)
-DELETE /v1/images/<id>/members/<member>         204
-GET /v1/shared-images/<member>                  ``{"shared_images": [{"image_id",
-                                                "can_share"}]}``
-=============================================== =========================================
+======================================== ========================================
+request                                  answer
+======================================== ========================================
+GET /v1/images/<id>/members              ``{"members": [{"member_id",
+                                         "can_share"}]}``
+PUT /v1/images/<id>/members              204; ``{"memberships": [{"member_id":
+                                         m, "can_share": bool}]}`` replaces all
+GET /v1/images/<id>/members/<member>     ``{"member": {...}}`` (404 if not one)
+PUT /v1/images/<id>/members/<member>     204; adds the member, or sets its
+                                         ``can_share`` (optional body
+                                         ``{"member": {"can_share": bool}}``;
+                                         without it a member keeps its own)
+DELETE /v1/images/<id>/members/<member>  204
+GET /v1/shared-images/<member>           ``{"shared_images": [{"image_id",
+                                         "can_share"}]}``
+======================================== ========================================
 
 The registry (through the image core) keeps the memberships and decides who may
 change them: the image's owner, an admin, or a member allowed to share it. v1 has
