@@ -47,10 +47,11 @@ import functools
 import routes
 
 from glance.api import conversion, core, images, inspection
-from glance.api.v2 import routes as v2_routes
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
+from glance.api.v1 import routes as v1_routes
+from glance.api.v2 import routes as v2_routes
 from glance.common import config, health, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -90,23 +91,21 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None, core=None,
+def build_mapper(controller, cache_controller=None, health_controller=None,
                  disk_formats=None):
     """The routes of glance-api, the only place they are listed.
 
-    :param controller: the :class:`~glance.api.images.ImagesController`.
+    :param controller: the native :class:`~glance.api.images.ImagesController`; its
+        :class:`~glance.api.core.ImageCore` also serves the v1 and v2 APIs.
     :param cache_controller: the image cache's
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
-    :param core: the :class:`~glance.api.core.ImageCore` of the v2 API (served when
-        given; see :mod:`glance.api.v2.routes`).
     :param disk_formats: the accepted ``disk_format`` values, for the v2 image schema.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
-    if core is not None:
-        v2_routes.connect_routes(mapper, core, disk_formats)
+    v2_routes.connect_routes(mapper, controller.core, disk_formats)
     if health_controller is not None:
         mapper.connect(health.PATH, controller=health_controller, action='detail',
                        conditions={'method': ['GET']})
@@ -122,6 +121,7 @@ def build_mapper(controller, cache_controller=None, health_controller=None, core
                    conditions={'method': ['PUT']})
     mapper.connect('/images/{image_id}', controller=controller, action='delete',
                    conditions={'method': ['DELETE']})
+    v1_routes.connect_routes(mapper, controller.core)
     return mapper
 
 
@@ -152,7 +152,7 @@ def build_app(conf, stores=None):
     controller = images.ImagesController(image_core, options)
     return wsgi.Router(build_mapper(controller, cache_controller,
                                     health.HealthController(_checks(registry, stores)),
-                                    image_core, formats.disk_formats))
+                                    formats.disk_formats))
 
 
 def _checks(registry, stores):

@@ -32,6 +32,42 @@ ROUTE_KEY = 'glance.route'
 #: not consumed. Other servers leave it out.
 PEEK_KEY = 'glance.peek_unread'
 
+# What a pipelined next request starts with; anything else right after the declared
+# body is more body.
+_REQUEST_LINE = re.compile(rb'[A-Z]{3,10} [^ ]')
+
+
+def check_body_end(req):
+    """Refuse a body longer than its ``Content-Length``.
+
+    The server reads exactly ``Content-Length`` bytes; bytes the client sent beyond
+    them, unless they start another request, mean the declared length was a lie.
+
+    :raises Invalid: (with ``Connection: close``) for such a body.
+    """
+    peek = req.environ.get(PEEK_KEY)
+    if peek is None or req.content_length is None:
+        return
+    trailing = peek(16)
+    if trailing and not _REQUEST_LINE.match(trailing):
+        error = exception.Invalid(reason='the body is longer than its Content-Length '
+                                         '(%d bytes)' % req.content_length)
+        error.headers = {'Connection': 'close'}
+        raise error
+
+
+def has_body(req):
+    """True when the request carries data (a Content-Length above 0, or chunked).
+
+    eventlet de-chunks a chunked body and ends it at the last chunk but does not set
+    ``wsgi.input_terminated``; setting it lets ``req.body_file`` read such a body.
+    """
+    if req.content_length is None and req.environ.get(
+            'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
+        req.is_body_readable = True
+    return req.is_body_readable
+
+
 #: The one exception -> HTTP status table of both daemons. The most specific class
 #: of an exception that is listed decides (its method resolution order is walked), so
 #: the order of the rows does not matter. Domain exceptions know nothing of HTTP.

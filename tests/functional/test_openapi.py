@@ -44,7 +44,8 @@ def test_registry_conforms_to_its_openapi_description(registry, tmp_path):  # no
     assert 'Traceback' not in registry.read_log()
 
 
-def test_api_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F811
+@pytest.mark.parametrize('spec', ['api.yaml', 'api-v1.yaml'])
+def test_api_conforms_to_its_openapi_description(registry, tmp_path, spec):  # noqa: F811
     datadir = str(tmp_path / 'images')
     os.makedirs(datadir)
     api = daemons.api_daemon(tmp_path / 'api', registry.url, image_size_cap='1M',
@@ -53,7 +54,7 @@ def test_api_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F
                                                       datadir}})
     api.start()
     try:
-        _schemathesis('api.yaml', api.url, tmp_path)
+        _schemathesis(spec, api.url, tmp_path)
         assert 'Traceback' not in api.read_log()
     finally:
         api.stop()

@@ -12,7 +12,9 @@ by WebOb.
 * ``GET`` of an image without data yet (``queued``) answers ``204`` with no body,
   as glance does; other statuses without data are a 404. The response carries
   ``Content-MD5`` (the image's md5 ``checksum``); clients verify the bytes against
-  the image's ``os_hash_value`` (sha256) or that checksum.
+  the image's ``os_hash_value`` (sha256) or that checksum. Otherwise the answer is
+  every surface's download answer (:func:`glance.api.images.download_response`):
+  ``ETag``, ``Last-Modified``, ``X-Image-Meta-Verified``, ``Cache-Control``.
 """
 
 import functools
@@ -21,7 +23,7 @@ import webob
 
 from glance.api import images as native
 from glance.api.v2 import images
-from glance.common import context, exception
+from glance.common import context, exception, wsgi
 
 DATA_TYPE = 'application/octet-stream'
 SIZE_HEADER = 'X-OpenStack-Image-Size'
@@ -52,10 +54,10 @@ class ImageDataController(images.V2Controller):
                                                       req.content_type or 'nothing'))
         ctx = context.from_environ(req.environ)
         image_id = images.check_image_id(image_id)
-        native._has_body(req)  # a chunked body becomes readable
+        wsgi.has_body(req)  # a chunked body becomes readable
         self.core.upload(ctx, image_id, req.body_file, req.content_length,
                          metadata=_declared_size(req),
-                         after_body=functools.partial(native._check_body_end, req))
+                         after_body=functools.partial(wsgi.check_body_end, req))
         return webob.Response(status=204)
 
     def download(self, req, image_id):
@@ -68,11 +70,7 @@ class ImageDataController(images.V2Controller):
             if self.get_image(ctx, image_id).get('status') == 'queued':
                 return webob.Response(status=204)
             raise
-        image = download.image
-        response = webob.Response(app_iter=download.body, content_length=download.size,
-                                  content_type=DATA_TYPE, conditional_response=True)
-        response.accept_ranges = 'bytes'
-        if image.get('checksum'):
-            response.etag = image['checksum']
-            response.headers['Content-MD5'] = image['checksum']
-        return response
+        checksum = download.image.get('checksum')
+        return native.download_response(
+            req, ctx, download, self.core.options,
+            [('Content-MD5', checksum)] if checksum else [])
