@@ -27,43 +27,11 @@ import functools
 import webob
 
 from glance.api import images as native
+from glance.api import surface
 from glance.api.v1 import codec, listing
 from glance.common import context, exception, wsgi
-from glance.registry import validation
 
 DATA_TYPE = 'application/octet-stream'
-
-
-def check_image_id(image_id):
-    """The image id of a v1 path, lower-cased.
-
-    :raises ImageNotFound: for anything but a UUID: nothing has that id (v1 clients
-        look a name up as an id first and expect a 404, not a 400).
-    """
-    try:
-        return validation.image_id(image_id)
-    except exception.Invalid:
-        raise exception.ImageNotFound(image_id=image_id[:64]) from None
-
-
-class V1Controller(wsgi.Controller):
-    """Base of the v1 controllers: the image core and the caller's lookups.
-
-    :param core: the :class:`~glance.api.core.ImageCore`.
-    """
-
-    def __init__(self, core):
-        self.core = core
-
-    def get_image(self, ctx, image_id):
-        """The record of an image the caller may see and that is not deleted.
-
-        :raises ImageNotFound: otherwise.
-        """
-        record = self.core.get(ctx, check_image_id(image_id))
-        if record.get('status') == 'deleted':
-            raise exception.ImageNotFound(image_id=record.get('id'))
-        return record
 
 
 def _data_or_location(req, meta):
@@ -83,7 +51,7 @@ def _image_path(req, image_id):
     return '%s%s/v1/images/%s' % (req.host_url, req.script_name, image_id)
 
 
-class ImagesController(V1Controller):
+class ImagesController(surface.SurfaceController):
     """The v1 image resource (see the module docstring)."""
 
     def index(self, req):
@@ -117,7 +85,7 @@ class ImagesController(V1Controller):
         the native API's download handling (:func:`glance.api.images.download_response`:
         ``Range``, ``ETag``, ``X-Image-Meta-Verified``, ``Cache-Control``)."""
         ctx = context.from_environ(req.environ)
-        opened = self.core.open_download(ctx, check_image_id(image_id), req.environ)
+        opened = self.core.open_download(ctx, surface.path_image_id(image_id), req.environ)
         return native.download_response(req, ctx, opened, self.core.options,
                                         codec.response_headers(opened.image))
 

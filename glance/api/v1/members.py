@@ -25,8 +25,7 @@ member's lists and downloads straight away.
 
 import webob
 
-from glance.api import images as native
-from glance.api.v1 import images
+from glance.api import surface
 from glance.common import context, exception, wsgi
 
 
@@ -62,7 +61,7 @@ def _memberships(body):
     return checked
 
 
-class MembersController(images.V1Controller):
+class MembersController(surface.SurfaceController):
     """The v1 member resource (see the module docstring)."""
 
     def _image_id(self, ctx, image_id):

@@ -22,7 +22,7 @@ import functools
 import webob
 
 from glance.api import images as native
-from glance.api.v2 import images
+from glance.api import surface
 from glance.common import context, exception, wsgi
 
 DATA_TYPE = 'application/octet-stream'
@@ -39,7 +39,7 @@ def _declared_size(req):
     return {'size': int(value)}
 
 
-class ImageDataController(images.V2Controller):
+class ImageDataController(surface.SurfaceController):
     """The v2 image data resource (see the module docstring)."""
 
     def upload(self, req, image_id):
@@ -53,7 +53,7 @@ class ImageDataController(images.V2Controller):
                 'image data is sent as %s, not %s' % (DATA_TYPE,
                                                       req.content_type or 'nothing'))
         ctx = context.from_environ(req.environ)
-        image_id = images.check_image_id(image_id)
+        image_id = surface.path_image_id(image_id)
         wsgi.has_body(req)  # a chunked body becomes readable
         self.core.upload(ctx, image_id, req.body_file, req.content_length,
                          metadata=_declared_size(req),
@@ -63,7 +63,7 @@ class ImageDataController(images.V2Controller):
     def download(self, req, image_id):
         """``GET /v2/images/<id>/file``: the image's bytes (or 204 while queued)."""
         ctx = context.from_environ(req.environ)
-        image_id = images.check_image_id(image_id)
+        image_id = surface.path_image_id(image_id)
         try:
             download = self.core.open_download(ctx, image_id, req.environ)
         except exception.ImageNotFound:

@@ -9,58 +9,12 @@ An image id that is not a UUID, or a deleted image, is a 404 like a missing one
 (openstacksdk looks an image up by name first as ``GET /v2/images/<name>``).
 """
 
-import re
-
 import webob
 
+from glance.api import surface
 from glance.api.v2 import listing, patch, schemas, view
-from glance.common import context, exception, wsgi
-
-_UUID = re.compile('[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-'
-                   '[0-9a-fA-F]{12}')
-
-
-def check_image_id(image_id):
-    """The image id of a v2 path, lower-cased.
-
-    :raises ImageNotFound: for anything but a UUID (nothing can have that id).
-    """
-    if not _UUID.fullmatch(image_id):
-        raise exception.ImageNotFound(image_id=image_id[:64])
-    return image_id.lower()
-
-
-class V2Controller(wsgi.Controller):
-    """Base of the v2 controllers: the image core and the caller's lookups.
-
-    :param core: the :class:`~glance.api.core.ImageCore`.
-    """
-
-    def __init__(self, core):
-        self.core = core
-
-    def get_image(self, ctx, image_id):
-        """The registry record of an image the caller may see (not deleted).
-
-        :raises ImageNotFound: otherwise.
-        """
-        image_id = check_image_id(image_id)
-        record = self.core.get(ctx, image_id)
-        if record.get('status') == 'deleted':
-            raise exception.ImageNotFound(image_id=image_id)
-        return record
-
-
-def check_id_value(value):
-    """The ``id`` a client chose for a new image.
-
-    :raises Invalid: unless it is a UUID string.
-    """
-    if not isinstance(value, str) or not _UUID.fullmatch(value):
-        raise exception.Invalid(reason='id must be a UUID such as '
-                                       '0f9d6a3c-1b7e-4c51-9a38-2f6d1c0b8e47')
-    return value.lower()
-
+from glance.common import context, wsgi
+from glance.registry import validation
 
 def _create_metadata(body):
     """Registry metadata from a create body: base fields, and extra ``properties``.
@@ -71,7 +25,7 @@ def _create_metadata(body):
     metadata, properties = {}, {}
     for name, value in body.items():
         if name == 'id':
-            metadata['id'] = check_id_value(value)
+            metadata['id'] = validation.image_id(value)
             continue
         schemas.check_name(name)
         value = schemas.check_value(name, value)
@@ -84,7 +38,7 @@ def _create_metadata(body):
     return metadata
 
 
-class ImagesController(V2Controller):
+class ImagesController(surface.SurfaceController):
     """The v2 image resource (see the module docstring)."""
 
     def index(self, req):

@@ -22,7 +22,8 @@ once accepted (``member_status`` of :mod:`glance.api.v2.listing`).
 
 import webob
 
-from glance.api.v2 import images, schemas, view
+from glance.api import surface
+from glance.api.v2 import schemas, view
 from glance.common import context, exception, wsgi
 
 
@@ -33,7 +34,7 @@ def _member_id(value):
     return value
 
 
-class MembersController(images.V2Controller):
+class MembersController(surface.SurfaceController):
     """The v2 member resource (see the module docstring)."""
 
     def _find(self, ctx, image_id, member_id):

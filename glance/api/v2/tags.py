@@ -7,11 +7,12 @@ Both answer 204. Adding a tag the image has is a no-op; removing one it lacks is
 
 import webob
 
-from glance.api.v2 import images, schemas
+from glance.api import surface
+from glance.api.v2 import schemas
 from glance.common import context
 
 
-class TagsController(images.V2Controller):
+class TagsController(surface.SurfaceController):
     """The v2 tag resource (see the module docstring)."""
 
     def update(self, req, image_id, tag):
