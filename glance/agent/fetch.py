@@ -19,51 +19,27 @@ starts exactly there and carries the same ETag. Anything else (a 200 because the
 changed, a 416, another ETag) drops the partial file and fetches the image whole. A
 lock on the partial file keeps two fetches of one image from writing it at once.
 
-Verification covers the whole file, resumed or not: md5 against
-``x-image-meta-checksum`` and the ETag (glance-api's ETag is the image's md5), sha256
-against ``x-image-meta-sha256``, and BLAKE3 against ``x-image-meta-blake3`` when
-glance-api sends one (the cryptographic digest it verifies downloads with). A
-mismatch removes the partial file.
-
-Format safety, in depth: before the verified file becomes the final one, it is read
-once more through oslo's format inspector
-(:func:`glance.api.inspection.inspect_file`): data that is not its ``disk_format``, or
-that names host files (a qcow2 backing or data file, a VMDK extent), is refused and
-removed, whatever glance-api recorded, since a store can be changed behind the
-registry's back. :func:`stream_image` writes to a stream and cannot take bytes back,
-so it is not inspected.
+Verification covers the whole file, resumed or not, with the client library's
+:class:`~glance.client.verify.Verifier`: the recorded size, and every digest
+glance-api announces (md5 from ``x-image-meta-checksum`` and the ETag, sha256, and
+BLAKE3, the digest glance-api itself verifies downloads with). A mismatch removes the
+partial file.
 """
 
 import dataclasses
 import fcntl
-import hashlib
-import http.client
 import os
 import re
 
-import blake3
-
-from glance.agent import api_client
 from glance.agent import unbundle as unbundling
 from glance.api import inspection
+from glance.client import images, streams
+from glance.client.streams import TransferInterrupted  # noqa: F401 (raised here)
+from glance.client.verify import strong_etag
 from glance.common import exception
 
-BLOCK_SIZE = api_client.BLOCK_SIZE
 _SAFE_NAME = re.compile(r'^[A-Za-z0-9][A-Za-z0-9._-]{0,254}$')
-_MD5 = re.compile(r'^[0-9a-f]{32}$')
 _CONTENT_RANGE = re.compile(r'^bytes (\d+)-(\d+)/(\d+)$')
-
-
-class TransferInterrupted(exception.UpstreamError):
-    """The body ended or failed before all its bytes arrived."""
-
-    template = 'the download broke off'
-
-
-def _interrupted(image, received, total, why):
-    of_total = '' if total is None else ' of %d' % total
-    return TransferInterrupted('download of image %s broke off after %d%s bytes (%s)'
-                               % (image, received, of_total, why))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -163,10 +139,6 @@ class _PartFile:
                 os.unlink(path)
 
 
-def _strong_etag(etag):
-    return etag if etag and not etag.startswith('W/') and etag.isascii() else None
-
-
 def _content_range(response):
     match = _CONTENT_RANGE.match(response.header('Content-Range') or '')
     if not match:
@@ -174,90 +146,25 @@ def _content_range(response):
     return int(match.group(1)), int(match.group(3))
 
 
-def _copy(response, write, digests, received, total, image, progress):
-    """Copy the body to ``write`` in blocks; return the running byte count.
-
-    :raises TransferInterrupted: when the body fails or ends short of ``total``.
-    """
-    if progress is not None:
-        progress(received, total)
-    while True:
-        try:
-            block = response.read(BLOCK_SIZE)
-        except (OSError, http.client.HTTPException) as err:
-            raise _interrupted(image, received, total, type(err).__name__)
-        if not block:
-            break
-        write(block)
-        for digest in digests:
-            digest.update(block)
-        received += len(block)
-        if progress is not None:
-            progress(received, total)
-    if total is not None and received != total:
-        raise _interrupted(image, received, total, 'the connection closed early')
-    return received
-
-
-def _hashers(metadata):
-    """The digests to compute for an image: md5 and sha256, plus BLAKE3 if recorded."""
-    hashers = {'md5': hashlib.md5(usedforsecurity=False), 'sha256': hashlib.sha256()}
-    if metadata.get('blake3'):
-        hashers['blake3'] = blake3.blake3()
-    return hashers
-
-
-def _verify(image, metadata, etag, hashers):
-    """Compare the digests with glance-api's record; return what was verified.
-
-    :param hashers: the running digests from :func:`_hashers`, by algorithm.
-    :raises ChecksumMismatch: naming the algorithm and both values.
-    """
-    expected = []
-    if metadata.get('checksum'):
-        expected.append(('md5', metadata['checksum'].lower(), 'x-image-meta-checksum'))
-    tag = (_strong_etag(etag) or '').strip('"').lower()
-    if _MD5.match(tag):
-        expected.append(('md5', tag, 'the ETag'))
-    for field in ('sha256', 'blake3'):
-        if metadata.get(field):
-            expected.append((field, metadata[field].lower(), 'x-image-meta-' + field))
-    verified = {}
-    for algorithm, want, source in expected:
-        got = hashers[algorithm].hexdigest()
-        if got != want:
-            raise exception.ChecksumMismatch(
-                image_id=image, reason='the %s of the data is %s but %s says %s'
-                                       % (algorithm, got, source, want))
-        verified[algorithm] = got
-    return tuple(sorted(verified.items()))
-
-
-def _receive(response, partial, have, total, image_ref, progress):
+def _receive(client, response, partial, have, total, image_ref, progress):
     """Append the body to the partial file, then verify the whole file."""
     metadata = response.metadata
     image = metadata.get('id') or image_ref
-    hashers = _hashers(metadata)
+    verifier = response.verifier()
     partial.file.seek(0)
-    for block in iter(lambda: partial.file.read(BLOCK_SIZE), b''):
-        for hasher in hashers.values():
-            hasher.update(block)
+    for block in iter(lambda: partial.file.read(client.block_size), b''):
+        verifier.update(block)
     try:
-        size = _copy(response, partial.file.write, hashers.values(), have, total, image,
-                     progress)
+        size = streams.copy_body(response, partial.file.write, verifier, have, total,
+                                 image, progress, client.block_size)
     except TransferInterrupted as err:
         raise TransferInterrupted('%s; %s is kept: run the same command again to resume'
                                   % (err.message, partial.path))
     partial.file.flush()
     os.fsync(partial.file.fileno())
-    if isinstance(metadata.get('size'), int) and size != metadata['size']:
-        partial.discard()
-        raise exception.UpstreamError(reason='image %s: received %d bytes, its record '
-                                      'says %d' % (image, size, metadata['size']))
     try:
-        verified = _verify(image, metadata, response.etag, hashers)
-        inspection.inspect_file(partial.path, metadata.get('disk_format'))
-    except (exception.ChecksumMismatch, inspection.FormatRefused):
+        verified = verifier.check(image, size)
+    except exception.UpstreamError:
         partial.discard()
         raise
     return FetchResult(None, metadata.get('id'), size, metadata, have, verified)
@@ -273,11 +180,12 @@ def _download(client, image_ref, partial, progress):
             if response.status == 206 and have:
                 start, total = _content_range(response)
                 if start == have and response.etag == etag:
-                    return _receive(response, partial, have, total, image_ref, progress)
+                    return _receive(client, response, partial, have, total, image_ref,
+                                    progress)
             elif response.status == 200:
-                partial.restart(_strong_etag(response.etag))
-                return _receive(response, partial, 0, response.length, image_ref,
-                                progress)
+                partial.restart(strong_etag(response.etag))
+                return _receive(client, response, partial, 0, response.length,
+                                image_ref, progress)
         finally:
             response.close()
         # A 416, or a 206 that is not the rest of this very image: start again.
@@ -304,7 +212,7 @@ def download_to_file(client, image_ref, path, progress=None):
 
     ``path`` appears (or is replaced) only once the whole image is verified.
 
-    :param client: an :class:`~glance.agent.api_client.ApiClient`.
+    :param client: an :class:`~glance.client.images.ImageClient`.
     :param image_ref: a bare image id or a full image URI.
     :param path: the file to write.
     :param progress: called as ``progress(bytes_so_far, total_or_None)``.
@@ -332,23 +240,16 @@ def stream_image(client, image_ref, out, progress=None):
     :raises TransferInterrupted: for a short body.
     :raises ChecksumMismatch: when the data does not match the image's record.
     """
-    response = client.get_image(image_ref)
-    try:
-        metadata = response.metadata
-        image = metadata.get('id') or image_ref
-        hashers = _hashers(metadata)
-        size = _copy(response, out.write, hashers.values(), 0, response.length, image,
-                     progress)
-        out.flush()
-        verified = _verify(image, metadata, response.etag, hashers)
-    finally:
-        response.close()
-    return FetchResult(None, metadata.get('id'), size, metadata, 0, verified)
+    download = client.download(image_ref, out.write, progress)
+    out.flush()
+    return FetchResult(None, download.image_id, download.size, download.metadata, 0,
+                       download.verified)
 
 
-def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context=None,
-                unbundle=False, limits=None, timeout=api_client.DEFAULT_TIMEOUT,
-                ca_file=None, insecure=False, progress=None):
+def fetch_image(image_ref, dest_dir, api_url=images.DEFAULT_API_URL, context=None,
+                unbundle=False, limits=None, timeout=images.DEFAULT_TIMEOUT,
+                ca_file=None, insecure=False, progress=None, cert_file=None,
+                key_file=None):
     """Fetch an image into ``dest_dir`` as the node agent does, for Nova's use.
 
     Without ``unbundle`` the image ends up as the file ``dest_dir/<image id>``. With
@@ -370,6 +271,8 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     :param ca_file: PEM file of CAs trusted for an ``https`` glance-api.
     :param insecure: skip TLS verification.
     :param progress: called as ``progress(bytes_so_far, total_or_None)``.
+    :param cert_file: PEM client certificate for a glance-api that requires one.
+    :param key_file: PEM private key of ``cert_file``.
     :returns: a :class:`FetchResult`.
     :raises Duplicate: when ``dest_dir/<image id>`` already exists.
     :raises TransferInterrupted: the transfer broke off; call again to resume.
@@ -378,7 +281,8 @@ def fetch_image(image_ref, dest_dir, api_url=api_client.DEFAULT_API_URL, context
     :raises UnbundleError: the bundle cannot be unpacked (``UnsafeArchive``: refused).
     :raises GlanceException: from glance-api (NotFound, ServiceUnavailable...).
     """
-    client = api_client.ApiClient(api_url, context, timeout, ca_file, insecure)
+    client = images.ImageClient(api_url, context, timeout, ca_file, insecure,
+                                cert_file=cert_file, key_file=key_file)
     final = os.path.join(dest_dir, image_file_name(image_ref))
     if os.path.lexists(final):
         raise exception.Duplicate('%s already exists; remove it to fetch again' % final)

@@ -19,6 +19,7 @@ _META = 'HTTP_X_IMAGE_META_'
 _PROPERTY = _META + 'PROPERTY_'
 _HEX = re.compile(r'^[0-9a-f]+$')
 _PLAIN_VALUE = re.compile(r'^[\x20-\x7e]*$')
+_LATIN1_VALUE = re.compile(r'^[\x20-\x7e\xa0-\xff]*$')
 # C0 and C1 controls and DEL: a value that holds one could split or forge a header
 # when it is sent back (GET/HEAD answer every field as a header).
 _CONTROL = re.compile('[\x00-\x1f\x7f-\x9f]')
@@ -41,8 +42,9 @@ SHOWN_FIELDS = ('id', 'uri', 'name', 'status', 'is_public', 'owner', 'disk_forma
 PRIVATE_FIELDS = ('location', 'chunks')
 
 
-def _text(raw):
-    # WSGI hands header values over as latin-1 decoded text; clients send UTF-8.
+def decode_text(raw):
+    """A WSGI header value (latin-1 decoded text) as the UTF-8 text clients sent,
+    stripped."""
     try:
         return raw.encode('latin-1').decode('utf-8').strip()
     except UnicodeError:
@@ -93,19 +95,26 @@ class ImageMeta:
         return metadata
 
 
-def parse_image_meta(environ):
-    """Read the ``x-image-meta-*`` headers of a request.
+#: Fields whose values are parsed (booleans, integers, digests), not kept as text.
+TYPED_FIELDS = tuple(_PARSERS)
+
+
+def raw_image_meta(environ, decode=decode_text):
+    """Read the ``x-image-meta-*`` headers of a request as text, untyped.
 
     :param environ: the WSGI environ.
-    :returns: :class:`ImageMeta`.
-    :raises Invalid: for a read-only or unknown field, a malformed value, a value
-        holding control characters (CR, LF, NUL...) or an empty property key.
+    :param decode: turns a WSGI header value into text (the native API reads UTF-8;
+        the v1 API also undoes the percent-encoding of v1 clients).
+    :returns: ``(fields, properties)``: ``{field: text}`` (``location`` included) and
+        ``{key: text}``, names lower-cased with ``_`` for ``-``.
+    :raises Invalid: for a value holding control characters (CR, LF, NUL...) or an
+        empty property key.
     """
-    fields, properties, locations = {}, {}, []
+    fields, properties = {}, {}
     for key, raw in environ.items():
         if not key.startswith(_META):
             continue
-        value = _text(raw)
+        value = decode(raw)
         if _CONTROL.search(value):
             raise exception.Invalid(reason='%s holds control characters'
                                     % key[len('HTTP_'):].lower().replace('_', '-'))
@@ -115,11 +124,22 @@ def parse_image_meta(environ):
                 raise exception.Invalid(reason='empty property name in '
                                                'x-image-meta-property-')
             properties[name] = value
-            continue
-        field = key[len(_META):].lower()
-        if field == 'location':
-            locations += [item.strip() for item in value.split(',') if item.strip()]
-        elif field in WRITABLE_FIELDS:
+        else:
+            fields[key[len(_META):].lower()] = value
+    return fields, properties
+
+
+def parse_fields(raw, writable=WRITABLE_FIELDS):
+    """Type the writable fields of :func:`raw_image_meta`.
+
+    :param raw: ``{field: text}``.
+    :param writable: the fields a client may set.
+    :returns: ``{field: value}`` (``is_public`` bool, ``size`` int...).
+    :raises Invalid: for a read-only or unknown field, or a malformed value.
+    """
+    fields = {}
+    for field, value in raw.items():
+        if field in writable:
             try:
                 fields[field] = _PARSERS.get(field, str)(value)
             except ValueError as err:
@@ -128,21 +148,35 @@ def parse_image_meta(environ):
             raise exception.Invalid(reason='x-image-meta-%s is read-only' % field)
         else:
             raise exception.Invalid(reason='unknown field x-image-meta-%s' % field)
-    return ImageMeta(fields, properties, locations)
+    return fields
 
 
-def _header_value(value):
+def parse_image_meta(environ):
+    """Read the ``x-image-meta-*`` headers of a request.
+
+    :param environ: the WSGI environ.
+    :returns: :class:`ImageMeta`.
+    :raises Invalid: for a read-only or unknown field, a malformed value, a value
+        holding control characters (CR, LF, NUL...) or an empty property key.
+    """
+    raw, properties = raw_image_meta(environ)
+    location = raw.pop('location', '')
+    locations = [item.strip() for item in location.split(',') if item.strip()]
+    return ImageMeta(parse_fields(raw), properties, locations)
+
+
+def _header_value(value, plain=_PLAIN_VALUE):
     if isinstance(value, bool):
         return 'True' if value else 'False'
     text = str(value)
-    if _PLAIN_VALUE.match(text):
+    if plain.match(text):
         return text
     # Header values must be latin-1 on the wire; anything beyond printable ASCII
     # is sent percent-encoded UTF-8 so no byte is lost or mangled.
     return urllib.parse.quote(text, safe=_KEPT_AS_IS)
 
 
-def image_meta_headers(image, show_locations):
+def image_meta_headers(image, show_locations, fields=SHOWN_FIELDS, latin1=False):
     """Render an image record as ``x-image-meta-*`` response headers.
 
     Fields whose value is null are left out. Values outside printable ASCII are
@@ -150,13 +184,17 @@ def image_meta_headers(image, show_locations):
 
     :param image: the registry record.
     :param show_locations: add one ``x-image-meta-location`` per chunk (admins only).
+    :param fields: the fields shown, in order.
+    :param latin1: values of printable Latin-1 are sent as such (what v1 clients,
+        which read headers as Latin-1, get right); only others are percent-encoded.
     :returns: a list of ``(name, value)`` pairs.
     """
-    headers = [('x-image-meta-%s' % field, _header_value(image[field]))
-               for field in SHOWN_FIELDS
+    plain = _LATIN1_VALUE if latin1 else _PLAIN_VALUE
+    headers = [('x-image-meta-%s' % field, _header_value(image[field], plain))
+               for field in fields
                if image.get(field) is not None]
     for key, value in sorted((image.get('properties') or {}).items()):
-        headers.append(('x-image-meta-property-%s' % key, _header_value(value)))
+        headers.append(('x-image-meta-property-%s' % key, _header_value(value, plain)))
     if show_locations:
         headers += [('x-image-meta-location', _header_value(chunk['location']))
                     for chunk in image.get('chunks') or ()]

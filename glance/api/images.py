@@ -21,53 +21,16 @@ DELETE /images/<id>             :meth:`ImagesController.delete`
 
 import datetime
 import functools
-import re
 
 import webob
 
 from glance.api import headers
 from glance.common import context, exception, wsgi
 
-# What a pipelined next request starts with; anything else right after the declared
-# body is more body.
-_REQUEST_LINE = re.compile(rb'[A-Z]{3,10} [^ ]')
-
-
-def _check_body_end(req):
-    """Refuse a body longer than its ``Content-Length``.
-
-    The server reads exactly ``Content-Length`` bytes; bytes the client sent beyond
-    them, unless they start another request, mean the declared length was a lie.
-
-    :raises Invalid: (with ``Connection: close``) for such a body.
-    """
-    peek = req.environ.get(wsgi.PEEK_KEY)
-    if peek is None or req.content_length is None:
-        return
-    trailing = peek(16)
-    if trailing and not _REQUEST_LINE.match(trailing):
-        error = exception.Invalid(reason='the body is longer than its Content-Length '
-                                         '(%d bytes)' % req.content_length)
-        error.headers = {'Connection': 'close'}
-        raise error
-
-
 def _is_partial(req, response):
     """True when WebOb will answer this request with a 206 (its own conditions)."""
     return bool(req.range and response in req.if_range
                 and req.range.content_range(response.content_length) is not None)
-
-
-def _has_body(req):
-    """True when the request carries data (a Content-Length above 0, or chunked).
-
-    eventlet de-chunks a chunked body and ends it at the last chunk but does not set
-    ``wsgi.input_terminated``; setting it lets ``req.body_file`` read such a body.
-    """
-    if req.content_length is None and req.environ.get(
-            'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
-        req.is_body_readable = True
-    return req.is_body_readable
 
 
 class ImagesController(wsgi.Controller):
@@ -112,25 +75,8 @@ class ImagesController(wsgi.Controller):
         """
         ctx = context.from_environ(req.environ)
         opened = self.core.open_download(ctx, image_ref, req.environ)
-        image = opened.image
-        response = webob.Response(
-            app_iter=opened.body, content_length=opened.size,
-            content_type='application/octet-stream', conditional_response=True)
-        response.accept_ranges = 'bytes'
-        if image.get('checksum'):
-            response.etag = image['checksum']
-        if image.get('updated_at'):
-            response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
-        response.headerlist.extend(headers.image_meta_headers(image, ctx.is_admin))
-        response.headers['X-Image-Meta-Verified'] = opened.verified_by(
-            _is_partial(req, response))
-        # Public-only sharing: any caller may see a public image, so a shared cache
-        # (Varnish) may hand it to anyone; admins' responses carry locations.
-        shared = image.get('is_public') and not ctx.is_admin
-        response.headers['Cache-Control'] = (
-            self.options.public_image_cache_control if shared
-            else self.options.private_image_cache_control)
-        return response
+        return download_response(req, ctx, opened, self.options,
+                                 headers.image_meta_headers(opened.image, ctx.is_admin))
 
     # -- upload and registration -----------------------------------------------
 
@@ -174,7 +120,7 @@ class ImagesController(wsgi.Controller):
 
     def _upload(self, ctx, req, image_id, metadata):
         return self.core.upload(ctx, image_id, req.body_file, req.content_length,
-                                metadata, after_body=functools.partial(_check_body_end,
+                                metadata, after_body=functools.partial(wsgi.check_body_end,
                                                                        req))
 
     # -- delete -----------------------------------------------------------------
@@ -192,6 +138,38 @@ class ImagesController(wsgi.Controller):
         return webob.Response(status=204)
 
 
+def download_response(req, ctx, opened, options, meta_headers):
+    """The answer to an image download, for every surface that serves one.
+
+    A streaming body (``Range`` and conditional requests answered by WebOb), ``ETag``
+    (the md5 checksum), ``Last-Modified``, the surface's image headers,
+    ``X-Image-Meta-Verified`` and ``Cache-Control``.
+
+    :param opened: the core's :class:`~glance.api.core.ImageDownload`.
+    :param options: the :class:`~glance.api.router.ApiOptions` (``Cache-Control``).
+    :param meta_headers: the image as ``(name, value)`` headers.
+    """
+    image = opened.image
+    response = webob.Response(
+        app_iter=opened.body, content_length=opened.size,
+        content_type='application/octet-stream', conditional_response=True)
+    response.accept_ranges = 'bytes'
+    if image.get('checksum'):
+        response.etag = image['checksum']
+    if image.get('updated_at'):
+        response.last_modified = datetime.datetime.fromisoformat(image['updated_at'])
+    response.headerlist.extend(meta_headers)
+    response.headers['X-Image-Meta-Verified'] = opened.verified_by(
+        _is_partial(req, response))
+    # Public-only sharing: any caller may see a public image, so a shared cache
+    # (Varnish) may hand it to anyone; admins' responses carry locations.
+    shared = image.get('is_public') and not ctx.is_admin
+    response.headers['Cache-Control'] = (
+        options.public_image_cache_control if shared
+        else options.private_image_cache_control)
+    return response
+
+
 def _parse_write(req):
     """Parse the ``x-image-meta`` headers of a POST or PUT.
 
@@ -199,7 +177,7 @@ def _parse_write(req):
     :raises Invalid: for bad headers, or both data and locations.
     """
     meta = headers.parse_image_meta(req.environ)
-    has_body = _has_body(req)
+    has_body = wsgi.has_body(req)
     if meta.locations and has_body:
         raise exception.Invalid(reason='send either image data or '
                                        'x-image-meta-location, not both')

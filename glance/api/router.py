@@ -50,6 +50,8 @@ from glance.api import conversion, core, images, inspection
 from glance.api.cache import admin as cache_admin
 from glance.api.cache import maintain as cache_maintain
 from glance.api.cache import serve as cache_serve
+from glance.api.v1 import routes as v1_routes
+from glance.api.v2 import routes as v2_routes
 from glance.common import config, health, wsgi
 from glance.registry.client import RegistryClient
 from glance.store import StoreRegistry
@@ -89,17 +91,21 @@ class ApiOptions:
                 'private_image_cache_control', defaults.private_image_cache_control))
 
 
-def build_mapper(controller, cache_controller=None, health_controller=None):
+def build_mapper(controller, cache_controller=None, health_controller=None,
+                 disk_formats=None):
     """The routes of glance-api, the only place they are listed.
 
-    :param controller: the :class:`~glance.api.images.ImagesController`.
+    :param controller: the native :class:`~glance.api.images.ImagesController`; its
+        :class:`~glance.api.core.ImageCore` also serves the v1 and v2 APIs.
     :param cache_controller: the image cache's
         :class:`~glance.api.cache.admin.CacheAdminController`, when the cache is on.
     :param health_controller: the :class:`~glance.common.health.HealthController` of
         ``/healthcheck?detail``, if any.
+    :param disk_formats: the accepted ``disk_format`` values, for the v2 image schema.
     :returns: a :class:`routes.Mapper`.
     """
     mapper = routes.Mapper()
+    v2_routes.connect_routes(mapper, controller.core, disk_formats)
     if health_controller is not None:
         mapper.connect(health.PATH, controller=health_controller, action='detail',
                        conditions={'method': ['GET']})
@@ -115,6 +121,7 @@ def build_mapper(controller, cache_controller=None, health_controller=None):
                    conditions={'method': ['PUT']})
     mapper.connect('/images/{image_id}', controller=controller, action='delete',
                    conditions={'method': ['DELETE']})
+    v1_routes.connect_routes(mapper, controller.core)
     return mapper
 
 
@@ -139,12 +146,13 @@ def build_app(conf, stores=None):
             cache_options.prefetch_workers, cache_options.verify_interval)
         maintainer.start()
         cache_controller = cache_admin.CacheAdminController(cache, maintainer, registry)
-    image_core = core.ImageCore(
-        registry, stores, options, inspection.InspectionOptions.from_conf(conf),
-        conversion.ConversionOptions.from_conf(conf), cache)
+    formats = inspection.InspectionOptions.from_conf(conf)
+    image_core = core.ImageCore(registry, stores, options, formats,
+                                conversion.ConversionOptions.from_conf(conf), cache)
     controller = images.ImagesController(image_core, options)
     return wsgi.Router(build_mapper(controller, cache_controller,
-                                    health.HealthController(_checks(registry, stores))))
+                                    health.HealthController(_checks(registry, stores)),
+                                    formats.disk_formats))
 
 
 def _checks(registry, stores):

@@ -3,8 +3,10 @@
 Reads of metadata (``index``, ``details``, ``show``) ask the registry, which holds
 filters, sorting, paging and non-active images. Everything that writes or moves image
 data (``add``, ``update``, ``delete``, ``download``) goes through glance-api, which
-owns the stores. Errors are raised as :mod:`glance.common.exception` classes (or
-:class:`UsageError`) and turned into one line by :mod:`glance.cmd.shell`.
+owns the stores, as do the sharing commands (``member-list``, ``member-create``,
+``member-delete``, ``members-replace``: glance-api's Glance v1 members calls). Errors
+are raised as :mod:`glance.common.exception` classes (or :class:`UsageError`) and
+turned into one line by :mod:`glance.cmd.shell`.
 """
 
 import contextlib
@@ -13,18 +15,17 @@ import os
 import stat
 import sys
 
-from glance.agent import api_client, fetch
+from glance.agent import fetch
+from glance.client import codec, images as image_client
 from glance.cli import output, progress
 from glance.common import auth, config, context, exception
 from glance.registry.client import RegistryClient
 
 #: Fields ``add`` and ``update`` send as ``x-image-meta-<field>``; other keys are
 #: properties. ``location`` may repeat, once per chunk, in order.
-WRITABLE_FIELDS = ('name', 'disk_format', 'container_format', 'is_public', 'owner',
-                   'size', 'checksum', 'sha256', 'location')
+WRITABLE_FIELDS = codec.SENDABLE_FIELDS
 #: Fields Glance sets itself.
-READ_ONLY_FIELDS = ('id', 'uri', 'status', 'created_at', 'updated_at', 'deleted_at',
-                    'deleted', 'chunks', 'detected_format', 'virtual_size')
+READ_ONLY_FIELDS = codec.READ_ONLY_FIELDS
 #: Registry filters ``index`` and ``details`` accept; other keys filter on properties.
 FILTER_FIELDS = ('name', 'status', 'disk_format', 'container_format', 'is_public',
                  'owner', 'size_min', 'size_max', 'changes-since')
@@ -72,13 +73,16 @@ class Session:
     def registry(self):
         """The :class:`~glance.registry.client.RegistryClient` of ``--registry-url``."""
         return RegistryClient([self.args.registry_url], self.context, self.args.timeout,
-                              self.args.ca_file, self.args.insecure)
+                              self.args.ca_file, self.args.insecure, self.args.cert_file,
+                              self.args.key_file)
 
     @functools.cached_property
     def api(self):
-        """The :class:`~glance.agent.api_client.ApiClient` of ``--url``."""
-        return api_client.ApiClient(self.args.url, self.context, self.args.timeout,
-                                    self.args.ca_file, self.args.insecure)
+        """The :class:`~glance.client.images.ImageClient` of ``--url``."""
+        return image_client.ImageClient(self.args.url, self.context, self.args.timeout,
+                                        self.args.ca_file, self.args.insecure,
+                                        cert_file=self.args.cert_file,
+                                        key_file=self.args.key_file)
 
     def out(self, text):
         """Print a result on stdout."""
@@ -318,4 +322,61 @@ def do_download(session, args):
         result.image_id, result.path, output.human_size(result.size),
         ', resumed at byte %d' % result.resumed_from if result.resumed_from else '',
         _verification(result)))
+    return 0
+
+
+# -- sharing (glance-api's Glance v1 members calls) ------------------------------------
+
+def do_member_list(session, args):
+    """List the members of --image-id, or the images shared with --member-id."""
+    if (args.image_id is None) == (args.member is None):
+        raise UsageError('give exactly one of --image-id and --member-id')
+    if args.image_id is not None:
+        rows = [{'image_id': args.image_id, 'member_id': member.get('member_id'),
+                 'can_share': member.get('can_share')}
+                for member in session.api.list_members(args.image_id)]
+    else:
+        rows = [{'image_id': shared.get('image_id'), 'member_id': args.member,
+                 'can_share': shared.get('can_share')}
+                for shared in session.api.shared_images(args.member)]
+
+    def human():
+        if not rows:
+            return 'No members found.'
+        return output.table(['Image ID', 'Member ID', 'Can share'],
+                            [[row['image_id'], row['member_id'],
+                              'yes' if row['can_share'] else 'no'] for row in rows])
+
+    session.emit({'members': rows}, human)
+    return 0
+
+
+def do_member_create(session, args):
+    """Share an image with a member (tenant); --can-share lets it share further."""
+    session.api.add_member(args.image, args.member, args.can_share)
+    session.emit({'image_id': args.image, 'member_id': args.member,
+                  'can_share': args.can_share},
+                 lambda: 'Shared image %s with %s%s.' % (
+                     args.image, args.member,
+                     ' (may share it further)' if args.can_share else ''))
+    return 0
+
+
+def do_member_delete(session, args):
+    """Stop sharing an image with a member."""
+    session.api.delete_member(args.image, args.member)
+    session.emit({'image_id': args.image, 'member_id': args.member, 'deleted': True},
+                 lambda: 'Image %s is no longer shared with %s.' % (args.image,
+                                                                    args.member))
+    return 0
+
+
+def do_members_replace(session, args):
+    """Make an image's members exactly the ones given (none: stop all sharing)."""
+    memberships = [{'member_id': member, 'can_share': args.can_share}
+                   for member in args.members]
+    session.api.replace_members(args.image, memberships)
+    session.emit({'image_id': args.image, 'members': memberships},
+                 lambda: 'Image %s is now shared with %s.' % (
+                     args.image, ', '.join(args.members) or 'no one'))
     return 0

@@ -3,7 +3,7 @@
 It is drawn only on a terminal: :func:`for_stream` returns None for a pipe or a file,
 so scripts and logs never see carriage returns. The bar is a callable taking
 ``(bytes_so_far, total_or_None)``, the progress protocol of
-:mod:`glance.agent.fetch` and :class:`glance.agent.api_client.ApiClient`.
+:mod:`glance.agent.fetch` and :class:`glance.client.images.ImageClient`.
 """
 
 import time

@@ -11,8 +11,9 @@ import argparse
 import os
 import sys
 
-from glance.agent import api_client, fetch, unbundle
+from glance.agent import fetch, unbundle
 from glance.cli import output, progress
+from glance.client import images as image_client
 from glance.cmd import shell
 from glance.common import auth, config, context, exception
 
@@ -64,7 +65,7 @@ def build_parser():
                         % unbundle.DEFAULT_MAX_MEMBERS)
     parser.add_argument('--api-url', metavar='URL',
                         help='glance-api base URL (env GLANCE_URL; default %s)'
-                        % api_client.DEFAULT_API_URL)
+                        % image_client.DEFAULT_API_URL)
     parser.add_argument('--os-auth-token', '--auth-token', metavar='TOKEN',
                         dest='auth_token',
                         help='sent as X-Auth-Token (env OS_AUTH_TOKEN or '
@@ -73,13 +74,10 @@ def build_parser():
     parser.add_argument('--tenant', metavar='ID', help='X-Tenant-Id (env GLANCE_TENANT)')
     parser.add_argument('--user', metavar='ID', help='X-User-Id (env GLANCE_USER)')
     parser.add_argument('--roles', metavar='R1,R2', help='X-Roles (env GLANCE_ROLES)')
-    parser.add_argument('--ca-file', metavar='PEM',
-                        help='CA bundle trusted for https (env GLANCE_CA_FILE)')
-    parser.add_argument('--insecure', action='store_true',
-                        help='skip TLS certificate verification')
-    parser.add_argument('--timeout', type=float, default=api_client.DEFAULT_TIMEOUT,
+    shell.add_tls_options(parser)
+    parser.add_argument('--timeout', type=float, default=image_client.DEFAULT_TIMEOUT,
                         metavar='SECONDS', help='to connect and per socket read '
-                        '(default %d)' % api_client.DEFAULT_TIMEOUT)
+                        '(default %d)' % image_client.DEFAULT_TIMEOUT)
     parser.add_argument('--json', action='store_true', help='print the result as JSON')
     return parser
 
@@ -106,6 +104,7 @@ def main(argv=None, environ=None):
     environ = os.environ if environ is None else environ
     args = build_parser().parse_args(argv)
     ca_file = args.ca_file or environ.get('GLANCE_CA_FILE')
+    insecure = args.insecure or shell.insecure_from(environ)
     bar = progress.for_stream(sys.stderr, 'Fetching')
     try:
         try:
@@ -115,15 +114,17 @@ def main(argv=None, environ=None):
                 roles=config.as_list(args.roles or environ.get('GLANCE_ROLES')),
                 auth_token=auth.TokenSource.from_environ(
                     environ, args.auth_token or environ.get('GLANCE_AUTH_TOKEN'),
-                    ca_file, args.insecure, args.timeout)())
+                    ca_file, insecure, args.timeout)())
             result = fetch.fetch_image(
                 args.image, args.dest,
                 api_url=(args.api_url or environ.get('GLANCE_URL')
-                         or api_client.DEFAULT_API_URL),
+                         or image_client.DEFAULT_API_URL),
                 context=ctx, unbundle=args.unbundle,
                 limits=unbundle.Limits(args.max_size, args.max_members),
                 timeout=args.timeout, ca_file=ca_file,
-                insecure=args.insecure, progress=bar)
+                insecure=insecure, progress=bar,
+                cert_file=args.cert_file or environ.get('OS_CERT'),
+                key_file=args.key_file or environ.get('OS_KEY'))
         finally:
             if bar is not None:
                 bar.finish()

@@ -13,8 +13,8 @@ import os
 import sys
 
 import glance
-from glance.agent import api_client
 from glance.cli import commands
+from glance.client import images as image_client
 from glance.common import auth, exception
 from glance.registry.client import DEFAULT_REGISTRY_URL
 
@@ -24,13 +24,15 @@ EXIT_INTERRUPTED = 130
 EXIT_BROKEN_PIPE = 141
 
 #: Connection options: flag, environment variable, default.
-_ENV_DEFAULTS = (('url', 'GLANCE_URL', api_client.DEFAULT_API_URL),
+_ENV_DEFAULTS = (('url', 'GLANCE_URL', image_client.DEFAULT_API_URL),
                  ('registry_url', 'GLANCE_REGISTRY_URL', DEFAULT_REGISTRY_URL),
                  ('auth_token', 'GLANCE_AUTH_TOKEN', None),
                  ('tenant', 'GLANCE_TENANT', None),
                  ('user', 'GLANCE_USER', None),
                  ('roles', 'GLANCE_ROLES', None),
                  ('ca_file', 'GLANCE_CA_FILE', None),
+                 ('cert_file', 'OS_CERT', None),
+                 ('key_file', 'OS_KEY', None),
                  ('timeout', 'GLANCE_TIMEOUT', '60'))
 
 _DESCRIPTION = 'Command-line client of Glance: the registry (Parallax) and glance-api (Teller).'
@@ -39,8 +41,10 @@ Reads of metadata (index, details, show) go to the registry; add, update, delete
 download go through glance-api. Connection options may come before or after the
 command, and fall back to the GLANCE_* environment variables.
 
-Sharing: the registry has no image-members API yet, so this client has no member
-commands. An image is private to its owner tenant, or public to everyone:
+Sharing: an image is private to its owner tenant, shared with member tenants, or
+public to everyone:
+  glance member-create IMAGE_ID TENANT [--can-share]
+  glance member-list --image-id IMAGE_ID      (or --member-id TENANT)
   glance update IMAGE_ID is_public=true
 
 examples:
@@ -80,13 +84,31 @@ def _positive(text):
     return number
 
 
+def add_tls_options(group):
+    """Add the TLS options ``glance`` and ``glance-fetch`` share to ``group``."""
+    group.add_argument('--ca-file', metavar='PEM',
+                       help='CA bundle trusted for https (env GLANCE_CA_FILE)')
+    group.add_argument('--cert-file', '--os-cert', metavar='PEM', dest='cert_file',
+                       help='client certificate for servers that require one '
+                       '(client_ca_file) (env OS_CERT)')
+    group.add_argument('--key-file', '--os-key', metavar='PEM', dest='key_file',
+                       help='private key of --cert-file (env OS_KEY)')
+    group.add_argument('--insecure', action='store_true',
+                       help='skip TLS certificate verification (env GLANCE_INSECURE=1)')
+
+
+def insecure_from(environ):
+    """True when ``GLANCE_INSECURE`` asks to skip TLS verification (1, true, yes)."""
+    return environ.get('GLANCE_INSECURE', '').lower() in ('1', 'true', 'yes')
+
+
 def connection_options():
     """Options accepted before or after the command (no defaults: see _ENV_DEFAULTS)."""
     options = argparse.ArgumentParser(add_help=False, argument_default=argparse.SUPPRESS)
     group = options.add_argument_group('connection and identity')
     group.add_argument('--url', metavar='URL',
                        help='glance-api base URL (env GLANCE_URL; default %s)'
-                       % api_client.DEFAULT_API_URL)
+                       % image_client.DEFAULT_API_URL)
     group.add_argument('--registry-url', metavar='URL',
                        help='registry base URL (env GLANCE_REGISTRY_URL; default %s)'
                        % DEFAULT_REGISTRY_URL)
@@ -103,10 +125,7 @@ def connection_options():
                        help='sent as X-User-Id (env GLANCE_USER)')
     group.add_argument('--roles', metavar='R1,R2',
                        help='sent as X-Roles, e.g. admin (env GLANCE_ROLES)')
-    group.add_argument('--ca-file', metavar='PEM',
-                       help='CA bundle trusted for https (env GLANCE_CA_FILE)')
-    group.add_argument('--insecure', action='store_true',
-                       help='skip TLS certificate verification (env GLANCE_INSECURE=1)')
+    add_tls_options(group)
     group.add_argument('--timeout', metavar='SECONDS', type=float,
                        help='to connect and per socket read (env GLANCE_TIMEOUT; '
                        'default 60)')
@@ -189,7 +208,32 @@ def build_parser():
     sub.add_argument('--file', metavar='PATH',
                      help="write to PATH (through PATH.part, resumed if interrupted); "
                      "default or '-': stdout")
+    _add_member_commands(command)
     return parser
+
+
+def _add_member_commands(command):
+    sub = command('member-list', commands.do_member_list,
+                  'list the members of an image, or the images shared with a member')
+    sub.add_argument('--image-id', metavar='IMAGE_ID', help='members of this image')
+    sub.add_argument('--member-id', '--member', metavar='TENANT', dest='member',
+                     help='images shared with this member')
+    sub = command('member-create', commands.do_member_create,
+                  'share an image with a member tenant')
+    sub.add_argument('image', metavar='IMAGE_ID')
+    sub.add_argument('member', metavar='TENANT')
+    sub.add_argument('--can-share', action='store_true',
+                     help='the member may share the image further')
+    sub = command('member-delete', commands.do_member_delete,
+                  'stop sharing an image with a member tenant')
+    sub.add_argument('image', metavar='IMAGE_ID')
+    sub.add_argument('member', metavar='TENANT')
+    sub = command('members-replace', commands.do_members_replace,
+                  "replace an image's members with the ones given (none: unshare)")
+    sub.add_argument('image', metavar='IMAGE_ID')
+    sub.add_argument('members', nargs='*', metavar='TENANT')
+    sub.add_argument('--can-share', action='store_true',
+                     help='the members may share the image further')
 
 
 def parse_args(argv, environ, parser=None):
@@ -214,7 +258,7 @@ def parse_args(argv, environ, parser=None):
         if not hasattr(args, name):
             setattr(args, name, environ.get(variable) or default)
     if not hasattr(args, 'insecure'):
-        args.insecure = environ.get('GLANCE_INSECURE', '').lower() in ('1', 'true', 'yes')
+        args.insecure = insecure_from(environ)
     args.json = getattr(args, 'json', False)
     try:
         args.timeout = float(args.timeout)

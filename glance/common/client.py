@@ -2,32 +2,18 @@
 
 :class:`BaseJSONClient` sends one request with a small JSON body (or none) to one base
 URL, carries the caller's identity headers from a
-:class:`~glance.common.context.RequestContext`, and turns every failure into a typed
-exception from :mod:`glance.common.exception`:
-
-=============================== =====================================================
-exception                       raised for
-=============================== =====================================================
-``Invalid``                     400, and any other 4xx not listed here
-``Unauthorized``                401
-``Forbidden``                   403
-``NotFound``                    404 (or the caller's ``not_found`` class, such as
-                                ``ImageNotFound``)
-``Conflict``                    409
-``RequestTooLarge``             413
-``unavailable`` (attribute)     5xx or 3xx answers, a body that is not JSON, a
-                                refused or reset connection, a timeout, a TLS failure;
-                                ``ServiceUnavailable`` unless a subclass names another
-=============================== =====================================================
-
-The message of a 4xx exception is the server's own JSON error message
-(``{"error": {"message": ...}}``). Messages built here name the server by scheme, host,
-port and path only: base URLs may not carry user info, and headers (tokens included)
-never appear in a message or a log line.
+:class:`~glance.common.context.RequestContext`, and turns every failure into the typed
+exception of the one table all Glance clients share (:mod:`glance.client.errors`);
+5xx answers and transport failures raise the client's ``unavailable`` class.
+Messages built here name the server by scheme, host, port and path only: base URLs
+may not carry user info, and headers (tokens included) never appear in a message or a
+log line.
 
 The transport is httplib2, which reads every response body into memory: that is right
 for registry metadata and wrong for image data, so image bytes go through
-``http.client`` in the store and download code instead (STYLE.md recipe 7).
+``http.client`` (:mod:`glance.client.transport`) instead (STYLE.md recipe 7). Both
+transports share URL normalisation, TLS file checks, the status table and the failure
+messages.
 """
 
 import collections
@@ -36,63 +22,19 @@ import dataclasses
 import http.client
 import json
 import logging
-import os
-import ssl
 import urllib.parse
 
 import httplib2
 
 import glance
+from glance.client import errors, transport
 from glance.common import exception, log
 
 LOG = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 30
-_MAX_MESSAGE = 1000
-_DEFAULT_PORTS = {'http': 80, 'https': 443}
-_STATUS_EXCEPTIONS = {
-    400: exception.Invalid,
-    401: exception.Unauthorized,
-    403: exception.Forbidden,
-    404: exception.NotFound,
-    409: exception.Conflict,
-    413: exception.RequestTooLarge,
-}
-
-
-def normalize_base_url(url):
-    """Return the canonical form of a service base URL.
-
-    The scheme and host are lower-cased, the default port is made explicit, and a
-    trailing slash is dropped, so ``HTTP://Host/`` and ``http://host:80`` compare equal.
-
-    :param url: an ``http`` or ``https`` URL with a host and an optional path prefix.
-    :returns: ``scheme://host:port[/path]``.
-    :raises Invalid: for another scheme, no host, a bad port, user info (credentials
-        do not belong in URLs), a query or a fragment.
-    """
-    if not isinstance(url, str) or not url.strip():
-        raise exception.Invalid(reason='a service URL must be a non-empty string')
-    parts = urllib.parse.urlsplit(url.strip())
-    scheme = parts.scheme.lower()
-    if scheme not in _DEFAULT_PORTS:
-        raise exception.Invalid(reason='service URL scheme must be http or https, got %r'
-                                % parts.scheme)
-    if '@' in parts.netloc:
-        raise exception.Invalid(reason='service URLs must not carry user info; '
-                                'pass credentials through the request context')
-    if not parts.hostname:
-        raise exception.Invalid(reason='service URL has no host')
-    if parts.query or parts.fragment:
-        raise exception.Invalid(reason='service URL must not have a query or fragment')
-    try:
-        port = parts.port or _DEFAULT_PORTS[scheme]
-    except ValueError:
-        raise exception.Invalid(reason='service URL has an invalid port')
-    host = parts.hostname
-    if ':' in host:
-        host = '[%s]' % host
-    return '%s://%s:%d%s' % (scheme, host, port, parts.path.rstrip('/'))
+normalize_base_url = transport.normalize_base_url
+server_message = errors.server_message
 
 
 @dataclasses.dataclass(frozen=True)
@@ -131,10 +73,7 @@ class HttpPool:
                  cert_file=None, key_file=None):
         if timeout is None or timeout <= 0:
             raise exception.Invalid(reason='timeout must be a positive number of seconds')
-        for kind, path in (('CA', ca_file), ('certificate', cert_file),
-                           ('key', key_file)):
-            if path and not os.path.isfile(path):
-                raise exception.Invalid(reason='%s file %s does not exist' % (kind, path))
+        transport.check_files(ca_file, cert_file, key_file)
         self.timeout = timeout
         self.ca_file = ca_file or None
         self.insecure = bool(insecure)
@@ -252,24 +191,12 @@ class BaseJSONClient:
             with self.pool.connection() as transport:
                 response, content = transport.request(
                     url, method, body=payload, headers=self._headers(body, headers))
-        except TimeoutError:
-            raise self._fail('did not answer within %s s' % self.pool.timeout)
-        except ssl.SSLCertVerificationError as err:
-            raise self._fail('presented a TLS certificate that could not be verified '
-                             '(%s); trust its CA with the ca_file option'
-                             % (err.verify_message or 'verification failed'))
-        except ssl.SSLError as err:
-            raise self._fail('TLS handshake failed (%s)'
-                             % (err.reason or type(err).__name__))
         except httplib2.ServerNotFoundError:
             raise self._fail('has a host name that does not resolve')
-        except ConnectionRefusedError:
-            raise self._fail('refused the connection')
-        except (http.client.HTTPException, httplib2.HttpLib2Error) as err:
+        except httplib2.HttpLib2Error as err:
             raise self._fail('sent a malformed HTTP response (%s)' % type(err).__name__)
-        except OSError as err:
-            raise self._fail('cannot be reached (%s)'
-                             % (err.strerror or type(err).__name__))
+        except (OSError, http.client.HTTPException) as err:
+            raise self._fail(errors.describe_failure(err, self.pool.timeout))
         LOG.debug('%s %s%s -> %s', method, self.base_url, path, response.status)
         if 200 <= response.status < 300:
             return JSONResponse(response.status, dict(response), self._decode(content))
@@ -284,31 +211,8 @@ class BaseJSONClient:
             raise self._fail('answered with a body that is not JSON')
 
     def _error(self, status, content, not_found):
-        message = server_message(content)
-        if status >= 500 or status < 400:
-            return self._fail('answered %d%s'
-                              % (status, ': ' + message if message else ''))
-        message = message or 'HTTP %d from %s' % (status, self.base_url)
-        if status == 404 and not_found is not None:
-            return not_found(message)
-        return _STATUS_EXCEPTIONS.get(status, exception.Invalid)(message)
-
-
-def server_message(content):
-    """Return the message of a JSON error body, or None.
-
-    Only ``{"error": {"message": "..."}}`` is trusted: any other body (an HTML page
-    from a proxy, say) is not repeated, as nothing says what it contains.
-
-    :param content: the raw response body (bytes).
-    """
-    try:
-        message = json.loads(content.decode('utf-8'))['error']['message']
-    except (AttributeError, UnicodeDecodeError, ValueError, KeyError, TypeError):
-        return None
-    if not isinstance(message, str) or not message.strip():
-        return None
-    return message.strip()[:_MAX_MESSAGE]
+        return errors.for_status(status, content, self.base_url, not_found,
+                                 self.unavailable)
 
 
 def encode_query(query):

@@ -79,6 +79,12 @@ class RequestTooLarge(GlanceException):
     template = 'Request entity too large: %(reason)s'
 
 
+class UnsupportedMediaType(GlanceException):
+    """The request body's Content-Type is not one the resource accepts (415)."""
+
+    template = 'Unsupported media type'
+
+
 class RangeNotSatisfiable(GlanceException):
     """A Range header that cannot be served (416)."""
 

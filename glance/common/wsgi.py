@@ -32,6 +32,42 @@ ROUTE_KEY = 'glance.route'
 #: not consumed. Other servers leave it out.
 PEEK_KEY = 'glance.peek_unread'
 
+# What a pipelined next request starts with; anything else right after the declared
+# body is more body.
+_REQUEST_LINE = re.compile(rb'[A-Z]{3,10} [^ ]')
+
+
+def check_body_end(req):
+    """Refuse a body longer than its ``Content-Length``.
+
+    The server reads exactly ``Content-Length`` bytes; bytes the client sent beyond
+    them, unless they start another request, mean the declared length was a lie.
+
+    :raises Invalid: (with ``Connection: close``) for such a body.
+    """
+    peek = req.environ.get(PEEK_KEY)
+    if peek is None or req.content_length is None:
+        return
+    trailing = peek(16)
+    if trailing and not _REQUEST_LINE.match(trailing):
+        error = exception.Invalid(reason='the body is longer than its Content-Length '
+                                         '(%d bytes)' % req.content_length)
+        error.headers = {'Connection': 'close'}
+        raise error
+
+
+def has_body(req):
+    """True when the request carries data (a Content-Length above 0, or chunked).
+
+    eventlet de-chunks a chunked body and ends it at the last chunk but does not set
+    ``wsgi.input_terminated``; setting it lets ``req.body_file`` read such a body.
+    """
+    if req.content_length is None and req.environ.get(
+            'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
+        req.is_body_readable = True
+    return req.is_body_readable
+
+
 #: The one exception -> HTTP status table of both daemons. The most specific class
 #: of an exception that is listed decides (its method resolution order is walked), so
 #: the order of the rows does not matter. Domain exceptions know nothing of HTTP.
@@ -42,6 +78,7 @@ EXCEPTION_STATUS = {
     exception.NotFound: 404,
     exception.Conflict: 409,
     exception.RequestTooLarge: 413,
+    exception.UnsupportedMediaType: 415,
     exception.RangeNotSatisfiable: 416,
     exception.UpstreamError: 502,
     exception.ServiceUnavailable: 503,
@@ -119,13 +156,15 @@ def _json_depth(data):
     return deepest
 
 
-def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
-    """Decode a small JSON request body into a dict.
+def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32, top_level=dict):
+    """Decode a small JSON request body into a dict (or a list).
 
     :param max_bytes: largest body accepted.
     :param max_depth: deepest nesting of objects and arrays accepted.
+    :param top_level: ``dict`` (a JSON object) or ``list`` (an array, e.g. a JSON
+        patch): what the body must be.
     :raises Invalid: on a missing, non-UTF-8 or malformed body, a body nested deeper
-        than ``max_depth``, or a body whose top level is not an object.
+        than ``max_depth``, or a body whose top level is not ``top_level``.
     :raises RequestTooLarge: when the body exceeds ``max_bytes``.
     """
     if req.content_length is not None and req.content_length > max_bytes:
@@ -145,8 +184,9 @@ def parse_json_body(req, max_bytes=1024 * 1024, max_depth=32):
         raise exception.Invalid(reason='malformed JSON: %s' % err.msg)
     except RecursionError:
         raise exception.Invalid(reason='malformed JSON: nested too deeply')
-    if not isinstance(data, dict):
-        raise exception.Invalid(reason='request body must be a JSON object')
+    if not isinstance(data, top_level):
+        raise exception.Invalid(reason='request body must be a JSON %s'
+                                % ('array' if top_level is list else 'object'))
     if _json_depth(data) > max_depth:
         raise exception.Invalid(reason='JSON body nested deeper than %d levels'
                                 % max_depth)

@@ -19,6 +19,10 @@ instance 123 of this Nova?".
 The contexts Nova passes are used for identity only: any object with ``project_id``,
 ``user_id`` and ``roles`` (and optionally ``is_admin``, ``auth_token``,
 ``request_id``) will do, as will a :class:`glance.common.context.RequestContext`.
+Image data goes through the glance-api client library (:mod:`glance.client`): its
+header codec, status table, TLS options and download verification (the recorded
+size and every digest glance-api announces) are those of the CLI and glance-fetch.
+
 The context's ``auth_token`` (the user's Keystone token) is what Glance verifies; a
 context without one is sent with Nova's own token, from ``OS_AUTH_TOKEN`` or a Keystone
 login with the usual ``OS_*`` variables (:meth:`glance.common.auth.TokenSource.
@@ -36,6 +40,9 @@ glance_api_urls          (none)       ``registry=api`` pairs, comma separated
 glance_timeout           30           seconds to connect and per socket read
 glance_ca_file           (system)     PEM file of CAs trusted for https
 glance_insecure          false        skip TLS verification (tests only)
+glance_cert_file         (none)       PEM client certificate, for a registry or
+                                      glance-api that requires one
+glance_key_file          (none)       PEM private key of glance_cert_file
 glance_chunk_size        65536        bytes per block when streaming image data
 nova_installation_uuid   (none)       this Nova's UUID; required by the instance-aware
                                       service (``glance-nova-manage
@@ -43,18 +50,10 @@ nova_installation_uuid   (none)       this Nova's UUID; required by the instance
 ======================== ============ ==================================================
 """
 
-import functools
-import hashlib
-import http.client
-import json
 import logging
 import os
-import re
-import ssl
-import urllib.parse
 
-import blake3
-
+from glance.client import codec, images as image_client
 from glance.common import auth, client, config, context as glance_context, exception
 from glance.nova import installation
 from glance.registry.client import RegistryClient
@@ -62,15 +61,6 @@ from glance.registry.client import RegistryClient
 LOG = logging.getLogger(__name__)
 
 DEFAULT_CHUNK_SIZE = 64 * 1024
-#: Image fields the registry sets itself; they are never sent as headers to glance-api.
-_READ_ONLY_FIELDS = frozenset(('id', 'uri', 'status', 'location', 'chunks', 'created_at',
-                               'updated_at', 'deleted_at', 'deleted', 'properties',
-                               'detected_format', 'virtual_size'))
-_HEADER_KEY = re.compile(r'^[a-z0-9_]+$')
-_MAX_JSON_BODY = 1024 * 1024
-_STATUS_EXCEPTIONS = {400: exception.Invalid, 401: exception.Unauthorized,
-                      403: exception.Forbidden, 404: exception.ImageNotFound,
-                      409: exception.Conflict, 413: exception.RequestTooLarge}
 
 
 def request_context(context):
@@ -97,60 +87,6 @@ def request_context(context):
         request_id=getattr(context, 'request_id', None))
 
 
-def image_headers(metadata):
-    """Render image metadata as glance-api ``x-image-meta-*`` request headers.
-
-    Header names carry ``-`` where field and property keys have ``_``: WSGI servers
-    drop header names with underscores (they would be confused with hyphens), and
-    glance-api maps ``-`` back to ``_``.
-
-    :param metadata: image fields; ``properties`` become
-        ``x-image-meta-property-<key>``. Fields the registry or glance-api set
-        themselves (id, uri, status, timestamps, locations) and None values are left
-        out.
-    :returns: a dict of header names to strings.
-    :raises Invalid: for a property key that cannot travel as a header name (only
-        lower-case letters, digits and ``_`` can).
-    """
-    headers = {}
-    for name, value in metadata.items():
-        if name not in _READ_ONLY_FIELDS and value is not None:
-            headers['x-image-meta-%s' % name.replace('_', '-')] = _header_value(value)
-    for name, value in (metadata.get('properties') or {}).items():
-        if not _HEADER_KEY.match(name):
-            raise exception.Invalid(reason='property key %r cannot be sent with image '
-                                    'data; use lower-case letters, digits and _' % name)
-        if value is not None:
-            headers['x-image-meta-property-%s' % name.replace('_', '-')] = (
-                _header_value(value))
-    return headers
-
-
-def _header_value(value):
-    if isinstance(value, bool):
-        return 'true' if value else 'false'
-    return str(value)
-
-
-def _body_length(data):
-    """Return the byte length of an upload body when it is known without reading it.
-
-    :returns: the length of bytes or of the rest of a seekable stream, else None
-        (an iterator or a pipe: sent chunked).
-    """
-    if isinstance(data, (bytes, bytearray)):
-        return len(data)
-    try:
-        if not data.seekable():
-            return None
-        position = data.tell()
-        end = data.seek(0, os.SEEK_END)
-        data.seek(position)
-    except (AttributeError, OSError, ValueError):
-        return None
-    return end - position
-
-
 class GlanceImageService:
     """The image service Nova uses to find, store, fetch and delete images.
 
@@ -163,6 +99,8 @@ class GlanceImageService:
     :param ca_file: PEM file of the CAs trusted for https.
     :param insecure: skip TLS certificate verification.
     :param chunk_size: bytes per block when streaming image data.
+    :param cert_file: PEM client certificate for services that require one.
+    :param key_file: PEM private key of ``cert_file``.
     :param token_source: a :class:`~glance.common.auth.TokenSource` giving the token
         sent for contexts that carry none.
     :raises Invalid: for an empty or unacceptable URL list, or an ``api_urls`` key
@@ -171,10 +109,12 @@ class GlanceImageService:
 
     def __init__(self, registry_urls, api_url=None, api_urls=None,
                  timeout=client.DEFAULT_TIMEOUT, ca_file=None, insecure=False,
-                 chunk_size=DEFAULT_CHUNK_SIZE, token_source=None):
+                 chunk_size=DEFAULT_CHUNK_SIZE, token_source=None, cert_file=None,
+                 key_file=None):
         self.token_source = token_source
         self.registry = RegistryClient(registry_urls, timeout=timeout, ca_file=ca_file,
-                                       insecure=insecure)
+                                       insecure=insecure, cert_file=cert_file,
+                                       key_file=key_file)
         self.api_url = client.normalize_base_url(api_url) if api_url else None
         self.api_urls = {}
         for registry, api in (api_urls or {}).items():
@@ -183,12 +123,12 @@ class GlanceImageService:
                 raise exception.Invalid(reason='api_urls names %s, which is not one of '
                                         'the registries' % registry)
             self.api_urls[registry] = client.normalize_base_url(api)
-        self.timeout = timeout
         self.chunk_size = chunk_size
-        self._ssl_context = ssl.create_default_context(cafile=ca_file or None)
-        if insecure:
-            self._ssl_context.check_hostname = False
-            self._ssl_context.verify_mode = ssl.CERT_NONE
+        tls = {'timeout': timeout, 'ca_file': ca_file, 'insecure': insecure,
+               'block_size': chunk_size, 'cert_file': cert_file, 'key_file': key_file}
+        #: One glance-api client (transport and TLS options) per glance-api URL.
+        self._api_clients = {api: image_client.ImageClient(api, **tls)
+                             for api in {self.api_url, *self.api_urls.values()} - {None}}
 
     @staticmethod
     def options_from_flags(flags):
@@ -215,10 +155,13 @@ class GlanceImageService:
         timeout = opts.get_float('glance_timeout', client.DEFAULT_TIMEOUT, minimum=0.001)
         ca_file = opts.get_str('glance_ca_file', None)
         insecure = opts.get_bool('glance_insecure', False)
+        cert_file = opts.get_str('glance_cert_file', None)
+        key_file = opts.get_str('glance_key_file', None)
         return {'registry_urls': registry_urls,
                 'api_url': opts.get_str('glance_api_url', None),
                 'api_urls': api_urls,
                 'timeout': timeout, 'ca_file': ca_file, 'insecure': insecure,
+                'cert_file': cert_file, 'key_file': key_file,
                 'chunk_size': opts.get_int('glance_chunk_size', DEFAULT_CHUNK_SIZE,
                                            minimum=1),
                 'token_source': auth.TokenSource.from_environ(
@@ -250,77 +193,13 @@ class GlanceImageService:
     def _registry(self, context):
         return self.registry.with_context(self._context(context))
 
-    def _api_for(self, registry):
+    def _api(self, context, registry):
+        """The glance-api client of ``registry``, acting as ``context``."""
         api = self.api_urls.get(registry, self.api_url)
         if api is None:
             raise exception.Invalid(reason='no glance-api is configured for registry %s'
                                     % registry)
-        return api
-
-    def _api_request(self, context, api, method, path, headers=None, body=None):
-        """Send one request to glance-api over ``http.client``; return the response.
-
-        Request bodies (image data) are sent in ``chunk_size`` blocks; the caller
-        reads the response.
-
-        :raises GlanceException: mapped from the status, or ServiceUnavailable.
-        """
-        parts = urllib.parse.urlsplit(api)
-        if parts.scheme == 'https':
-            connection = http.client.HTTPSConnection(
-                parts.hostname, parts.port, timeout=self.timeout,
-                context=self._ssl_context, blocksize=self.chunk_size)
-        else:
-            connection = http.client.HTTPConnection(parts.hostname, parts.port,
-                                                    timeout=self.timeout,
-                                                    blocksize=self.chunk_size)
-        # One connection per request, closed by the server after its answer: nothing
-        # is left open between calls that a stopping glance-api would wait for.
-        all_headers = {'Connection': 'close'}
-        all_headers.update(self._context(context).to_headers())
-        all_headers.update(headers or {})
-        length = None if body is None else _body_length(body)
-        if length is not None:
-            all_headers['Content-Length'] = str(length)
-        elif body is None and method in ('POST', 'PUT'):
-            all_headers['Content-Length'] = '0'
-        try:
-            connection.request(method, parts.path + path, body=body, headers=all_headers)
-            response = connection.getresponse()
-        except (OSError, http.client.HTTPException) as err:
-            connection.close()
-            raise exception.ServiceUnavailable(reason='glance-api %s %s failed (%s)'
-                                               % (api, method, type(err).__name__))
-        if not 200 <= response.status < 300:
-            try:
-                content = response.read(_MAX_JSON_BODY)
-            except (OSError, http.client.HTTPException):
-                content = b''
-            connection.close()
-            message = client.server_message(content) or 'HTTP %d from glance-api %s' % (
-                response.status, api)
-            if response.status >= 500 or response.status not in _STATUS_EXCEPTIONS:
-                raise exception.ServiceUnavailable(reason=message)
-            raise _STATUS_EXCEPTIONS[response.status](message)
-        return response
-
-    def _api_json(self, context, api, method, path, headers=None, body=None):
-        response = self._api_request(context, api, method, path, headers, body)
-        try:
-            content = response.read(_MAX_JSON_BODY)
-        except (OSError, http.client.HTTPException) as err:
-            raise exception.ServiceUnavailable(reason='glance-api %s: %s while reading '
-                                               'its answer' % (api, type(err).__name__))
-        finally:
-            response.close()
-        try:
-            image = json.loads(content.decode('utf-8'))['image']
-        except (UnicodeDecodeError, ValueError, KeyError, TypeError):
-            image = None
-        if not isinstance(image, dict):
-            raise exception.ServiceUnavailable(reason='glance-api %s answered without an '
-                                               '"image" object' % api)
-        return image
+        return self._api_clients[api].with_context(self._context(context))
 
     def _registry_base(self, registry):
         if registry is None:
@@ -407,8 +286,8 @@ class GlanceImageService:
         Without data the image is registered as ``queued`` (the registry is asked
         directly); :meth:`update` with data uploads it later, which is how Nova
         snapshots. With data the image is created by glance-api (``POST /images``,
-        metadata as ``x-image-meta-*`` headers, see :func:`image_headers`), which
-        streams it into its store.
+        metadata as ``x-image-meta-*`` headers, see
+        :func:`glance.client.codec.split_record`), which streams it into its store.
 
         :param metadata: image fields (``name``, ``disk_format``, ``container_format``,
             ``is_public``, ``properties``...).
@@ -420,8 +299,8 @@ class GlanceImageService:
         base = self._registry_base(registry)
         if data is None:
             return self._registry(context).create_image(metadata, registry=base)
-        return self._api_json(context, self._api_for(base), 'POST', '/images',
-                              image_headers(metadata), data)
+        fields, properties = codec.split_record(metadata)
+        return self._api(context, base).add_image(fields, properties, data)
 
     def update(self, context, image_ref, metadata, data=None, purge_props=False):
         """Change an image's metadata, and upload its data when given.
@@ -442,9 +321,7 @@ class GlanceImageService:
             image = self._registry(context).update_image(image_ref, metadata,
                                                          purge_props=purge_props)
         if data is not None:
-            image = self._api_json(context, self._api_for(base), 'PUT',
-                                   '/images/' + urllib.parse.quote(image_id, safe=''),
-                                   body=data)
+            image = self._api(context, base).update_image(image_id, {}, data=data)
         return image
 
     def delete(self, context, image_ref):
@@ -454,74 +331,28 @@ class GlanceImageService:
         :raises Forbidden: when the caller may see but not delete it.
         """
         base, image_id = self.registry.resolve(image_ref)
-        response = self._api_request(context, self._api_for(base), 'DELETE',
-                                     '/images/' + urllib.parse.quote(image_id, safe=''))
-        response.close()
+        self._api(context, base).delete_image(image_id)
 
     def download(self, context, image_ref, writer):
         """Stream an image's data into ``writer`` in ``chunk_size`` blocks.
 
-        The bytes are checked while they pass: a body shorter than its
-        ``Content-Length``, or whose BLAKE3 (md5 for images glance-api sends no
-        ``x-image-meta-blake3`` for) differs from the image's record, raises after the
+        The bytes are checked while they pass (:mod:`glance.client.verify`): a body
+        shorter than its ``Content-Length`` or the recorded size, or whose digests
+        differ from those glance-api announces (BLAKE3, sha256, md5), raises after the
         last block, so the caller must discard what ``writer`` received then.
 
         :param image_ref: an image URI or a bare id of the default registry.
         :param writer: an object with ``write(bytes)``.
         :returns: the number of bytes written.
         :raises ImageNotFound: when it does not exist or is not visible to the caller.
-        :raises UpstreamError: for a short body.
+        :raises UpstreamError: for a short body (``TransferInterrupted``).
         :raises ChecksumMismatch: when the data does not match the recorded checksum.
         """
         base, image_id = self.registry.resolve(image_ref)
-        api = self._api_for(base)
         # By URI, so that any glance-api that allow-lists the registry can serve it.
-        query = urllib.parse.urlencode({'uri': '%s/images/%s' % (base, image_id)})
-        # http.client, not httplib2: httplib2 reads a whole response body into memory,
-        # while an image must stream through in chunk_size blocks.
-        response = self._api_request(context, api, 'GET', '/images?' + query)
-        expected = response.getheader('Content-Length')
-        algorithm, recorded, digest = _download_digest(response)
-        written = 0
-        try:
-            while True:
-                block = response.read(self.chunk_size)
-                if not block:
-                    break
-                if digest is not None:
-                    digest.update(block)
-                writer.write(block)
-                written += len(block)
-        except (OSError, http.client.HTTPException) as err:
-            raise exception.UpstreamError(reason='image %s: download from %s broke off '
-                                          'after %d bytes (%s)' % (image_id, api, written,
-                                                                   type(err).__name__))
-        finally:
-            response.close()
-        if expected is not None and written != int(expected):
-            raise exception.UpstreamError(reason='image %s: got %d of %s bytes from %s'
-                                          % (image_id, written, expected, api))
-        if digest is not None and digest.hexdigest() != recorded:
-            raise exception.ChecksumMismatch(
-                image_id=image_id, reason='%s of the data is %s, the registry records %s'
-                                          % (algorithm, digest.hexdigest(), recorded))
-        return written
-
-
-def _download_digest(response):
-    """Pick the digest a download is checked against, from glance-api's headers.
-
-    :returns: ``(algorithm, recorded hex digest, new hasher)``: BLAKE3 when the image
-        has one, else md5 (the ``checksum``); three Nones when it has neither.
-    """
-    for algorithm, header, new in (
-            ('blake3', 'x-image-meta-blake3', blake3.blake3),
-            ('md5', 'x-image-meta-checksum',
-             functools.partial(hashlib.md5, usedforsecurity=False))):
-        recorded = response.getheader(header)
-        if recorded:
-            return algorithm, recorded.lower(), new()
-    return None, None, None
+        download = self._api(context, base).download('%s/images/%s' % (base, image_id),
+                                                     writer.write)
+        return download.size
 
 
 class InstanceAwareGlanceImageService(GlanceImageService):

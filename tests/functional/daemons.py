@@ -103,6 +103,18 @@ class Daemon:
         raise DaemonError('%s did not start: stderr: %s\nlog: %s'
                           % (self.prog, self.read_stderr()[-2000:], self.read_log()[-2000:]))
 
+    def sync_schema(self, timeout=90):
+        """Create the registry's schema with ``glance-manage db sync`` and set
+        ``db_auto_create = false``, as README says for several registry processes on
+        one database (two would race to create the schema)."""
+        self.options['db_auto_create'] = 'false'
+        self.write_conf()
+        subprocess.run([sys.executable, os.path.join(REPO, 'bin', 'glance-manage'),
+                        '--config-file', self.conf_path, 'db', 'sync'],
+                       check=True, capture_output=True, timeout=timeout,
+                       env=dict(os.environ, PYTHONPATH=REPO + os.pathsep
+                                + os.environ.get('PYTHONPATH', '')))
+
     def command(self):
         """The command line that starts this daemon (the built-in eventlet server)."""
         command = [sys.executable, os.path.join(REPO, 'bin', self.prog),
@@ -296,11 +308,7 @@ class GunicornDaemon(Daemon):
     def start(self, timeout=30):
         """Start gunicorn and wait until a worker answers the health check."""
         if self.prog == 'glance-registry':
-            self.options['db_auto_create'] = 'false'
-            self.write_conf()
-            subprocess.run([sys.executable, os.path.join(REPO, 'bin', 'glance-manage'),
-                            '--config-file', self.conf_path, 'db', 'sync'],
-                           check=True, capture_output=True, timeout=timeout)
+            self.sync_schema(timeout)
         super().start(timeout)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and self.process.poll() is None:

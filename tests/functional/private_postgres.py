@@ -21,7 +21,24 @@ def _free_port():
         return sock.getsockname()[1]
 
 
-class PrivatePostgres:
+class PrivateServer:
+    """What every private database server does with its ``start``, ``stop`` and
+    ``folder``: restart, and destroy."""
+
+    def restart(self):
+        """Stop, then start again on the same port and data."""
+        self.stop()
+        self.start()
+
+    def destroy(self):
+        """Stop the server and delete its folder."""
+        try:
+            self.stop()
+        finally:
+            shutil.rmtree(self.folder, ignore_errors=True)
+
+
+class PrivatePostgres(PrivateServer):
     """One private PostgreSQL cluster; :meth:`start`, :meth:`restart`, :meth:`destroy`.
 
     :raises FileNotFoundError: when no PostgreSQL server binaries are installed.
@@ -67,14 +84,3 @@ class PrivatePostgres:
         if os.path.exists(os.path.join(self.datadir, 'postmaster.pid')):
             self._run('pg_ctl', '-D', self.datadir, '-m', 'fast', '-w', 'stop')
 
-    def restart(self):
-        """Stop, then start again on the same port and data."""
-        self.stop()
-        self.start()
-
-    def destroy(self):
-        """Stop the server and delete its folder."""
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.folder, ignore_errors=True)

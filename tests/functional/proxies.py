@@ -2,8 +2,8 @@
 
 * :class:`VarnishService`: ``varnishd`` with ``etc/varnish/glance.vcl``, its backend
   pointed at a test's glance-api (or HAProxy) port;
-* :class:`HAProxyService`: ``haproxy`` with ``etc/haproxy/glance-api.cfg``, its
-  listen address and two servers pointed at test ports.
+* :class:`HAProxyService`: ``haproxy`` with ``etc/haproxy/glance-api.cfg`` (or
+  ``glance-registry.cfg``), its listen address and servers pointed at test ports.
 
 Both listen on free 127.0.0.1 ports, run in a fresh folder under /tmp (Varnish's
 cache process runs as the ``vcache`` user, which cannot enter pytest's private
@@ -25,6 +25,7 @@ from tests.functional.services import free_ports
 
 VCL = os.path.join(daemons.ETC, 'varnish', 'glance.vcl')
 HAPROXY_CFG = os.path.join(daemons.ETC, 'haproxy', 'glance-api.cfg')
+HAPROXY_REGISTRY_CFG = os.path.join(daemons.ETC, 'haproxy', 'glance-registry.cfg')
 
 
 def _binary(name):
@@ -50,17 +51,23 @@ def _wait_for_pid_file(path, process, what, timeout=30):
     raise RuntimeError('%s did not start' % what)
 
 
+def pid_alive(pid):
+    """True while process ``pid`` runs; a zombie (exited, not yet reaped by its
+    parent, init for daemonised services) counts as gone."""
+    try:
+        with open('/proc/%d/stat' % pid) as stat:
+            return stat.read().rsplit(')', 1)[1].split()[0] != 'Z'
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+
+
 def _stop_pid(pid, timeout=15):
     try:
         os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         return
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return
+    while time.monotonic() < deadline and pid_alive(pid):
         time.sleep(0.05)
 
 
@@ -115,15 +122,20 @@ class VarnishService:
 
 
 class HAProxyService:
-    """haproxy running the shipped config for two glance-api backends.
+    """haproxy running a shipped config for two backends.
 
-    :param backend_ports: the two glance-api ports on 127.0.0.1.
+    :param backend_ports: the ports on 127.0.0.1 of the servers, in the order of the
+        config's ``server`` lines.
+    :param cfg: the shipped config (default: glance-api's).
+    :param port: the front end's port (default: a free one); known before the start,
+        e.g. for the registries' ``public_endpoint``.
     """
 
-    def __init__(self, backend_ports):
+    def __init__(self, backend_ports, cfg=HAPROXY_CFG, port=None):
         self.backend_ports = list(backend_ports)
+        self.cfg = cfg
         self.base = tempfile.mkdtemp(prefix='glance-haproxy-', dir='/tmp')
-        self.port = None
+        self.port = port or free_ports(1)[0]
         self.pid = None
 
     @property
@@ -133,9 +145,8 @@ class HAProxyService:
 
     def config(self):
         """The shipped config with this test's ports."""
-        with open(HAPROXY_CFG) as shipped:
+        with open(self.cfg) as shipped:
             text = shipped.read()
-        (self.port,) = free_ports(1)
         text = re.sub(r'bind 127\.0\.0\.1:\d+', 'bind 127.0.0.1:%d' % self.port, text,
                       count=1)
         ports = iter(self.backend_ports)

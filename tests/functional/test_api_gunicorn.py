@@ -8,30 +8,24 @@ with two workers each, on the shipped paste pipelines.
 
 import pytest
 
-from tests.functional import test_api_images
+from tests.functional import reuse, test_api_images
 from tests.functional.test_api_images import (  # noqa: F401  (module fixtures)
     api, api_daemon, datadir, image, registry)
 
 #: The tests run again under gunicorn, by a part of their names (so a renamed test
-#: stays in; test_subset_is_complete notices one that left).
+#: stays in; select_tests notices one that left).
 SUBSET = ('upload_splits_into_chunks', 'download_concatenates', 'head_returns',
           'range_across_chunk_boundaries', 'if_none_match', 'chunked_upload',
           'over_image_size_cap', 'interrupted_upload', 'declared_size_mismatch',
           'chunk_changed_behind', 'silent_corruption', 'put_data_into_a_queued',
           'delete_removes_data', 'unknown_and_invisible', 'wrong_method_is_405')
-SELECTED = {name: test for name, test in vars(test_api_images).items()
-            if name.startswith('test_') and any(part in name for part in SUBSET)}
-globals().update(SELECTED)
+globals().update(reuse.select_tests(test_api_images, SUBSET))
 
 
 @pytest.fixture(scope='module')
 def server():
     """Both daemons under gunicorn."""
     return 'gunicorn'
-
-
-def test_subset_is_complete():
-    assert [part for part in SUBSET if not any(part in name for name in SELECTED)] == []
 
 
 def test_underscore_header_is_refused_with_400_not_dropped(api):

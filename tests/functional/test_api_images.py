@@ -196,14 +196,21 @@ def datadir(tmp_path_factory):
     return str(tmp_path_factory.mktemp('images'))
 
 
+#: glance-api's options for these tests (small chunks, a 1 MiB cap), and its
+#: ``[store:file]`` ones; modules that run these tests elsewhere use them too.
+API_OPTIONS = {'store_chunk_size': CHUNK, 'image_size_cap': 1024 * 1024,
+               'read_block_size': '32K'}
+STORE_FILE_OPTIONS = {'chunk_size': '16K'}
+
+
 @pytest.fixture(scope='module')
 def api_daemon(tmp_path_factory, registry, datadir, server):
     daemon = daemons.api_daemon(
         tmp_path_factory.mktemp('api'), registry.url, server=server,
         filesystem_store_datadir=datadir,
-        sections={'store:file': {'filesystem_store_datadir': datadir,
-                                 'chunk_size': '16K'}},
-        store_chunk_size=CHUNK, image_size_cap=1024 * 1024, read_block_size='32K')
+        sections={'store:file': dict(STORE_FILE_OPTIONS,
+                                     filesystem_store_datadir=datadir)},
+        **API_OPTIONS)
     yield daemon.start()
     daemon.stop()
 

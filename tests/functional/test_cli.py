@@ -543,3 +543,35 @@ def test_tls_api_needs_its_ca_or_insecure(tmp_path_factory, tmp_path):
     finally:
         api.stop()
         registry.stop()
+
+
+def test_member_commands_share_an_image_through_glance_apis_v1_api(services, tmp_path):
+    data = random_bytes(10 * 1024)
+    image = add_image(services, tmp_path, data)
+    assert run_cli(services, 'show', image['id'], identity=TENANT2).status == 1
+    created = run_cli(services, 'member-create', image['id'], 'tenant2')
+    assert created.status == 0, created.stderr
+    listed = run_cli(services, '--json', 'member-list', '--image-id', image['id'])
+    assert listed.json()['members'] == [
+        {'image_id': image['id'], 'member_id': 'tenant2', 'can_share': False}]
+    shared = run_cli(services, '--json', 'member-list', '--member-id', 'tenant2',
+                     identity=TENANT2)
+    assert {'image_id': image['id'], 'member_id': 'tenant2', 'can_share': False} in \
+        shared.json()['members']
+    # The member sees and downloads the image, verified, through the same library.
+    assert run_cli(services, 'show', image['id'], identity=TENANT2).status == 0
+    downloaded = run_cli(services, 'download', image['id'], '--file',
+                         tmp_path / 'shared.img', identity=TENANT2)
+    assert downloaded.status == 0, downloaded.stderr
+    assert (tmp_path / 'shared.img').read_bytes() == data
+    assert run_cli(services, 'members-replace', image['id'], 'tenant3',
+                   '--can-share').status == 0
+    listed = run_cli(services, '--json', 'member-list', '--image-id', image['id'])
+    assert listed.json()['members'] == [
+        {'image_id': image['id'], 'member_id': 'tenant3', 'can_share': True}]
+    assert run_cli(services, 'member-delete', image['id'], 'tenant3').status == 0
+    assert run_cli(services, '--json', 'member-list', '--image-id',
+                   image['id']).json()['members'] == []
+    assert run_cli(services, 'show', image['id'], identity=TENANT2).status == 1
+    run_cli(services, 'member-create', image['id'], 'tenant2',
+            identity=TENANT2).assert_one_line_error(1)

@@ -31,8 +31,10 @@ def _schemathesis(spec, url, folder):
                '--phases', 'examples,coverage,fuzzing,stateful',
                '--request-timeout', '30', '-H', 'X-Tenant-Id: fuzz',
                '--report', 'junit', '--report-dir', str(folder)]
+    env = dict(os.environ, SCHEMATHESIS_HOOKS='tests.functional.openapi_hooks',
+               PYTHONPATH=daemons.REPO + os.pathsep + os.environ.get('PYTHONPATH', ''))
     result = subprocess.run(command, capture_output=True, text=True, timeout=600,
-                            cwd=str(folder))
+                            cwd=str(folder), env=env)
     assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
     assert 'passed' in result.stdout
 
@@ -42,7 +44,8 @@ def test_registry_conforms_to_its_openapi_description(registry, tmp_path):  # no
     assert 'Traceback' not in registry.read_log()
 
 
-def test_api_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F811
+@pytest.mark.parametrize('spec', ['api.yaml', 'api-v1.yaml'])
+def test_api_conforms_to_its_openapi_description(registry, tmp_path, spec):  # noqa: F811
     datadir = str(tmp_path / 'images')
     os.makedirs(datadir)
     api = daemons.api_daemon(tmp_path / 'api', registry.url, image_size_cap='1M',
@@ -51,7 +54,7 @@ def test_api_conforms_to_its_openapi_description(registry, tmp_path):  # noqa: F
                                                       datadir}})
     api.start()
     try:
-        _schemathesis('api.yaml', api.url, tmp_path)
+        _schemathesis(spec, api.url, tmp_path)
         assert 'Traceback' not in api.read_log()
     finally:
         api.stop()

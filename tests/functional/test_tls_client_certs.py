@@ -10,7 +10,8 @@ import pytest
 from glance.common import exception
 from glance.registry.client import RegistryClient
 from tests.data import random_bytes
-from tests.functional import daemons
+from tests.functional import daemons, test_cli
+from tests.functional.test_fetch import GLANCE_FETCH
 from tests.tls import CertificateAuthority
 
 USER = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'user1', 'X-Roles': 'member'}
@@ -28,13 +29,12 @@ def pki(tmp_path_factory):
             'other_ca': CertificateAuthority(folder, 'other-ca').cert_path}
 
 
-@pytest.fixture(scope='module')
-def deployment(tmp_path_factory, pki):
-    """A registry that requires client certificates and an https glance-api on it."""
-    folder = tmp_path_factory.mktemp('tls')
+def _start(folder, pki, **api_options):
+    """Start a registry that requires client certificates and an https glance-api on
+    it (with ``api_options``, e.g. ``client_ca_file``); returns both daemons."""
     server_cert, server_key = pki['server']
     client_cert, client_key = pki['client']
-    registry, api = daemons.start_deployment(
+    return daemons.start_deployment(
         daemons.registry_daemon(folder / 'registry',
                                 'sqlite:///%s' % (folder / 'registry.db'),
                                 cert_file=server_cert, key_file=server_key,
@@ -42,7 +42,13 @@ def deployment(tmp_path_factory, pki):
         lambda registry_url: daemons.api_daemon(
             folder / 'api', registry_url, cert_file=server_cert, key_file=server_key,
             registry_ca_file=pki['ca'], registry_cert_file=client_cert,
-            registry_key_file=client_key))
+            registry_key_file=client_key, **api_options))
+
+
+@pytest.fixture(scope='module')
+def deployment(tmp_path_factory, pki):
+    """A registry that requires client certificates and an https glance-api on it."""
+    registry, api = _start(tmp_path_factory.mktemp('tls'), pki)
     yield registry, api
     api.stop()
     registry.stop()
@@ -127,3 +133,53 @@ def test_glance_api_without_its_client_certificate_answers_503(tmp_path, deploym
         assert headers['Retry-After']
     finally:
         api.stop()
+
+
+@pytest.fixture(scope='module')
+def strict_deployment(tmp_path_factory, pki):
+    """Both daemons on https and both requiring client certificates from the CA."""
+    folder = tmp_path_factory.mktemp('strict')
+    registry, api = _start(folder, pki, client_ca_file=pki['ca'])
+    yield test_cli.Services(registry.url, api.url, folder)
+    api.stop()
+    registry.stop()
+
+
+def test_cli_and_glance_fetch_present_client_certificates(strict_deployment, pki,
+                                                          tmp_path):
+    services = strict_deployment
+    cert, key = pki['client']
+    data = random_bytes(300 * 1024)
+    (tmp_path / 'disk.img').write_bytes(data)
+    tls = ['--ca-file', pki['ca'], '--cert-file', cert, '--key-file', key]
+    added = test_cli.run_cli(services, '--json', *tls, 'add', 'name=mtls',
+                             'disk_format=raw', 'container_format=bare', '--file',
+                             tmp_path / 'disk.img')
+    assert added.status == 0, added.stderr
+    image_id = added.json()['id']
+    # The certificate from OS_CERT/OS_KEY reaches both glance-api and the registry.
+    env = test_cli.cli_env(services, GLANCE_CA_FILE=pki['ca'], OS_CERT=cert, OS_KEY=key)
+    shown = test_cli.run_cli(services, '--json', 'show', image_id, env=env)
+    assert shown.status == 0 and shown.json()['size'] == len(data), shown.stderr
+    downloaded = test_cli.run_cli(services, 'download', image_id, '--file',
+                                  tmp_path / 'out.img', env=env)
+    assert downloaded.status == 0, downloaded.stderr
+    assert (tmp_path / 'out.img').read_bytes() == data
+    fetched = test_cli.run_cli(services, '--json', image_id, '--dest', tmp_path / 'node',
+                               program=GLANCE_FETCH, env=env)
+    assert fetched.status == 0, fetched.stderr
+    assert (tmp_path / 'node' / image_id).read_bytes() == data
+    assert set(fetched.json()['verified']) == {'md5', 'sha256', 'blake3'}
+
+
+@pytest.mark.parametrize('program', ['glance', 'glance-fetch'])
+def test_without_a_client_certificate_glance_api_refuses_in_one_line(
+        strict_deployment, pki, tmp_path, program):
+    env = test_cli.cli_env(strict_deployment, GLANCE_CA_FILE=pki['ca'])
+    if program == 'glance':
+        result = test_cli.run_cli(strict_deployment, 'download', 'some-id', '--file',
+                                  tmp_path / 'x', env=env)
+    else:
+        result = test_cli.run_cli(strict_deployment, 'some-id', '--dest', tmp_path,
+                                  program=GLANCE_FETCH, env=env)
+    result.assert_one_line_error(1, 'glance-api at %s' % strict_deployment.api_url)

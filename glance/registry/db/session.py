@@ -20,6 +20,8 @@ sql_pool_recycle 3600                    seconds after which a connection is
 import contextlib
 import logging
 import os
+import sqlite3
+import time
 import weakref
 
 import sqlalchemy as sa
@@ -39,15 +41,31 @@ UNAVAILABLE_ERRORS = (exc.OperationalError, exc.InterfaceError, exc.TimeoutError
                       exc.DisconnectionError)
 
 
+# SQLSTATEs of a transaction that lost a race with another one and was rolled back:
+# serialization failure, deadlock, lock not available. PyMySQL reports MariaDB's
+# deadlocks and lock wait timeouts as OperationalError; pg8000 reports these with
+# the generic class of every server error.
+TRANSIENT_SQLSTATES = ('40001', '40P01', '55P03')
+
+
+def _sqlstate(err):
+    args = getattr(getattr(err, 'orig', None), 'args', None)
+    if args and isinstance(args[0], dict):
+        return args[0].get('C')
+    return None
+
+
 def is_unavailable(err):
     """True when a SQLAlchemy error means the database cannot be used right now.
 
-    That is one of :data:`UNAVAILABLE_ERRORS`, or any driver error that broke the
+    That is one of :data:`UNAVAILABLE_ERRORS`, any driver error that broke the
     connection or happened while opening one (e.g. pg8000 reports a dropped database
-    as a ProgrammingError at connect time).
+    as a ProgrammingError at connect time), or a transaction rolled back because it
+    collided with another (:data:`TRANSIENT_SQLSTATES`): retrying later may succeed.
     """
     return (isinstance(err, UNAVAILABLE_ERRORS)
-            or bool(getattr(err, 'connection_invalidated', False)))
+            or bool(getattr(err, 'connection_invalidated', False))
+            or _sqlstate(err) in TRANSIENT_SQLSTATES)
 
 
 def parse_url(conf):
@@ -196,6 +214,37 @@ def describe_error(err, detail=False):
     return '%s: %s' % (name, log.redact(str(orig))[:300])
 
 
+def _begin_immediate(sqlite_connection):
+    """Begin a SQLite transaction holding the file's write lock (``BEGIN IMMEDIATE``).
+
+    The driver would otherwise begin the transaction only at the first write, after
+    the reads it depends on (an update's current status and properties), and a writer
+    in another process could change them in between. While another process holds the
+    lock, this waits in short sleeps (green under eventlet) rather than in SQLite's
+    busy handler, which would freeze every request of this process, health checks
+    included; it gives up after the connection's busy timeout (5 s by default).
+
+    :raises ServiceUnavailable: when the lock is still held after the busy timeout.
+    """
+    patience = sqlite_connection.execute('PRAGMA busy_timeout').fetchone()[0] / 1000
+    deadline = time.monotonic() + patience
+    delay = 0.001
+    sqlite_connection.execute('PRAGMA busy_timeout = 0')
+    try:
+        while True:
+            try:
+                sqlite_connection.execute('BEGIN IMMEDIATE')
+                return
+            except sqlite3.OperationalError as err:
+                if 'locked' not in str(err) or time.monotonic() >= deadline:
+                    raise exception.ServiceUnavailable(
+                        reason='database busy (SQLite: %s)' % err) from None
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+    finally:
+        sqlite_connection.execute('PRAGMA busy_timeout = %d' % (patience * 1000))
+
+
 class Database:
     """The registry's engines and session factory.
 
@@ -242,9 +291,14 @@ class Database:
     def session(self):
         """A session in one transaction: committed on success, rolled back on error.
 
+        On SQLite the transaction takes the file's write lock first (see
+        :func:`_begin_immediate`).
+
         :raises ServiceUnavailable: when the database cannot be reached or is locked.
         """
         with self._unavailable_as_503(), self._sessions.begin() as session:
+            if self.engine.dialect.name == 'sqlite':
+                _begin_immediate(session.connection().connection.dbapi_connection)
             yield session
 
     def read(self, work):

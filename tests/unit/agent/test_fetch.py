@@ -15,7 +15,8 @@ import blake3
 import pytest
 import webob
 
-from glance.agent import api_client, fetch, unbundle
+from glance.agent import fetch, unbundle
+from glance.client import images
 from glance.common import exception
 from tests.unit.common.test_client import serve_wsgi
 
@@ -69,7 +70,7 @@ class ImageServer:
 def server():
     image = ImageServer(os.urandom(300000))
     with serve_wsgi(image) as url:
-        image.client = api_client.ApiClient(url, timeout=10)
+        image.client = images.ImageClient(url, timeout=10)
         yield image
 
 

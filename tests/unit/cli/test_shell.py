@@ -154,3 +154,15 @@ def test_glance_fetch_unreachable_api_is_one_line(capsys, tmp_path):
     assert status == 1 and err == ('glance-fetch: error: Service unavailable: glance-api '
                                    'at %s refused the connection\n' % url)
     assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.parametrize('argv, env', [
+    (['--cert-file', '/nonexistent-cert.pem'], {}),
+    ([], {'OS_CERT': '/nonexistent-cert.pem'})])
+def test_fetch_takes_a_client_certificate_from_the_flag_or_os_cert(tmp_path, capsys, argv,
+                                                                   env):
+    status = fetch_cmd.main(['i1', '--dest', str(tmp_path), '--api-url',
+                             'https://127.0.0.1:9'] + argv, env)
+    assert status == 1
+    assert capsys.readouterr().err == ('glance-fetch: error: Invalid input: certificate '
+                                       'file /nonexistent-cert.pem does not exist\n')

@@ -176,20 +176,6 @@ def test_unknown_registry_uri_is_refused(service):
         service.show(ALICE, 'http://elsewhere.test:9191/images/%s' % uuid.uuid4())
 
 
-def test_body_length_is_known_for_bytes_and_seekable_streams_only(tmp_path):
-    # wsgiref does not de-chunk request bodies, so sending an iterator (chunked) is
-    # covered by the functional tests against the real daemons.
-    assert image_service._body_length(iter([b'a'])) is None
-    assert image_service._body_length(b'abc') == 3
-    stream = io.BytesIO(b'0123456789')
-    stream.read(4)
-    assert image_service._body_length(stream) == 6 and stream.tell() == 4
-    path = tmp_path / 'image'
-    path.write_bytes(b'x' * 100)
-    with open(path, 'rb') as handle:
-        assert image_service._body_length(handle) == 100
-
-
 # -- the instance-aware service -------------------------------------------------------
 
 def test_snapshots_and_backups_are_related_and_queryable(service):
@@ -250,9 +236,10 @@ def test_flags_map_registries_to_apis():
         'glance_api_url': 'http://a1:9292', 'glance_timeout': '5',
         'glance_chunk_size': '4096'})
     service = image_service.GlanceImageService(**options)
-    assert service._api_for('http://r1:9191') == 'http://a1:9292'
-    assert service._api_for('http://r2:9191') == 'http://a2:9292'
-    assert service.chunk_size == 4096 and service.timeout == 5.0
+    first, second = service._api(None, 'http://r1:9191'), service._api(None,
+                                                                        'http://r2:9191')
+    assert (first.url, second.url) == ('http://a1:9292', 'http://a2:9292')
+    assert first.block_size == 4096 and first.transport.timeout == 5.0
 
 
 @pytest.mark.parametrize('flags, option', [
@@ -339,18 +326,7 @@ def test_unreachable_api_is_service_unavailable():
         service.download(ALICE, str(uuid.uuid4()), io.BytesIO())
 
 
-# -- header form and a registry without the filter --------------------------------------
-
-def test_image_headers_use_hyphens_and_leave_out_fields_glance_sets():
-    headers = image_service.image_headers({
-        'name': 'n', 'disk_format': 'raw', 'is_public': True, 'size': None,
-        'id': 'x', 'status': 'active', 'uri': 'u', 'detected_format': 'raw',
-        'virtual_size': 5,
-        'properties': {'instance_id': '123', 'kernel_id': None}})
-    assert headers == {'x-image-meta-name': 'n', 'x-image-meta-disk-format': 'raw',
-                       'x-image-meta-is-public': 'true',
-                       'x-image-meta-property-instance-id': '123'}
-
+# -- a registry without the filter --------------------------------------
 
 def test_a_registry_without_the_filter_knows_nothing_of_nova(tmp_path):
     registry = glance_services.serve_registry(tmp_path / 'plain',

@@ -1,6 +1,8 @@
 """Database URLs and engines: only drivers that keep eventlet responsive."""
 
 import os
+import threading
+import time
 
 import pytest
 import sqlalchemy as sa
@@ -137,3 +139,78 @@ def test_a_bare_socket_error_from_the_driver_is_503_not_500(tmp_path):
             use(reset)
         assert 'ConnectionResetError' in info.value.message
     database.dispose()
+
+
+def test_a_transaction_that_lost_a_race_is_503_not_500():
+    def error(sqlstate):
+        return sa.exc.ProgrammingError('UPDATE images', {}, Exception(
+            {'S': 'ERROR', 'C': sqlstate, 'M': 'deadlock detected'}))
+    for sqlstate in ('40001', '40P01', '55P03'):
+        assert session.is_unavailable(error(sqlstate))
+    assert not session.is_unavailable(error('42P01'))
+    assert not session.is_unavailable(sa.exc.ProgrammingError('x', {}, Exception()))
+
+
+@pytest.fixture
+def two_registries_on_one_sqlite_file(tmp_path):
+    """Factory: ``make(busy_timeout)`` → two Databases on one SQLite file, as two
+    registry processes would have; disposed after the test."""
+    made = []
+
+    def make(busy_timeout):
+        url = 'sqlite:///%s?timeout=%s' % (tmp_path / 'shared.sqlite', busy_timeout)
+        made.extend(session.Database.from_conf({'sql_connection': url})
+                    for _ in range(2))
+        return made[-2:]
+
+    yield make
+    for database in made:
+        database.dispose()
+
+
+def test_a_sqlite_write_session_holds_the_write_lock_from_its_start(
+        two_registries_on_one_sqlite_file):
+    # While one write session is open (it has only read so far), another cannot
+    # start one; it waits for the lock, here 0.1 s, and gets a 503 rather than
+    # writing on top of what the first one read.
+    first, second = two_registries_on_one_sqlite_file(0.1)
+    with first.session() as db_session:
+        db_session.execute(sa.text('SELECT 1'))
+        with pytest.raises(exception.ServiceUnavailable):
+            with second.session() as other:
+                other.execute(sa.text('SELECT 1'))
+    with second.session() as other:
+        other.execute(sa.text('SELECT 1'))
+
+
+def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(
+        two_registries_on_one_sqlite_file):
+    first, second = two_registries_on_one_sqlite_file(5)
+    with first.session() as db_session:
+        db_session.execute(sa.text('CREATE TABLE t (v INTEGER)'))
+    holding = threading.Event()
+
+    def hold_the_lock():
+        with first.session() as db_session:
+            db_session.execute(sa.text('INSERT INTO t VALUES (1)'))
+            holding.set()
+            time.sleep(0.3)
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait(10)
+    started = time.monotonic()
+    with second.session() as db_session:
+        # The lock is ours only once the first writer has committed.
+        assert db_session.execute(sa.text('SELECT count(*) FROM t')).scalar() == 1
+        db_session.execute(sa.text('INSERT INTO t VALUES (2)'))
+    assert time.monotonic() - started > 0.1
+    holder.join(10)
+    with first.connection() as connection:
+        assert connection.execute(sa.text('SELECT count(*) FROM t')).scalar() == 2
+    # The connection's own busy timeout is back for the statements that follow.
+    raw = second.engine.raw_connection()
+    try:
+        assert raw.driver_connection.execute('PRAGMA busy_timeout').fetchone()[0] == 5000
+    finally:
+        raw.close()
