@@ -49,7 +49,12 @@ TRANSIENT_SQLSTATES = ('40001', '40P01', '55P03')
 
 
 def _sqlstate(err):
-    args = getattr(getattr(err, 'orig', None), 'args', None)
+    orig = getattr(err, 'orig', None)
+    # psycopg names it sqlstate, psycopg2 pgcode; pg8000 keeps the server's fields.
+    code = getattr(orig, 'sqlstate', None) or getattr(orig, 'pgcode', None)
+    if code:
+        return code
+    args = getattr(orig, 'args', None)
     if args and isinstance(args[0], dict):
         return args[0].get('C')
     return None

@@ -151,6 +151,18 @@ def test_a_transaction_that_lost_a_race_is_503_not_500():
     assert not session.is_unavailable(sa.exc.ProgrammingError('x', {}, Exception()))
 
 
+def test_psycopg_reports_the_race_in_its_own_attribute():
+    import psycopg.errors
+
+    def error(sqlstate):
+        return sa.exc.DBAPIError('UPDATE images', {},
+                                 psycopg.errors.lookup(sqlstate)('lost'))
+    for sqlstate in ('40001', '40P01', '55P03'):
+        assert session.is_unavailable(error(sqlstate))
+    assert not session.is_unavailable(sa.exc.ProgrammingError(
+        'x', {}, psycopg.errors.lookup('42P01')('missing')))
+
+
 @pytest.fixture
 def two_registries_on_one_sqlite_file(tmp_path):
     """Factory: ``make(busy_timeout)`` → two Databases on one SQLite file, as two
@@ -206,8 +218,8 @@ def test_a_sqlite_writer_waits_for_the_write_lock_then_proceeds(
         db_session.execute(sa.text('INSERT INTO t VALUES (2)'))
     assert time.monotonic() - started > 0.1
     holder.join(10)
-    with first.connection() as connection:
-        assert connection.execute(sa.text('SELECT count(*) FROM t')).scalar() == 2
+    assert first.read(lambda connection: connection.execute(
+        sa.text('SELECT count(*) FROM t')).scalar()) == 2
     # The connection's own busy timeout is back for the statements that follow.
     raw = second.engine.raw_connection()
     try:
