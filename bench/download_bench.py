@@ -11,7 +11,9 @@ clients on both sides:
   glance-api runs with ``workers`` = cores.
 
 Every measure runs once per round, after one warm-up round, in interleaved rounds
-(``--runs``); medians are printed with the load average of every round.
+(``--runs``); medians are printed with the load average of every round, and with the
+CPU time the server's processes (master and workers) spent per GiB sent: on a
+shared machine, the figure that load changes least.
 ``--before-repo`` adds a glance-api started from another checkout (e.g. the main
 branch) as one more measure of each kind, for a before/after in the same run.
 
@@ -34,6 +36,7 @@ from glance.common import config  # noqa: E402
 from tests.functional import daemons  # noqa: E402
 
 MIB = api_bench.MIB
+GIB = api_bench.GIB
 
 
 def start_api(work, name, registry, datadir, repo=None):
@@ -51,17 +54,44 @@ def start_api(work, name, registry, datadir, repo=None):
         daemons.REPO, daemons.ETC = saved
 
 
+def tree_cpu_seconds(pid):
+    """User + system CPU seconds of a process and its children (pre-fork workers)."""
+    try:
+        with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
+            pids = [pid] + [int(child) for child in children.read().split()]
+    except FileNotFoundError:
+        pids = [pid]
+    ticks = 0
+    for member in pids:
+        try:
+            with open('/proc/%d/stat' % member) as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except FileNotFoundError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
 def rounds(runs, measures):
-    """Interleaved rounds after a warm-up; returns medians and per-round loads."""
-    for _, measure in measures:
+    """Interleaved rounds after a warm-up.
+
+    :param measures: ``(label, measure, server pid, bytes per measure)`` tuples.
+    :returns: ``{label: (median B/s, median server CPU s per GiB)}`` and the load
+        average at the start of each round.
+    """
+    for _, measure, _, _ in measures:
         measure()
-    speeds = {label: [] for label, _ in measures}
+    speeds = {label: [] for label, _, _, _ in measures}
+    cpu = {label: [] for label, _, _, _ in measures}
     loads = []
     for _ in range(runs):
         loads.append(os.getloadavg()[0])
-        for label, measure in measures:
+        for label, measure, pid, size in measures:
+            before = tree_cpu_seconds(pid)
             speeds[label].append(measure())
-    return {label: statistics.median(values) for label, values in speeds.items()}, loads
+            cpu[label].append((tree_cpu_seconds(pid) - before) * GIB / size)
+    return {label: (statistics.median(speeds[label]), statistics.median(cpu[label]))
+            for label in speeds}, loads
 
 
 def run(args, work, started):
@@ -96,16 +126,24 @@ def run(args, work, started):
         return lambda: suite.aggregate_speed(url, list(extra), args.stream_size,
                                              args.clients, args.stream_total)
 
-    one = [('nginx sendfile off', single(nginx.url + '/image.bin')),
-           ('nginx sendfile on', single(nginx.sendfile_url + '/image.bin'))]
+    nginx_pid = nginx.process.pid
+    one_size = args.size
+    many_size = (args.clients * args.stream_size
+                 * max(1, args.stream_total // (args.clients * args.stream_size)))
+    one = [('nginx sendfile off', single(nginx.url + '/image.bin'), nginx_pid, one_size),
+           ('nginx sendfile on', single(nginx.sendfile_url + '/image.bin'), nginx_pid,
+            one_size)]
     for label, api in apis.items():
         url = api.url + '/images/' + big_id
-        one += [(label + ' verified', single(url, headers)),
-                (label + ' Range: bytes=0-', single(url, headers + ['Range: bytes=0-']))]
-    streams = [('nginx sendfile off', many(nginx.url + '/stream.bin')),
-               ('nginx sendfile on', many(nginx.sendfile_url + '/stream.bin'))]
-    streams += [(label + ' verified', many(api.url + '/images/' + stream_id, headers))
-                for label, api in apis.items()]
+        one += [(label + ' verified', single(url, headers), api.pid, one_size),
+                (label + ' Range: bytes=0-', single(url, headers + ['Range: bytes=0-']),
+                 api.pid, one_size)]
+    streams = [('nginx sendfile off', many(nginx.url + '/stream.bin'), nginx_pid,
+                many_size),
+               ('nginx sendfile on', many(nginx.sendfile_url + '/stream.bin'), nginx_pid,
+                many_size)]
+    streams += [(label + ' verified', many(api.url + '/images/' + stream_id, headers),
+                 api.pid, many_size) for label, api in apis.items()]
     results = []
     for title, measures in (('1 stream, %d MiB' % (args.size // MIB), one),
                             ('%d streams, %d MiB each' % (args.clients,
@@ -130,12 +168,14 @@ def main(argv=None):
     api_bench.check_space(tempfile.gettempdir(), 2 * args.size)
     results = api_bench.run_in_workdir('glance-download-bench-', run, args)
     for title, medians, loads in results:
-        better = max(medians['nginx sendfile off'], medians['nginx sendfile on'])
+        better = max(medians['nginx sendfile off'][0], medians['nginx sendfile on'][0])
         print('\n%s; load average (1 min) at each round: %s' % (
             title, ' '.join('%.1f' % load for load in loads)))
-        print('| measure | MiB/s | / better nginx |\n| --- | ---: | ---: |')
-        for label, speed in medians.items():
-            print('| %s | %.0f | %.2f |' % (label, speed / MIB, speed / better))
+        print('| measure | MiB/s | / better nginx | server CPU s per GiB |\n'
+              '| --- | ---: | ---: | ---: |')
+        for label, (speed, cpu) in medians.items():
+            print('| %s | %.0f | %.2f | %.2f |' % (label, speed / MIB, speed / better,
+                                                   cpu))
     return 0
 
 

@@ -24,6 +24,8 @@ import socket
 
 import eventlet.hubs
 
+from glance.common import metrics
+
 #: Bytes read and yielded as one block before ``sendfile`` starts: they carry the
 #: headers out. eventlet buffers blocks below its ``minimum_chunk_size`` (4096 by
 #: default), so this must stay above it or buffered bytes would follow later ones.
@@ -132,6 +134,7 @@ class SendfileBody:
                 position += sent
                 count -= sent
                 self.zero_copy_bytes += sent
+                metrics.ZERO_COPY_BYTES.inc(sent)
                 yield SentOutOfBand(sent)
 
     @staticmethod
