@@ -14,10 +14,9 @@ import subprocess
 import pytest
 from prometheus_client import parser
 
-from tests.data import random_bytes
+from tests.data import random_bytes, rot_silently
 from tests.functional import daemons
-from tests.functional.test_api_images import (USER, Api, image_files, rot_silently,
-                                              stop_reason)
+from tests.functional.test_api_images import USER, Api, image_files, stop_reason
 
 CHUNK = 256 * 1024
 DATA = random_bytes(4 * CHUNK + 4321, seed=21)

@@ -18,6 +18,7 @@ import pytest
 from glance.api import download
 from glance.common import exception, sendfile
 from glance.store import StoreRegistry
+from tests.data import rot_silently
 from tests.unit.api.memory_store import memory_stores
 
 KIB = 1024
@@ -52,17 +53,6 @@ def _image(stores, data=DATA, sizes=SIZES, **digests):
 
 def _path(image, index):
     return image['chunks'][index]['location'][len('file://'):]
-
-
-def _rot(path, offset):
-    """Flip one byte and restore the mtime: the file store's ETag still matches."""
-    before = os.stat(path)
-    with open(path, 'r+b') as chunk:
-        chunk.seek(offset)
-        byte = chunk.read(1)
-        chunk.seek(offset)
-        chunk.write(bytes([byte[0] ^ 1]))
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def _serve(make_body, on_first_block=None):
@@ -118,7 +108,7 @@ def test_a_file_store_image_is_sent_zero_copy_verified_and_intact(file_stores):
 def test_a_corrupted_chunk_ends_the_zero_copy_body_short_and_is_logged_once(
         file_stores, caplog):
     image = _image(file_stores)
-    _rot(_path(image, 3), 5000)
+    rot_silently(_path(image, 3), 5000)
     with caplog.at_level(logging.ERROR, logger='glance.api.download'):
         received, zero_copy, error = _serve(_opener(file_stores, image))
     assert isinstance(error, exception.ChecksumMismatch)
@@ -184,7 +174,7 @@ def test_without_a_plain_socket_tls_the_body_is_read_and_still_verified(file_sto
     blocks = list(body)
     assert b''.join(blocks) == DATA
     assert not any(isinstance(block, sendfile.SentOutOfBand) for block in blocks)
-    _rot(_path(image, 3), 0)
+    rot_silently(_path(image, 3), 0)
     with pytest.raises(exception.ChecksumMismatch):
         b''.join(download.open_image(file_stores, image, 64 * KIB, sock=None))
 
