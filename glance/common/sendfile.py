@@ -141,7 +141,7 @@ class SendfileBody:
     def _read(fileobj, position, count):
         block = os.pread(fileobj.fileno(), count, position)
         if len(block) != count:
-            raise ShortFile('%s is shorter than expected' % fileobj.name)
+            raise ShortFile('a file ended %d bytes early' % (count - len(block)))
         return block
 
     def _sendfile(self, fileobj, position, count):
@@ -156,7 +156,7 @@ class SendfileBody:
                                          timeout_exc=socket.timeout)
                 continue
             if sent == 0:
-                raise ShortFile('%s ended early' % fileobj.name)
+                raise ShortFile('a file ended %d bytes early' % (count - done))
             done += sent
         return done
 
