@@ -29,7 +29,7 @@ import dataclasses
 import logging
 
 from glance.api import conversion, download, inspection, upload
-from glance.common import exception
+from glance.common import exception, sendfile
 from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
@@ -470,10 +470,14 @@ class ImageCore:
                 % (image.get('id'), image.get('status')))
         digest, learn = download.digest_plan(image)
 
+        # Without a cache the body goes to this client, so it may be sent zero-copy;
+        # a cache fill reads the body itself.
+        sock = sendfile.client_socket(environ) if self.cache is None else None
+
         def uncached():
             return download.open_image(
                 self.stores, image, self.options.read_block_size,
-                _digest_recorder(client, image['id']) if learn else None)
+                _digest_recorder(client, image['id']) if learn else None, sock=sock)
         body = uncached() if self.cache is None else self.cache.body(
             image, environ, uncached)
         size = body.size if image.get('size') is None else image['size']

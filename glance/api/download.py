@@ -14,6 +14,13 @@ chunks seamlessly into one response body:
   computed on its first full read and recorded (:func:`digest_plan`);
   :func:`verified_by` names what a response is verified with, for the
   ``X-Image-Meta-Verified`` header;
+* when every chunk is a local file (the file store's :meth:`open_local
+  <glance.store.base.Store.open_local>`) and the client's connection is plain HTTP,
+  the body is sent zero-copy instead (:class:`~glance.common.sendfile.SendfileBody`,
+  ``sendfile(2)``) while a thread hashes the same file ranges
+  (:class:`~glance.common.streaming.FileGuard`): the same digest, the same held-back
+  end, and a file that changes during the send counts as a mismatch. An image that
+  still has a BLAKE3 to learn takes the reading path;
 * :meth:`ChunkedImageIterable.app_iter_range` serves a byte range by asking only the
   chunks it touches for their sub-ranges (WebOb calls it for ``Range`` requests);
   a partial body cannot be checked against the whole-image checksum, so it relies on
@@ -26,10 +33,11 @@ chunks seamlessly into one response body:
 import contextvars
 import dataclasses
 import logging
+import os
 
 import eventlet
 
-from glance.common import exception, streaming
+from glance.common import exception, sendfile, streaming
 from glance.store import base as store_base
 
 LOG = logging.getLogger(__name__)
@@ -183,7 +191,7 @@ def verify_chunks(stores, image_id, chunks):
     return list(pool.imap(lambda chunk: context.copy().run(check, chunk), chunks))
 
 
-def open_image(stores, image, block_size, learn=None):
+def open_image(stores, image, block_size, learn=None, sock=None):
     """Check an active image's chunks in their stores and return its download body.
 
     The uncached path of a download, shared by the image core and the image
@@ -194,13 +202,15 @@ def open_image(stores, image, block_size, learn=None):
     :param block_size: the size of the blocks handed to the server.
     :param learn: called with the BLAKE3 of a full read when the record has none
         (see :func:`digest_plan`), or None.
+    :param sock: the client's plain socket, for the zero-copy path (see
+        :func:`glance.common.sendfile.client_socket`), or None.
     :returns: a :class:`ChunkedImageIterable` verifying :func:`expected_digest`.
     :raises UpstreamError: or :class:`ServiceUnavailable` as :func:`verify_chunks`.
     """
     chunks = image_chunks(image)
     verify_chunks(stores, image['id'], chunks)
     return ChunkedImageIterable(stores, image['id'], chunks, block_size,
-                                expected_digest(image), learn)
+                                expected_digest(image), learn, sock=sock)
 
 
 def plan_range(chunks, start, stop):
@@ -230,7 +240,9 @@ class ChunkedImageIterable:
 
     Nothing is read from a store until iteration starts, so a HEAD request or a 304
     never touches the data. At most one store read is open at a time, and blocks are
-    bounded by ``block_size`` (plus one store chunk when coalescing).
+    bounded by ``block_size`` (plus one store chunk when coalescing). Given a
+    ``sock``, a body whose chunks are all local files is sent zero-copy (see the
+    module docstring); its files are opened when iteration starts.
 
     :param stores: the :class:`~glance.store.StoreRegistry`.
     :param image_id: the image id, for messages and logs.
@@ -243,10 +255,11 @@ class ChunkedImageIterable:
         returns True when the digest was recorded (then kept as :attr:`learnt`).
     :param start: first image byte served.
     :param stop: image offset just past the last byte served (None: the end).
+    :param sock: the client's plain socket (zero-copy path), or None.
     """
 
     def __init__(self, stores, image_id, chunks, block_size, digest=None, learn=None,
-                 start=0, stop=None):
+                 start=0, stop=None, sock=None):
         self.stores = stores
         self.image_id = image_id
         self.chunks = chunks
@@ -259,19 +272,55 @@ class ChunkedImageIterable:
         self.size = chunks[-1].end if chunks else 0
         self.start = start
         self.stop = self.size if stop is None else stop
+        self.sock = sock
         self._body = None
 
     def __iter__(self):
         if self._body is None:
-            raw = self._read_chunks()
-            blocks = streaming.coalesce(raw, self.block_size)
-            if self.digest is not None or self.learn is not None:
-                algorithm, expected = self.digest or (None, None)
-                blocks = streaming.HashingIterator(
-                    blocks, algorithm, expected, self.image_id,
-                    learn=(GUARD, self._learnt) if self.learn else None)
-            self._body = self._logged(blocks, raw)
+            self._body = self._logged()
         return self._body
+
+    def _read_body(self):
+        """The reading path: ``(blocks, raw store reads)``."""
+        raw = self._read_chunks()
+        blocks = streaming.coalesce(raw, self.block_size)
+        if self.digest is not None or self.learn is not None:
+            algorithm, expected = self.digest or (None, None)
+            blocks = streaming.HashingIterator(
+                blocks, algorithm, expected, self.image_id,
+                learn=(GUARD, self._learnt) if self.learn else None)
+        return blocks, raw
+
+    def _zero_copy_body(self):
+        """The zero-copy path's :class:`~glance.common.sendfile.SendfileBody`, or None
+        when it does not apply (no plain socket, a digest to learn, a chunk whose
+        store has no local file)."""
+        if self.sock is None or self.learn is not None:
+            return None
+        spans = []
+        try:
+            for chunk, offset, length in plan_range(self.chunks, self.start, self.stop):
+                fileobj = self.stores.for_location(chunk.location).open_local(
+                    chunk.location)
+                if fileobj is None:
+                    break
+                spans.append((fileobj, offset, length))
+                if os.fstat(fileobj.fileno()).st_size < offset + length:
+                    raise exception.UpstreamError(
+                        reason='%s is shorter than the registry records'
+                               % _position(self.image_id, chunk, len(self.chunks)))
+            else:
+                guard = None if self.digest is None else streaming.FileGuard(
+                    *self.digest, self.image_id, spans)
+                return sendfile.SendfileBody(spans, self.sock, self.block_size, guard)
+        # Deliberate cleanup of the files opened so far, then re-raise.
+        except BaseException:
+            for fileobj, _, _ in spans:
+                fileobj.close()
+            raise
+        for fileobj, _, _ in spans:
+            fileobj.close()
+        return None
 
     def _learnt(self, hexdigest):
         if self.learn(hexdigest):
@@ -288,7 +337,8 @@ class ChunkedImageIterable:
         :returns: a new :class:`ChunkedImageIterable` limited to the range.
         """
         return ChunkedImageIterable(self.stores, self.image_id, self.chunks,
-                                    self.block_size, start=start, stop=stop)
+                                    self.block_size, start=start, stop=stop,
+                                    sock=self.sock)
 
     def _read_chunks(self):
         plan = plan_range(self.chunks, self.start, self.stop)
@@ -307,16 +357,20 @@ class ChunkedImageIterable:
                 raise exception.UpstreamError(
                     reason='%s ended after %d of %d bytes' % (where, received, length))
 
-    def _logged(self, blocks, raw):
-        """Log a failure once, where it is handled, and re-raise it.
+    def _logged(self):
+        """Open the body, log a failure once, where it is handled, and re-raise it.
 
         Re-raising makes the server drop the connection short of Content-Length.
-        Closing ends the hasher (and its thread, if any) and the open store read
-        (``raw``).
+        Closing ends the hasher (and its thread, if any) and the open store read or
+        files.
         """
+        blocks = raw = None
         try:
+            blocks = self._zero_copy_body()
+            if blocks is None:
+                blocks, raw = self._read_body()
             yield from blocks
-        except exception.GlanceException as err:
+        except (exception.GlanceException, sendfile.ShortFile) as err:
             LOG.error('Download of image %s (bytes %d-%d) stopped: %s; closing the '
                       'connection short of Content-Length', self.image_id, self.start,
                       self.stop - 1, err)
@@ -325,7 +379,8 @@ class ChunkedImageIterable:
             close = getattr(blocks, 'close', None)
             if close is not None:
                 close()
-            raw.close()
+            if raw is not None:
+                raw.close()
 
     def close(self):
         """Stop reading and release any open store read (idempotent)."""

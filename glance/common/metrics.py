@@ -48,6 +48,10 @@ INCOMPLETE = prometheus_client.Counter(
 IN_FLIGHT = prometheus_client.Gauge(
     'glance_http_requests_in_flight', 'Requests being served now.',
     registry=REGISTRY, multiprocess_mode='livesum')
+ZERO_COPY_BYTES = prometheus_client.Counter(
+    'glance_zero_copy_bytes', 'Response body bytes sent with sendfile, never read '
+    'into the process (file-store downloads and image cache hits); a part of '
+    'glance_http_response_bytes.', registry=REGISTRY)
 STREAMS = prometheus_client.Gauge(
     'glance_streams_in_flight', 'Image bodies moving now: "in" while a request body '
     'is read, "out" while an application/octet-stream body is sent.', ('direction',),

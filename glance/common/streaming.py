@@ -9,6 +9,9 @@
 * :class:`HashingIterator` passes blocks through hashers and holds the last block
   back until the whole stream matches its expected digest (and, for an image that
   has no BLAKE3 yet, until the digest just learnt is recorded).
+* :class:`FileGuard` does the same check for bytes that never pass through Python
+  (sent with ``sendfile``): a :class:`FileHasher` thread hashes the same ranges of
+  the open files, and the files must not have changed between hash and send.
 
 Why BLAKE3, and why in a thread (see bench/README.md, "BLAKE3 verification"):
 BLAKE3 is a cryptographic hash (collision- and preimage-resistant, unlike the XXH3
@@ -45,6 +48,9 @@ _os_queue = eventlet.patcher.original('queue')
 
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
 HASH_QUEUE_DEPTH = 4
+
+#: Bytes a :class:`FileHasher` reads (into one reused buffer) and hashes at a time.
+FILE_HASH_BUFFER = 1024 * 1024
 
 #: Threads BLAKE3 splits each block over (its ``max_threads``; see the docstring).
 BLAKE3_THREADS = 2
@@ -272,6 +278,21 @@ class ThreadedHasher(Hasher):
         os.close(self._rfd)
 
 
+def check_digest(algorithm, actual, expected, image_id):
+    """Raise unless a streamed body's digest is the expected one.
+
+    :param algorithm: the digest's algorithm, for the message.
+    :param actual: the hex digest computed while streaming.
+    :param expected: the expected hex digest (compared case-insensitively).
+    :param image_id: names the image in the message.
+    :raises ChecksumMismatch: when they differ.
+    """
+    if actual != expected.lower():
+        raise exception.ChecksumMismatch(
+            image_id=image_id, reason='%s of the streamed data is %s, expected %s'
+                                      % (algorithm, actual, expected.lower()))
+
+
 class HashingIterator:
     """Pass blocks through, hashing them, and release the last one only if it matches.
 
@@ -335,11 +356,8 @@ class HashingIterator:
         finally:
             for hasher in hashers:
                 hasher.close()
-        if self._algorithm is not None and digests[0] != self._expected:
-            raise exception.ChecksumMismatch(
-                image_id=self._image_id,
-                reason='%s of the streamed data is %s, expected %s'
-                       % (self._algorithm, digests[0], self._expected))
+        if self._algorithm is not None:
+            check_digest(self._algorithm, digests[0], self._expected, self._image_id)
         if self._learn is not None:
             self._learn[1](digests[-1])
         if held is not None:
@@ -352,3 +370,132 @@ class HashingIterator:
         close = getattr(self._blocks, 'close', None)
         if close is not None:
             close()
+
+
+class FileHasher:
+    """Hash ranges of open files in a dedicated OS thread, reading them with ``pread``.
+
+    The thread works on duplicates of the descriptors (closed when it ends), so the
+    caller may close its files at any time. It reads into one reused buffer of
+    :data:`FILE_HASH_BUFFER` bytes (memory stays flat) and, like a
+    :class:`ThreadedHasher`, signals the end through a pipe that :meth:`hexdigest`
+    waits on through the hub. :meth:`close` stops it at the next buffer.
+
+    :param algorithm: a key of :data:`ALGORITHMS`.
+    :param ranges: ``(fd, offset, length)`` tuples, hashed in order as one stream.
+    :raises ValueError: for an unknown algorithm.
+    """
+
+    def __init__(self, algorithm, ranges):
+        if algorithm not in ALGORITHMS:
+            raise ValueError('unknown digest algorithm %r' % algorithm)
+        self.algorithm = algorithm
+        self._digest = ALGORITHMS[algorithm]()
+        self._error = None
+        self._stopped = False
+        self._result = None
+        ranges = [(os.dup(fd), offset, length) for fd, offset, length in ranges]
+        self._rfd, write_fd = os.pipe()
+        os.set_blocking(self._rfd, False)
+        _os_threading.Thread(target=self._run, args=(ranges, write_fd),
+                             name='hash-file-%s' % algorithm, daemon=True).start()
+
+    def _run(self, ranges, write_fd):
+        view = memoryview(bytearray(FILE_HASH_BUFFER))
+        try:
+            for fd, offset, length in ranges:
+                while length > 0 and not self._stopped:
+                    count = os.preadv(fd, [view[:min(length, len(view))]], offset)
+                    if count == 0:
+                        raise EOFError('the file ended %d bytes early' % length)
+                    self._digest.update(view[:count])
+                    offset += count
+                    length -= count
+        except (OSError, EOFError) as err:
+            self._error = err
+        finally:
+            for fd, _, _ in ranges:
+                os.close(fd)
+            try:
+                os.write(write_fd, b'.')
+            except BrokenPipeError:
+                pass
+            os.close(write_fd)
+
+    def hexdigest(self):
+        """Wait (cooperatively) until every range is hashed; return the hex digest.
+
+        :raises OSError: or :class:`EOFError` when a range could not be read whole.
+        """
+        while self._result is None:
+            try:
+                self._result = os.read(self._rfd, 1)
+            except BlockingIOError:
+                eventlet.hubs.trampoline(self._rfd, read=True)
+        if self._error is not None:
+            raise self._error
+        return self._digest.hexdigest()
+
+    def close(self):
+        """Stop hashing (idempotent); the thread ends at its next buffer."""
+        if not self._stopped:
+            self._stopped = True
+            os.close(self._rfd)
+
+
+def _identity(fileobj):
+    st = os.fstat(fileobj.fileno())
+    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+
+
+class FileGuard:
+    """Check that ranges of open files, sent without passing through Python, match a
+    digest: the verdict that lets the held-back end of a body go out.
+
+    :meth:`start` notes each file's identity (inode, size, mtime and ctime, which no
+    user can set back) and starts a :class:`FileHasher` over the ranges;
+    :meth:`verdict` waits for the digest and fails if any file changed meanwhile
+    (the bytes sent may then differ from the bytes hashed) or the digest differs.
+
+    :param algorithm: a key of :data:`ALGORITHMS`.
+    :param expected: the expected hex digest.
+    :param image_id: names the image in messages.
+    :param ranges: ``(fileobj, offset, length)`` tuples, the whole body in order.
+    """
+
+    def __init__(self, algorithm, expected, image_id, ranges):
+        self.algorithm = algorithm
+        self.expected = expected
+        self.image_id = image_id
+        self.ranges = ranges
+        self._identities = None
+        self._hasher = None
+
+    def start(self):
+        """Note the files' identities and start hashing."""
+        self._identities = [_identity(fileobj) for fileobj, _, _ in self.ranges]
+        self._hasher = FileHasher(self.algorithm, [
+            (fileobj.fileno(), offset, length) for fileobj, offset, length in self.ranges])
+
+    def verdict(self):
+        """Wait for the digest; raise unless it matches and no file changed.
+
+        :raises ChecksumMismatch: on a different digest, a file that changed or
+            could not be read whole.
+        """
+        try:
+            actual = self._hasher.hexdigest()
+        except (OSError, EOFError) as err:
+            raise exception.ChecksumMismatch(
+                image_id=self.image_id, reason='a chunk file could not be hashed '
+                                               'whole (%s)' % err) from None
+        changed = [_identity(fileobj) for fileobj, _, _ in self.ranges]
+        if changed != self._identities:
+            raise exception.ChecksumMismatch(
+                image_id=self.image_id, reason='a chunk file changed while it was sent')
+        check_digest(self.algorithm, actual, self.expected, self.image_id)
+
+    def close(self):
+        """Stop hashing (idempotent)."""
+        if self._hasher is not None:
+            self._hasher.close()

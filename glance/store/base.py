@@ -301,6 +301,9 @@ class Store(abc.ABC):
     * :meth:`get` returns a :class:`ReadIterator`: chunks of at most ``chunk_size``
       bytes read with the backend's native ranges; errors while iterating raise
       :class:`StoreIOError`.
+    * :meth:`open_local` (optional) returns the object as an open local file, so that
+      Teller can send it with ``sendfile(2)``; stores without local files keep the
+      default, None, and are read with :meth:`get`.
     * :meth:`add` writes an object from an iterable of bytes; on any failure it
       removes what it wrote and re-raises (the iterable's own exception unchanged).
     * :meth:`delete` removes an object or raises :class:`ObjectNotFound`.
@@ -409,6 +412,21 @@ class Store(abc.ABC):
             self.head(loc)
             return ReadIterator(self, loc, None, 0, None)
         return self._open(loc, offset, length)
+
+    def open_local(self, location):
+        """Return the object as an open local file, or None if it is not one.
+
+        Optional: the zero-copy download path uses it to hand the file to
+        ``sendfile(2)``; the default is None (read the object with :meth:`get`).
+
+        :param location: a URI string or :class:`Location`.
+        :returns: an unbuffered binary file opened for reading (the caller closes
+            it), or None.
+        :raises ObjectNotFound: if the object does not exist.
+        :raises BadLocation: if unparsable or of another scheme.
+        """
+        self.parse_location(location)
+        return None
 
     @abc.abstractmethod
     def _open(self, location, offset, length):

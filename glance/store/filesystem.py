@@ -145,6 +145,16 @@ class FilesystemStore(Store):
             except OSError as err:
                 raise self._os_error(loc, err) from None
 
+    def open_local(self, location):
+        """Open the object's file, confined like every read (see the module docstring).
+
+        :param location: a ``file://`` location inside the data directory.
+        :returns: an unbuffered binary file (the caller closes it).
+        :raises ObjectNotFound: if there is no regular file there.
+        :raises BadLocation: if it is not inside the data directory.
+        """
+        return self._open_file(self.parse_location(location))
+
     def _open(self, location, offset, length):
         handle = self._open_file(location)
         try:

@@ -18,7 +18,7 @@ import urllib.parse
 import blake3
 import pytest
 
-from tests.data import random_bytes
+from tests.data import random_bytes, rot_silently
 from tests.functional import daemons
 
 USER = {'X-Tenant-Id': 'tenant1', 'X-User-Id': 'user1', 'X-Roles': 'member'}
@@ -433,21 +433,6 @@ def test_chunk_deleted_is_502_naming_the_chunk(api, image, datadir):
         assert resp.status == 502
     message = api.request('GET', '/images/' + image['id'], USER).json()['error']['message']
     assert 'chunk 6 of 6 is missing' in message
-
-
-def rot_silently(path, offset=10):
-    """Flip one byte of a file but keep its size and mtime (bit rot).
-
-    The file store's ETag still matches, so only the whole-image digest computed
-    while streaming can catch it.
-    """
-    before = os.stat(path)
-    with open(path, 'r+b') as chunk:
-        chunk.seek(offset)
-        byte = chunk.read(1)
-        chunk.seek(offset)
-        chunk.write(bytes([byte[0] ^ 0xff]))
-    os.utime(path, ns=(before.st_atime_ns, before.st_mtime_ns))
 
 
 def stop_reason(daemon, image_id):
