@@ -26,7 +26,7 @@ _SCRIPT = textwrap.dedent('''
 
     hasher = streaming.ThreadedHasher('sha256')
     [thread] = hash_threads()
-    hasher.update(b'x' * (256 * 1024 * 1024))   # still hashing when closed
+    hasher.update(b'x' * (64 * 1024 * 1024))   # still hashing when closed
     hasher.close()
     thread.join(20)
     print('alive' if thread.is_alive() else 'ended')
