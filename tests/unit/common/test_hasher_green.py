@@ -18,10 +18,12 @@ _SCRIPT = textwrap.dedent('''
     warnings.simplefilter('ignore')
     import eventlet
     eventlet.monkey_patch()
+    import eventlet.patcher
     from glance.common import streaming
 
     def hash_threads():
-        return [thread for thread in streaming._os_threading.enumerate()
+        threading = eventlet.patcher.original('threading')
+        return [thread for thread in threading.enumerate()
                 if thread.name.startswith('hash-')]
 
     hasher = streaming.ThreadedHasher('sha256')
