@@ -45,6 +45,10 @@ from glance.common import exception
 # eventlet.monkey_patch(), or it would just be another greenthread on the hub's core.
 _os_threading = eventlet.patcher.original('threading')
 _os_queue = eventlet.patcher.original('queue')
+# The hashing thread's write to its pipe. eventlet's green os.write waits through the
+# calling thread's own hub and takes EPIPE for "try again": a thread still hashing
+# when its reader closes the pipe (a client that went away) would spin forever.
+_os_write = eventlet.patcher.original('os').write
 
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
 HASH_QUEUE_DEPTH = 4
@@ -235,7 +239,7 @@ class ThreadedHasher(Hasher):
                     return
                 self._digest.update(block)
                 try:
-                    os.write(write_fd, b'.')
+                    _os_write(write_fd, b'.')
                 except BrokenPipeError:
                     return
         finally:

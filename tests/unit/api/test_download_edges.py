@@ -142,3 +142,21 @@ def test_a_checksum_mismatch_names_the_image(stores):
         list(_body(stores, image))
     assert 'img' in info.value.message.replace('blake3', '')
     assert info.value.message.endswith(', expected %s' % ('0' * 64))
+
+
+def test_one_chunk_is_checked_in_the_callers_green_thread(stores, monkeypatch):
+    def no_pool(*args):
+        raise AssertionError('a one-chunk image needs no green pool')
+    monkeypatch.setattr(download.eventlet, 'GreenPool', no_pool)
+    image = _image(stores, [5], b'01234')
+    [info] = download.verify_chunks(stores, 'img', download.image_chunks(image))
+    assert (info.size, info.etag) == (5, image['chunks'][0]['checksum'])
+    stores.default_store.objects['images/img-00000'] = b'0123X'
+    with pytest.raises(exception.UpstreamError) as changed:
+        download.verify_chunks(stores, 'img', download.image_chunks(image))
+    del stores.default_store.objects['images/img-00000']
+    with pytest.raises(exception.UpstreamError) as missing:
+        download.verify_chunks(stores, 'img', download.image_chunks(image))
+    assert 'image img chunk 1 of 1 changed in its store: ETag ' in changed.value.message
+    assert missing.value.message.endswith('image img chunk 1 of 1 is missing from its '
+                                          'store')
