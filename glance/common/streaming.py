@@ -421,7 +421,7 @@ class FileHasher:
             for fd, _, _ in ranges:
                 os.close(fd)
             try:
-                os.write(write_fd, b'.')
+                _os_write(write_fd, b'.')
             except BrokenPipeError:
                 pass
             os.close(write_fd)
