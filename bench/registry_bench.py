@@ -121,7 +121,8 @@ def _copy(connection, table, rows):
     """Rows into a PostgreSQL table through psycopg's ``COPY ... FROM STDIN``."""
     columns = list(rows[0])
     cursor = connection.connection.cursor()
-    with cursor.copy('COPY %s (%s) FROM STDIN' % (table.name, ', '.join(columns))) as copy:
+    statement = 'COPY %s (%s) FROM STDIN' % (table.name, ', '.join(columns))
+    with cursor.copy(statement) as copy:
         for row in rows:
             copy.write_row([row[column] for column in columns])
 
