@@ -627,7 +627,7 @@ def parse_args(argv):
     parser.add_argument('--skip-api', action='store_true')
     parser.add_argument('--skip-registry', action='store_true')
     parser.add_argument('--no-readme', action='store_true',
-                        help='print the tables instead of rewriting bench/README.md')
+                        help='print the tables; leave bench/README.md and the chart')
     args = parser.parse_args(argv)
     quick = args.quick
     # Sizes: see "Sizes and rounds" in bench/README.md for why these suffice.
@@ -677,9 +677,9 @@ def main(argv=None):
                  timer.elapsed(), os.cpu_count() or 1, load_start[0],
                  os.getloadavg()[0]))
     blocks = render(api, records, header)
-    if api is not None:
-        draw_chart(api.chart, os.path.join(BENCH, CHART))
     if not args.no_readme:
+        if api is not None:
+            draw_chart(api.chart, os.path.join(BENCH, CHART))
         rewrite_readme(blocks)
     print('\n\n'.join(blocks.values()))
     print('[suite] sections: %s' % ', '.join('%s %.0f s' % item
