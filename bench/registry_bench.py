@@ -161,7 +161,8 @@ def _insert(connection, table, rows):
 
 
 def seed(engine, count, seed_value=1):
-    """Insert ``count`` images with 3 properties each in batches of :data:`BATCH`.
+    """Insert ``count`` images with 3 properties each, in batches of :data:`BATCH`
+    and one transaction (one commit to wait for, however busy the disk).
 
     :returns: seconds taken.
     """
@@ -172,9 +173,10 @@ def seed(engine, count, seed_value=1):
     tables = sa.MetaData()
     tables.reflect(engine, only=('images', 'image_properties'))
     started = time.perf_counter()
-    for start in range(0, count, BATCH):
-        images, properties = _image_rows(rng, start, min(count, start + BATCH), epoch)
-        with engine.begin() as connection:
+    with engine.begin() as connection:
+        for start in range(0, count, BATCH):
+            images, properties = _image_rows(rng, start, min(count, start + BATCH),
+                                             epoch)
             _insert(connection, tables.tables['images'], images)
             _insert(connection, tables.tables['image_properties'], properties)
     return time.perf_counter() - started
