@@ -300,8 +300,8 @@ class ApiSuite:
         better = max(nginx, sendfile)
         parts = '%d MiB in %d objects' % (args.store_size // MIB, chunks)
         self.tables['downloads'] = [
-            ('file (%d MiB in %d chunks)' % (args.size // MIB,
-                                             -(-args.size // FILE_CHUNK)),
+            ('file (%d MiB, chunks of %d MiB)' % (args.size // MIB,
+                                                  FILE_CHUNK // MIB),
              'nginx, sendfile off / on', glance_file, nginx, sendfile,
              glance_file / better),
             ('http (%d MiB, one file of that nginx)' % (args.size // MIB),
