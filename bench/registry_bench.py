@@ -117,14 +117,39 @@ def _image_rows(rng, start, stop, epoch):
     return images, properties
 
 
+def _copy(connection, table, rows):
+    """Rows into a PostgreSQL table through psycopg's ``COPY ... FROM STDIN``."""
+    columns = list(rows[0])
+    cursor = connection.connection.cursor()
+    statement = 'COPY %s (%s) FROM STDIN' % (table.name, ', '.join(columns))
+    with cursor.copy(statement) as copy:
+        for row in rows:
+            copy.write_row([row[column] for column in columns])
+
+
+def _sqlite_value(value):
+    # SQLAlchemy's text form of a timestamp on SQLite (always with microseconds).
+    if isinstance(value, datetime.datetime):
+        return value.strftime('%Y-%m-%d %H:%M:%S.%f')
+    return value
+
+
 def _insert(connection, table, rows):
+    """Insert ``rows`` (dicts with the same keys) the fastest way the driver has."""
+    if connection.dialect.name == 'postgresql' and connection.dialect.driver == 'psycopg':
+        _copy(connection, table, rows)
+        return
+    columns = list(rows[0])
     if connection.dialect.name == 'sqlite':
-        connection.execute(table.insert(), rows)
+        # The driver's own executemany, without SQLAlchemy's per-row processing.
+        connection.exec_driver_sql(
+            'INSERT INTO %s (%s) VALUES (%s)' % (table.name, ', '.join(columns),
+                                                 ', '.join(['?'] * len(columns))),
+            [tuple(_sqlite_value(row[column]) for column in columns) for row in rows])
         return
     # pg8000 and PyMySQL run an executemany as one round trip per row, and compiling
     # a many-row INSERT through SQLAlchemy is slow, so the VALUES list is written
     # here, in slices under the 32767 parameters one statement may carry.
-    columns = list(rows[0])
     row_sql = '(%s)' % ', '.join(['%s'] * len(columns))
     per_statement = MAX_PARAMETERS // len(columns)
     for start in range(0, len(rows), per_statement):
@@ -136,7 +161,8 @@ def _insert(connection, table, rows):
 
 
 def seed(engine, count, seed_value=1):
-    """Insert ``count`` images with 3 properties each in batches of :data:`BATCH`.
+    """Insert ``count`` images with 3 properties each, in batches of :data:`BATCH`
+    and one transaction (one commit to wait for, however busy the disk).
 
     :returns: seconds taken.
     """
@@ -147,9 +173,10 @@ def seed(engine, count, seed_value=1):
     tables = sa.MetaData()
     tables.reflect(engine, only=('images', 'image_properties'))
     started = time.perf_counter()
-    for start in range(0, count, BATCH):
-        images, properties = _image_rows(rng, start, min(count, start + BATCH), epoch)
-        with engine.begin() as connection:
+    with engine.begin() as connection:
+        for start in range(0, count, BATCH):
+            images, properties = _image_rows(rng, start, min(count, start + BATCH),
+                                             epoch)
             _insert(connection, tables.tables['images'], images)
             _insert(connection, tables.tables['image_properties'], properties)
     return time.perf_counter() - started

@@ -6,7 +6,8 @@ loopback only, every load bounded, every process started here stopped by PID:
 
 * **downloads**: one image through glance-api from the file, HTTP, Swift and S3
   stores against nginx (sendfile off and on) and the stores' own clients
-  (python-swiftclient, boto3) reading the same objects;
+  (python-swiftclient, boto3) reading the same objects (a smaller image for Swift
+  and S3, whose proxy on the same cores is 10-20x slower than nginx);
 * **concurrency**: aggregate throughput of 1, 8 and 64 concurrent downloads through
   glance-api (``workers`` = cores) against nginx (``worker_processes auto``), and the
   peak RSS of all glance-api processes at 64 streams; drawn as a PNG chart;
@@ -18,7 +19,9 @@ loopback only, every load bounded, every process started here stopped by PID:
 * **registry** list and get latency (``bench/registry_bench.py``) at 1k, 10k and
   100k images on SQLite, PostgreSQL and MariaDB.
 
-``--quick`` shrinks every size and count (a few minutes on the 2-core machine).
+``--quick`` shrinks every size and count. Each section's time is printed with the
+total against the budget (13 minutes full, 2.5 quick, on the 2-core machine); the
+sizes and why they suffice are in bench/README.md ("Sizes and rounds").
 """
 
 import argparse
@@ -46,6 +49,7 @@ from tests.functional import daemons, services  # noqa: E402
 MIB = api_bench.MIB
 GIB = api_bench.GIB
 CONCURRENCY = (1, 8, 64)
+FILE_CHUNK = 256 * MIB  # the file store's chunks (store_chunk_size)
 README = os.path.join(BENCH, 'README.md')
 CHART = 'concurrency.png'
 CONTAINER = api_bench.CONTAINER  # the container api_bench.swiftclient_speed reads
@@ -211,10 +215,11 @@ class ApiSuite:
     :param started: list collecting every started service, for stopping.
     """
 
-    def __init__(self, args, work, started):
+    def __init__(self, args, work, started, timer):
         self.args = args
         self.work = work
         self.started = started
+        self.timer = timer
         self.tables = {}
         self.chart = {}
 
@@ -235,38 +240,49 @@ class ApiSuite:
         os.makedirs(datadir)
         self.datadir = datadir
         sections = {'store:file': {'filesystem_store_datadir': datadir},
+                    # The http image is served by the loopback nginx above.
+                    'store:http': {'allowed_networks': '127.0.0.0/8'},
                     'store:swift': self.swift.swift_options(container=CONTAINER),
                     'store:s3': self.swift.s3_options(bucket=CONTAINER)}
         common = dict(sections=sections, enabled_stores='file, http, swift, s3',
-                      store_chunk_size='256M', filesystem_store_datadir=datadir,
-                      log_level='WARNING', workers=os.cpu_count() or 1)
+                      filesystem_store_datadir=datadir, log_level='WARNING',
+                      workers=os.cpu_count() or 1)
+        chunk = {'file': '%dK' % (FILE_CHUNK // 1024),
+                 'swift': '%dK' % (args.store_chunk // 1024),
+                 's3': '%dK' % (args.store_chunk // 1024)}
         self.api = {store: self._start(daemons.api_daemon(
             os.path.join(work, 'api-' + store), registry.url, default_store=store,
-            **common)) for store in ('file', 'swift', 's3')}
+            store_chunk_size=chunk[store], **common))
+            for store in ('file', 'swift', 's3')}
         self.headers = ['%s: %s' % item for item in api_bench.ADMIN.items()]
         self.source = os.path.join(self.nginx.root, 'image.bin')
         api_bench.write_random_file(self.source, args.size)
-        self.downloads()
-        self.concurrency()
-        self.upload()
-        self.ttfb()
-        self.big_rss()
+        self.store_source = os.path.join(self.nginx.root, 'store-image.bin')
+        api_bench.write_random_file(self.store_source, args.store_size)
+        self.upload_source = os.path.join(self.nginx.root, 'upload.bin')
+        api_bench.write_random_file(self.upload_source, args.upload_size)
+        self.timer.lap('api: services started, sources written')
+        for section in (self.downloads, self.concurrency, self.upload, self.ttfb,
+                        self.big_rss):
+            section()
+            self.timer.lap('api: ' + section.__name__)
 
-    def _download(self, url, image_id=None):
+    def _download(self, url, image_id=None, size=None):
         target = url + ('/images/' + image_id if image_id else '')
         headers = self.headers if image_id else ()
-        return lambda: api_bench.curl_speed(target, headers, expected=self.args.size)
+        expected = size or self.args.size
+        return lambda: api_bench.curl_speed(target, headers, expected=expected)
 
     def downloads(self):
         """Single-stream throughput per store against nginx and direct clients."""
         args, api = self.args, self.api
         images = {}
         for store in ('file', 'swift', 's3'):
-            images[store], _ = api_bench.upload(api[store].url, self.source,
-                                                'suite-' + store)
+            source = self.source if store == 'file' else self.store_source
+            images[store], _ = api_bench.upload(api[store].url, source, 'suite-' + store)
         http_id = api_bench.register(api['file'].url, [self.nginx.url + '/image.bin'],
-                                     'suite-http', {'xxh3': images['file']['xxh3']})
-        chunks = -(-args.size // (256 * MIB))
+                                     'suite-http', {'blake3': images['file']['blake3']})
+        chunks = -(-args.store_size // args.store_chunk)
         names = {store: ['%s-%05d' % (images[store]['id'], n) for n in range(chunks)]
                  for store in ('swift', 's3')}
         nginx, sendfile, glance_file, glance_http, swift_direct, glance_swift, \
@@ -276,20 +292,25 @@ class ApiSuite:
                 self._download(api['file'].url, images['file']['id']),
                 self._download(api['file'].url, http_id),
                 lambda: api_bench.swiftclient_speed(self.swift, names['swift'],
-                                                    args.size),
-                self._download(api['swift'].url, images['swift']['id']),
-                lambda: s3_direct_speed(self.swift, names['s3'], CONTAINER, args.size),
-                self._download(api['s3'].url, images['s3']['id'])])
+                                                    args.store_size),
+                self._download(api['swift'].url, images['swift']['id'], args.store_size),
+                lambda: s3_direct_speed(self.swift, names['s3'], CONTAINER,
+                                        args.store_size),
+                self._download(api['s3'].url, images['s3']['id'], args.store_size)])
         better = max(nginx, sendfile)
+        parts = '%d MiB in %d objects' % (args.store_size // MIB, chunks)
         self.tables['downloads'] = [
-            ('file', 'nginx, sendfile off / on', glance_file, nginx, sendfile,
+            ('file (%d MiB, chunks of %d MiB)' % (args.size // MIB,
+                                                  FILE_CHUNK // MIB),
+             'nginx, sendfile off / on', glance_file, nginx, sendfile,
              glance_file / better),
-            ('http (from that nginx)', 'nginx, sendfile off / on', glance_http, nginx,
-             sendfile, glance_http / better),
-            ('swift', 'python-swiftclient GET of the objects', glance_swift,
-             swift_direct, None, glance_swift / swift_direct),
-            ('s3 (Swift s3api)', 'boto3 get_object of the objects', glance_s3,
-             s3_direct, None, glance_s3 / s3_direct)]
+            ('http (%d MiB, one file of that nginx)' % (args.size // MIB),
+             'nginx, sendfile off / on',
+             glance_http, nginx, sendfile, glance_http / better),
+            ('swift (%s)' % parts, 'python-swiftclient GET of the objects',
+             glance_swift, swift_direct, None, glance_swift / swift_direct),
+            ('s3 (Swift s3api, %s)' % parts, 'boto3 get_object of the objects',
+             glance_s3, s3_direct, None, glance_s3 / s3_direct)]
         self.file_image = images['file']
 
     def concurrency(self):
@@ -336,13 +357,14 @@ class ApiSuite:
         counter = iter(range(10 ** 6))
 
         def glance():
-            words = curl(headers + ['-T', self.source, '-X', 'POST', '-o', '/dev/null',
-                                    '-w', '%{speed_upload}', api.url + '/images'])
+            words = curl(headers + ['-T', self.upload_source, '-X', 'POST',
+                                    '-o', '/dev/null', '-w', '%{speed_upload}',
+                                    api.url + '/images'])
             return float(words[0])
 
         def dav():
             target = '%s/dav/upload-%d.bin' % (self.nginx.url, next(counter))
-            return float(curl(['-T', self.source, '-o', '/dev/null', '-w',
+            return float(curl(['-T', self.upload_source, '-o', '/dev/null', '-w',
                                '%{speed_upload}', target])[0])
 
         nginx, glance_speed = api_bench.median_speeds(args.runs, [dav, glance])
@@ -372,13 +394,36 @@ class ApiSuite:
             chunks.append('file://' + path)
         api = self.api['file']
         image = api_bench.register(api.url, chunks, 'suite-sparse', {
-            'xxh3': api_bench.digest_of_zeros('xxh3', size)})
+            'blake3': api_bench.digest_of_zeros('blake3', size)})
         before, peak, speed = peak_tree_rss(api.pid, lambda: api_bench.curl_speed(
             api.url + '/images/' + image, self.headers, expected=size))
         self.tables['big_rss'] = (size, before, peak, speed)
 
 
-def registry_suite(args, work):
+class Timer:
+    """Prints the time each section took and the total against the run's budget."""
+
+    def __init__(self, budget):
+        self.budget = budget
+        self.began = self.last = time.monotonic()
+        self.sections = []
+
+    def lap(self, name):
+        """Close the section ``name``: print its time and the total so far."""
+        now = time.monotonic()
+        took, self.last = now - self.last, now
+        self.sections.append((name, took))
+        print('[suite] %-45s %6.0f s  (total %4.0f s of a %d s budget)'
+              % (name, took, self.elapsed(), self.budget), flush=True)
+        if self.elapsed() > self.budget:
+            print('[suite] over budget', file=sys.stderr, flush=True)
+
+    def elapsed(self):
+        """Seconds since the suite began."""
+        return time.monotonic() - self.began
+
+
+def registry_suite(args, work, timer):
     """Registry list/get latency on every database and size."""
     options = argparse.Namespace(requests=args.registry_requests,
                                  warmup=args.registry_warmup, explain=False,
@@ -387,18 +432,116 @@ def registry_suite(args, work):
     for kind in args.databases:
         for count in args.sizes:
             records.append(registry_bench.run_one(kind, count, options, work))
+            timer.lap('registry: %s, %s images' % (kind, format(count, ',')))
     return records
 
 
 # -- README tables --------------------------------------------------------------------
 
+LIST_TARGET_MS = 10.0
+GET_TARGET_MS = 2.0
+TARGET_IMAGES = 100000
+DATABASE_NAMES = {'sqlite': 'SQLite', 'postgresql': 'PostgreSQL', 'mysql': 'MariaDB'}
+
+
 def _mib(speed):
     return '%.0f' % (speed / MIB)
+
+
+def _met(ok):
+    return 'yes' if ok else '**no**'
+
+
+def api_targets(api):
+    """``(target, measured, met)`` rows of issue #11 for the glance-api figures."""
+    file_row = api.tables['downloads'][0]
+    clients, glance, nginx, sendfile, ratio64 = api.tables['concurrency'][-1]
+    glance_up, nginx_up = api.tables['upload']
+    glance_ttfb, _, lookup = api.tables['ttfb']
+    return [
+        ('%d concurrent downloads >= 0.9x the better nginx' % clients,
+         '%.2fx (%s / %s MiB/s)' % (ratio64, _mib(glance), _mib(max(nginx, sendfile))),
+         _met(ratio64 >= 0.9)),
+        ('single verified download >= 0.9x the better nginx',
+         '%.2fx (%s / %s MiB/s)' % (file_row[5], _mib(file_row[2]),
+                                    _mib(max(file_row[3], file_row[4]))),
+         _met(file_row[5] >= 0.9)),
+        ('upload >= 0.8x nginx WebDAV PUT',
+         '%.2fx (%s / %s MiB/s)' % (glance_up / nginx_up, _mib(glance_up),
+                                    _mib(nginx_up)),
+         _met(glance_up / nginx_up >= 0.8)),
+        ('glance-api time to first byte <= registry lookup + 1 ms',
+         '%.2f ms against %.2f + 1 ms' % (glance_ttfb, lookup),
+         _met(glance_ttfb <= lookup + 1))]
+
+
+def registry_targets(records):
+    """``(target, measured, met)`` rows of issue #11, per database, at the largest
+    image count measured (the targets are set at 100k)."""
+    rows = []
+    largest = max(record['images'] for record in records)
+    at = format(largest, ',')
+    note = '' if largest >= TARGET_IMAGES else ' (at %s only)' % at
+    for record in records:
+        if record['images'] != largest:
+            continue
+        name = DATABASE_NAMES.get(record['database'], record['database'])
+        results = record['results']
+        lists = [result for result in results if result['scenario'] in LIST_SCENARIOS]
+        slowest = max(lists, key=lambda result: result['p50_ms'])
+        get = [result for result in results if result['scenario'] == GET_SCENARIO][0]
+        related = [result for result in results
+                   if result['scenario'].startswith(RELATED_SCENARIO)][0]
+        rows += [
+            ('%s, %s images: every list scenario p50 < %.0f ms' % (name, at,
+                                                                 LIST_TARGET_MS),
+             'slowest %.2f ms (%s)' % (slowest['p50_ms'], slowest['scenario']),
+             _met(slowest['p50_ms'] < LIST_TARGET_MS) + note),
+            ('%s, %s images: related images p50 < %.0f ms' % (name, at, LIST_TARGET_MS),
+             '%.2f ms (%s' % (related['p50_ms'], related['scenario'].split('(')[-1]),
+             _met(related['p50_ms'] < LIST_TARGET_MS) + note),
+            ('%s, %s images: GET /images/<id> p50 <= %.0f ms' % (name, at,
+                                                                GET_TARGET_MS),
+             '%.2f ms' % get['p50_ms'], _met(get['p50_ms'] <= GET_TARGET_MS) + note)]
+    return rows
+
+
+LIST_SCENARIOS = [scenario[0] for scenario in registry_bench.SCENARIOS]
+GET_SCENARIO = 'GET /images/<id>'
+RELATED_SCENARIO = 'related to one instance'
+
+
+def registry_table(records):
+    """Scenarios down, one column per database and image count, cells p50 / p99."""
+    columns = [(record['database'], record['images']) for record in records]
+    cells = {}
+    scenarios = []
+    for record in records:
+        for result in record['results']:
+            # The related scenario's label names its relation count: one row for all.
+            label = result['scenario'].split(' (')[0]
+            if label not in scenarios:
+                scenarios.append(label)
+            cells[label, record['database'], record['images']] = '%.2f / %.2f' % (
+                result['p50_ms'], result['p99_ms'])
+    lines = ['| scenario (p50 / p99 ms) | %s |' % ' | '.join(
+                 '%s %s' % (DATABASE_NAMES.get(kind, kind), _short(count))
+                 for kind, count in columns),
+             '| --- |%s' % (' ---: |' * len(columns))]
+    for label in scenarios:
+        lines.append('| %s | %s |' % (label, ' | '.join(
+            cells.get((label, kind, count), '') for kind, count in columns)))
+    return lines
+
+
+def _short(count):
+    return '%dk' % (count // 1000) if count % 1000 == 0 else str(count)
 
 
 def render(api, records, header):
     """The Markdown blocks, by marker name; each starts with ``header``."""
     blocks = {}
+    targets = []
     if api is not None:
         lines = ['| store | baseline | glance-api MiB/s | baseline MiB/s | '
                  'glance-api / better baseline |', '| --- | --- | ---: | ---: | ---: |']
@@ -430,22 +573,21 @@ def render(api, records, header):
             % (glance_ttfb, nginx_ttfb),
             '| registry GET /images/<id> (the lookup inside it) | %.2f ms '
             '(glance-api TTFB - lookup = %.2f ms) |' % (lookup, glance_ttfb - lookup),
-            '| peak RSS, all glance-api processes, 64 streams | %.1f MiB (idle %.1f MiB) |'
-            % (peak / 1024, before / 1024),
+            '| peak RSS, all glance-api processes, %d streams | %.1f MiB '
+            '(idle %.1f MiB) |' % (CONCURRENCY[-1], peak / 1024, before / 1024),
             '| peak RSS, all glance-api processes, streaming %.0f GiB | %.1f MiB '
             '(idle %.1f MiB; growth %.1f MiB; %s MiB/s) |'
             % (size / GIB, big_peak / 1024, big_before / 1024,
                (big_peak - big_before) / 1024, _mib(big_speed))]
         blocks['concurrency'] = header + '\n\n' + '\n'.join(lines)
+        targets += api_targets(api)
     if records:
-        lines = ['| database | images | scenario | p50 ms | p99 ms |',
-                 '| --- | ---: | --- | ---: | ---: |']
-        for record in records:
-            for result in record['results']:
-                lines.append('| %s | %s | %s | %.2f | %.2f |' % (
-                    record['database'], format(record['images'], ','),
-                    result['scenario'], result['p50_ms'], result['p99_ms']))
-        blocks['registry'] = header + '\n\n' + '\n'.join(lines)
+        blocks['registry'] = header + '\n\n' + '\n'.join(registry_table(records))
+        targets += registry_targets(records)
+    if targets:
+        lines = ['| target (issue #11) | measured | met? |', '| --- | --- | --- |']
+        lines += ['| %s | %s | %s |' % row for row in targets]
+        blocks['targets'] = header + '\n\n' + '\n'.join(lines)
     return blocks
 
 
@@ -491,19 +633,24 @@ def parse_args(argv):
     parser.add_argument('--skip-api', action='store_true')
     parser.add_argument('--skip-registry', action='store_true')
     parser.add_argument('--no-readme', action='store_true',
-                        help='print the tables instead of rewriting bench/README.md')
+                        help='print the tables; leave bench/README.md and the chart')
     args = parser.parse_args(argv)
     quick = args.quick
+    # Sizes: see "Sizes and rounds" in bench/README.md for why these suffice.
     args.size = (64 if quick else 1024) * MIB
+    args.store_size = (32 if quick else 256) * MIB
+    args.store_chunk = (8 if quick else 64) * MIB
+    args.upload_size = (64 if quick else 512) * MIB
     args.runs = 1 if quick else 3
-    args.stream_size = (16 if quick else 64) * MIB
-    args.stream_total = (256 if quick else 2048) * MIB
+    args.stream_size = (16 if quick else 32) * MIB
+    args.stream_total = (256 if quick else 1024) * MIB
     args.ttfb_count = 10 if quick else 50
     args.big_size = (1 if quick else 4) * GIB
     args.sizes = [1000] if quick else [1000, 10000, 100000]
     args.databases = ['sqlite', 'postgresql', 'mysql']
     args.registry_requests = 20 if quick else 100
     args.registry_warmup = 3 if quick else 10
+    args.budget = 150 if quick else 780
     return args
 
 
@@ -514,16 +661,16 @@ def main(argv=None):
     load_start = os.getloadavg()
     work = tempfile.mkdtemp(prefix='glance-suite-')
     started, api, records = [], None, []
-    began = time.monotonic()
+    timer = Timer(args.budget)
     try:
         if not args.skip_api:
-            api = ApiSuite(args, work, started)
+            api = ApiSuite(args, work, started, timer)
             api.run()
             for service in reversed(started):
                 service.stop()
             del started[:]
         if not args.skip_registry:
-            records = registry_suite(args, work)
+            records = registry_suite(args, work, timer)
     finally:
         for service in reversed(started):
             service.stop()
@@ -533,16 +680,16 @@ def main(argv=None):
               'machine: compare ratios within a run, not absolute numbers across runs).'
               % (' --quick' if args.quick else '',
                  datetime.datetime.now(datetime.timezone.utc).strftime('%Y-%m-%d %H:%M'),
-                 time.monotonic() - began, os.cpu_count() or 1, load_start[0],
+                 timer.elapsed(), os.cpu_count() or 1, load_start[0],
                  os.getloadavg()[0]))
     blocks = render(api, records, header)
-    if api is not None:
-        draw_chart(api.chart, os.path.join(BENCH, CHART))
-    if args.no_readme:
-        print('\n\n'.join(blocks.values()))
-    else:
+    if not args.no_readme:
+        if api is not None:
+            draw_chart(api.chart, os.path.join(BENCH, CHART))
         rewrite_readme(blocks)
-        print('\n\n'.join(blocks.values()))
+    print('\n\n'.join(blocks.values()))
+    print('[suite] sections: %s' % ', '.join('%s %.0f s' % item
+                                            for item in timer.sections))
     return 0
 
 

@@ -85,3 +85,43 @@ def test_upgrade_converts_is_public_and_keeps_the_sort_copies(database_url):
             public_id: True, private_id: False}
     finally:
         engine.dispose()
+
+
+def test_upgrade_from_the_first_revision_fills_every_sort_copy(database_url):
+    # 0002_list_indexes copies each image's sort keys to its existing property rows
+    # in one join per database; every copy must match its image, on all three.
+    engine = session.create_engine({'sql_connection': database_url})
+    moment = datetime.datetime(2026, 11, 1, 12, 30, 45, 123456)
+    images = sa.table('images', *(sa.column(name) for name in (
+        'id', 'name', 'status', 'is_public', 'disk_format', 'container_format', 'size',
+        'created_at', 'updated_at', 'deleted')))
+    properties = sa.table('image_properties', sa.column('image_id'), sa.column('name'),
+                          sa.column('value'))
+    try:
+        migration.REGISTRY.upgrade(engine, '0001')
+        with engine.begin() as connection:
+            connection.execute(images.insert(), [
+                {'id': 'image-%d' % index, 'name': 'name-%d' % index,
+                 'status': ('active', 'queued')[index], 'is_public': True,
+                 'disk_format': ('raw', 'qcow2')[index], 'container_format': 'bare',
+                 'size': 1000 + index, 'created_at': moment,
+                 'updated_at': moment + datetime.timedelta(days=index), 'deleted': False}
+                for index in range(2)])
+            connection.execute(properties.insert(), [
+                {'image_id': 'image-%d' % index, 'name': name, 'value': 'v'}
+                for index in range(2) for name in ('os_distro', 'build')])
+        migration.REGISTRY.upgrade(engine)
+        copied = sa.table('image_properties', *(sa.column(name) for name in (
+            'image_id', 'image_name', 'image_status', 'image_disk_format',
+            'image_container_format', 'image_size')), *(sa.column(name, sa.DateTime())
+                                                        for name in ('image_created_at',
+                                                                     'image_updated_at')))
+        with engine.connect() as connection:
+            copies = connection.execute(sa.select(copied).distinct().order_by(
+                copied.c.image_id)).all()
+        assert [tuple(row) for row in copies] == [
+            ('image-%d' % index, 'name-%d' % index, ('active', 'queued')[index],
+             ('raw', 'qcow2')[index], 'bare', 1000 + index, moment,
+             moment + datetime.timedelta(days=index)) for index in range(2)]
+    finally:
+        engine.dispose()

@@ -67,6 +67,26 @@ def _create_indexes(dialect):
                         ['image_' + key, 'image_id'], mysql_length=191)
 
 
+def _fill(dialect):
+    """The statement copying every image's keys to its existing property rows.
+
+    One join, not one subquery per copied column: each property row finds its image
+    once (PostgreSQL and MySQL join the tables in bulk; SQLite, whose ``UPDATE ...
+    FROM`` needs 3.33, assigns a row value from one lookup).
+    """
+    if dialect == 'postgresql':
+        return ('UPDATE image_properties SET %s FROM images '
+                'WHERE images.id = image_properties.image_id'
+                % ', '.join('image_%s = images.%s' % (key, key) for key in KEYS))
+    if dialect in ('mysql', 'mariadb'):
+        return ('UPDATE image_properties JOIN images '
+                'ON images.id = image_properties.image_id SET %s'
+                % ', '.join('image_properties.image_%s = images.%s' % (key, key)
+                            for key in KEYS))
+    return ('UPDATE image_properties SET (%s) = (SELECT %s FROM images '
+            'WHERE images.id = image_properties.image_id)' % (_copies(), _originals()))
+
+
 def _triggers(dialect):
     """The statements creating the two triggers on ``dialect``."""
     if dialect == 'sqlite':
@@ -112,9 +132,7 @@ def upgrade():
     with op.batch_alter_table('image_properties') as batch:
         for key, type_ in COPIES:
             batch.add_column(sa.Column('image_' + key, type_, nullable=True))
-    op.execute('UPDATE image_properties SET %s' % ', '.join(
-        'image_%s = (SELECT %s FROM images WHERE images.id = image_properties.image_id)'
-        % (key, key) for key in KEYS))
+    op.execute(_fill(dialect))
     for statement in _triggers(dialect):
         op.execute(statement)
     op.drop_index(VALUE_INDEX, 'image_properties')
