@@ -30,21 +30,13 @@ different threads).
 
 import functools
 import hashlib
-import os
 
 import blake3
-import eventlet.hubs
-import eventlet.patcher
 
-from glance.common import exception
-
-# The real (unpatched) modules: the hasher must be an OS thread even after
-# eventlet.monkey_patch(), or it would just be another greenthread on the hub's core.
-_os_threading = eventlet.patcher.original('threading')
-_os_queue = eventlet.patcher.original('queue')
+from glance.common import exception, offload
 
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
-HASH_QUEUE_DEPTH = 4
+HASH_QUEUE_DEPTH = offload.QUEUE_DEPTH
 
 #: Threads BLAKE3 splits each block over (its ``max_threads``; see the docstring).
 BLAKE3_THREADS = 2
@@ -199,11 +191,10 @@ class Hasher:
 class ThreadedHasher(Hasher):
     """A :class:`Hasher` whose hashing runs in a dedicated OS thread.
 
-    :meth:`update` hands a block to the thread and returns at once unless
-    :data:`HASH_QUEUE_DEPTH` blocks are already waiting; then it waits cooperatively
-    (the hub keeps serving other requests). The thread reports each finished block by
-    writing one byte to a pipe, which the caller waits on through the eventlet hub.
-    Memory held is at most ``depth`` blocks. :meth:`close` ends the thread.
+    :meth:`update` hands a block to a :class:`~glance.common.offload.Worker` and
+    returns at once unless ``depth`` blocks are already waiting; then it waits
+    cooperatively (the hub keeps serving other requests). Memory held is at most
+    ``depth`` blocks. :meth:`close` ends the thread.
 
     :param algorithm: a key of :data:`ALGORITHMS`, e.g. ``sha256`` or ``md5``.
     :param depth: the most blocks queued to the thread.
@@ -212,38 +203,7 @@ class ThreadedHasher(Hasher):
 
     def __init__(self, algorithm, depth=HASH_QUEUE_DEPTH):
         super().__init__(algorithm)
-        self._depth = depth
-        self._credits = depth
-        self._queue = _os_queue.SimpleQueue()
-        self._rfd, write_fd = os.pipe()
-        os.set_blocking(self._rfd, False)
-        thread = _os_threading.Thread(target=self._run, args=(write_fd,),
-                                      name='hash-%s' % algorithm, daemon=True)
-        thread.start()
-
-    def _run(self, write_fd):
-        try:
-            while True:
-                block = self._queue.get()
-                if block is None:
-                    return
-                self._digest.update(block)
-                try:
-                    os.write(write_fd, b'.')
-                except BrokenPipeError:
-                    return
-        finally:
-            os.close(write_fd)
-
-    def _wait_for_thread(self):
-        try:
-            done = os.read(self._rfd, 4096)
-        except BlockingIOError:
-            eventlet.hubs.trampoline(self._rfd, read=True)
-            return
-        if not done:
-            raise RuntimeError('the %s hashing thread ended early' % self.algorithm)
-        self._credits += len(done)
+        self._worker = offload.Worker('hash-%s' % algorithm, depth)
 
     def update(self, block):
         """Queue a block for hashing.
@@ -252,24 +212,17 @@ class ThreadedHasher(Hasher):
         :raises ValueError: after :meth:`close`.
         """
         self._check_open()
-        while self._credits == 0:
-            self._wait_for_thread()
-        self._credits -= 1
-        self._queue.put(block)
+        self._worker.submit(self._digest.update, block)
 
     def hexdigest(self):
         """Wait until every queued block is hashed and return the hex digest."""
-        while self._credits < self._depth:
-            self._wait_for_thread()
+        self._worker.wait()
         return super().hexdigest()
 
     def close(self):
         """End the thread (idempotent); it drops any blocks still queued."""
-        if self._closed:
-            return
         super().close()
-        self._queue.put(None)
-        os.close(self._rfd)
+        self._worker.close()
 
 
 class HashingIterator:

@@ -7,6 +7,7 @@ import os
 
 import pytest
 
+from glance.common import offload
 from glance.store import filesystem
 from glance.store.base import BadLocation, Location, ObjectNotFound, StoreIOError
 from glance.store.filesystem import FilesystemStore
@@ -169,3 +170,94 @@ def test_a_failing_disk_write_is_a_store_io_error_and_leaves_nothing(store, data
     assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
                                'device' % datadir)
     assert os.listdir(datadir) == []
+
+
+def _writer_threads():
+    return [thread for thread in offload._os_threading.enumerate()
+            if thread.name == 'write-file' and thread.is_alive()]
+
+
+def _open_descriptors():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_many_blocks_arrive_intact_and_in_order(store, datadir):
+    blocks = [os.urandom(n) for n in (1, 4095, 4096, 4097, 65536, 1 << 20, 0, 3)]
+    info = store.add('file://%s/obj' % datadir, iter(blocks))
+    data = b''.join(blocks)
+    assert (datadir / 'obj').read_bytes() == data
+    assert info.size == len(data)
+    assert _writer_threads() == []
+
+
+def test_a_write_failing_mid_object_is_a_store_io_error_and_leaves_nothing(
+        store, datadir, monkeypatch):
+    real = filesystem._write_all
+    calls = []
+
+    def full_on_the_third_block(fd, data):
+        calls.append(len(data))
+        if len(calls) == 3:
+            raise OSError(28, 'No space left on device')
+        real(fd, data)
+
+    monkeypatch.setattr(filesystem, '_write_all', full_on_the_third_block)
+    before = _open_descriptors()
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/obj' % datadir, iter([b'a' * 10] * 20))
+    assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
+                               'device' % datadir)
+    assert os.listdir(datadir) == []
+    # The calls after the failing one were skipped, not run.
+    assert len(calls) == 3
+    assert _writer_threads() == []
+    assert _open_descriptors() == before
+
+
+def test_a_source_failing_mid_object_leaves_nothing_and_raises_its_error(store,
+                                                                         datadir):
+    class ClientGone(Exception):
+        pass
+
+    def body():
+        yield b'x' * 100
+        yield b'y' * 100
+        raise ClientGone('reset by peer')
+
+    before = _open_descriptors()
+    with pytest.raises(ClientGone):
+        store.add('file://%s/obj' % datadir, body())
+    assert os.listdir(datadir) == []
+    assert _writer_threads() == []
+    assert _open_descriptors() == before
+
+
+def test_a_failing_rename_leaves_nothing(store, datadir, monkeypatch):
+    def refused(source, target):
+        raise PermissionError(13, 'Permission denied')
+
+    monkeypatch.setattr(filesystem.os, 'replace', refused)
+    with pytest.raises(StoreIOError, match='Permission denied'):
+        store.add('file://%s/obj' % datadir, iter([b'data']))
+    monkeypatch.undo()
+    assert os.listdir(datadir) == []
+
+
+def test_the_object_is_fsynced_before_it_is_renamed_into_place(store, datadir,
+                                                                monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.path.isdir('/proc/self/fd/%d' % fd)))
+        real_fsync(fd)
+
+    def replace(source, target):
+        events.append(('replace', os.path.basename(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(filesystem.os, 'fsync', fsync)
+    monkeypatch.setattr(filesystem.os, 'replace', replace)
+    store.add('file://%s/obj' % datadir, iter([b'data']))
+    # The file, then the rename, then the folder holding it.
+    assert events == [('fsync', False), ('replace', 'obj'), ('fsync', True)]
