@@ -202,10 +202,11 @@ def test_a_disk_write_failing_in_the_second_object_is_cleaned_up(tmp_path,
     def full_after_three_blocks(fd, data):
         if len(written) == 3:
             raise OSError(28, 'No space left on device')
-        written.append(data)
+        written.append(len(data))
         real(fd, data)
 
     monkeypatch.setattr(filesystem, '_write_all', full_after_three_blocks)
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', BLOCK)
     store = FilesystemStore({'filesystem_store_datadir': str(tmp_path)})
     writer = upload.ImageUpload(store, 'img', 2 * BLOCK, BLOCK)
     with pytest.raises(StoreIOError, match='No space left on device'):

@@ -2,6 +2,8 @@
 failure becomes, with its exact message. The contract suite covers the rest."""
 
 import datetime
+import errno
+import fcntl
 import logging
 import os
 
@@ -190,28 +192,93 @@ def test_many_blocks_arrive_intact_and_in_order(store, datadir):
     assert _writer_threads() == []
 
 
+@pytest.mark.parametrize('direct_io', ['true', 'false'])
 def test_a_write_failing_mid_object_is_a_store_io_error_and_leaves_nothing(
-        store, datadir, monkeypatch):
+        datadir, monkeypatch, direct_io):
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir),
+                             'filesystem_store_direct_io': direct_io})
     real = filesystem._write_all
     calls = []
 
-    def full_on_the_third_block(fd, data):
+    def full_on_the_third_write(fd, data):
         calls.append(len(data))
         if len(calls) == 3:
             raise OSError(28, 'No space left on device')
         real(fd, data)
 
-    monkeypatch.setattr(filesystem, '_write_all', full_on_the_third_block)
+    # Direct writes go out in buffers of two blocks, plain writes block by block.
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 2 * 4096)
+    monkeypatch.setattr(filesystem, '_write_all', full_on_the_third_write)
     before = _open_descriptors()
     with pytest.raises(StoreIOError) as info:
-        store.add('file://%s/obj' % datadir, iter([b'a' * 10] * 20))
+        store.add('file://%s/obj' % datadir, iter([b'a' * 4096] * 20))
     assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
                                'device' % datadir)
     assert os.listdir(datadir) == []
     # The calls after the failing one were skipped, not run.
-    assert len(calls) == 3
+    assert calls == [4096 * (2 if direct_io == 'true' else 1)] * 3
     assert _writer_threads() == []
     assert _open_descriptors() == before
+
+
+@pytest.mark.parametrize('sizes', [[], [1], [4095], [4096], [4097], [8192, 1],
+                                   [3, 8190, 4096, 5000, 0, 12289]])
+def test_direct_writes_keep_every_byte_whatever_the_alignment(datadir, monkeypatch,
+                                                              sizes):
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 2 * 4096)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    blocks = [os.urandom(n) for n in sizes]
+    info = store.add('file://%s/obj' % datadir, iter(blocks))
+    assert (datadir / 'obj').read_bytes() == b''.join(blocks)
+    assert info.size == sum(sizes)
+
+
+def test_direct_io_is_used_where_the_file_system_allows_it(tmp_path):
+    fd = os.open(tmp_path / 'f', os.O_WRONLY | os.O_CREAT)
+    try:
+        output = filesystem._DirectOutput(fd)
+        # ext4, xfs and (since Linux 6.6) tmpfs all accept O_DIRECT.
+        assert output.direct
+        assert os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL)
+        output.write(b'x' * 5000)
+        output.finish()
+        assert not os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL)
+    finally:
+        os.close(fd)
+    assert (tmp_path / 'f').read_bytes() == b'x' * 5000
+
+
+def test_a_file_system_refusing_direct_io_gets_plain_writes(datadir, monkeypatch):
+    real = fcntl.fcntl
+
+    def no_direct(fd, command, flags=0):
+        if command == fcntl.F_SETFL and flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        return real(fd, command, flags)
+
+    monkeypatch.setattr(filesystem.fcntl, 'fcntl', no_direct)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    store.add('file://%s/obj' % datadir, iter([b'a' * 5000, b'b']))
+    assert (datadir / 'obj').read_bytes() == b'a' * 5000 + b'b'
+
+
+def test_a_direct_write_refused_midway_falls_back_to_plain_writes(datadir,
+                                                                  monkeypatch):
+    real, refused = filesystem._write_all, []
+
+    def einval_when_direct(fd, data):
+        if os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL):
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        real(fd, data)
+
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 4096)
+    monkeypatch.setattr(filesystem, '_write_all', einval_when_direct)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    data = os.urandom(3 * 4096 + 10)
+    store.add('file://%s/obj' % datadir, iter([data]))
+    assert (datadir / 'obj').read_bytes() == data
+    assert refused == [4096]
 
 
 def test_a_source_failing_mid_object_leaves_nothing_and_raises_its_error(store,
