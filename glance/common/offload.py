@@ -14,7 +14,7 @@ stops the worker: later calls are skipped and the error is raised again by the n
 The hashers of :mod:`glance.common.streaming` run in workers, and so do the writes,
 fsyncs and renames of the file store: with each in its own thread, an upload hashes
 md5, sha256 and BLAKE3 and writes to disk at the same time, on as many cores as there
-are, while the hub only reads the request body (see bench/README.md, "Upload").
+are, while the hub only reads the request body (see bench/README.md, "Upload throughput").
 """
 
 import os
