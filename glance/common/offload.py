@@ -126,10 +126,15 @@ class Worker:
             self._queue.put(None)
         if self._rfd is None:
             return
-        if join:
-            while self._wait_for_thread():
-                pass
-            # The pipe is closed: the thread is past its last call and only returns.
-            self._thread.join()
-        os.close(self._rfd)
-        self._rfd = None
+        try:
+            if join:
+                try:
+                    while self._wait_for_thread():
+                        pass
+                finally:
+                    # Past its last call (or, if the wait above was interrupted, at
+                    # most one call away from it): the thread ends without new work.
+                    self._thread.join()
+        finally:
+            os.close(self._rfd)
+            self._rfd = None

@@ -123,3 +123,30 @@ def test_close_leaks_no_descriptor():
             if os.path.exists('/proc/self/fd/' + fd)
             and os.readlink('/proc/self/fd/' + fd) == pipe]
     assert left == []
+
+
+def test_an_interrupted_join_still_waits_for_the_thread():
+    started = threading.Event()
+    release = threading.Event()
+
+    def slow():
+        started.set()
+        release.wait(10)
+
+    class Killed(Exception):
+        """What a greenthread killed while it waits would raise."""
+
+    worker = offload.Worker('offload-test-killed')
+    [thread] = _threads('offload-test-killed')
+    worker.submit(slow)
+    started.wait(10)
+
+    def interrupted():
+        threading.Timer(0.05, release.set).start()
+        raise Killed()
+
+    worker._wait_for_thread = interrupted
+    with pytest.raises(Killed):
+        worker.close(join=True)
+    assert not thread.is_alive()
+    assert worker._rfd is None
