@@ -9,6 +9,21 @@ import pytest
 from glance.common import offload
 
 
+class _Gate:
+    """A call that signals when it starts and blocks until released."""
+
+    def __init__(self, then=None):
+        self.started = threading.Event()
+        self.release = threading.Event()
+        self.then = then
+
+    def __call__(self):
+        self.started.set()
+        self.release.wait(10)
+        if self.then is not None:
+            self.then()
+
+
 def _threads(name):
     return [thread for thread in offload._os_threading.enumerate()
             if thread.name == name]
@@ -55,19 +70,15 @@ def test_the_first_error_is_raised_by_wait_and_later_calls_are_skipped():
 
 
 def test_submit_raises_an_earlier_error_once_the_queue_is_full():
-    started = threading.Event()
-    release = threading.Event()
-
-    def fail():
-        started.set()
-        release.wait(10)
+    def fire():
         raise ValueError('disk on fire')
 
+    fail = _Gate(fire)
     worker = offload.Worker('offload-test-full', depth=1)
     try:
         worker.submit(fail)
-        started.wait(10)
-        release.set()
+        fail.started.wait(10)
+        fail.release.set()
         # The queue is full: submit waits for the failing call and reports it.
         with pytest.raises(ValueError, match='disk on fire'):
             worker.submit(len, b'never')
@@ -76,21 +87,14 @@ def test_submit_raises_an_earlier_error_once_the_queue_is_full():
 
 
 def test_close_with_join_waits_for_the_call_in_progress_and_drops_the_rest():
-    started = threading.Event()
-    release = threading.Event()
     seen = []
-
-    def slow():
-        started.set()
-        release.wait(10)
-        seen.append('slow')
-
+    slow = _Gate(lambda: seen.append('slow'))
     worker = offload.Worker('offload-test-join', depth=3)
     [thread] = _threads('offload-test-join')
     worker.submit(slow)
     worker.submit(seen.append, 'dropped')
-    started.wait(10)
-    threading.Timer(0.05, release.set).start()
+    slow.started.wait(10)
+    threading.Timer(0.05, slow.release.set).start()
     worker.close(join=True)
     assert not thread.is_alive()
     assert seen == ['slow']
@@ -126,23 +130,17 @@ def test_close_leaks_no_descriptor():
 
 
 def test_an_interrupted_join_still_waits_for_the_thread():
-    started = threading.Event()
-    release = threading.Event()
-
-    def slow():
-        started.set()
-        release.wait(10)
-
     class Killed(Exception):
         """What a greenthread killed while it waits would raise."""
 
+    slow = _Gate()
     worker = offload.Worker('offload-test-killed')
     [thread] = _threads('offload-test-killed')
     worker.submit(slow)
-    started.wait(10)
+    slow.started.wait(10)
 
     def interrupted():
-        threading.Timer(0.05, release.set).start()
+        threading.Timer(0.05, slow.release.set).start()
         raise Killed()
 
     worker._wait_for_thread = interrupted
