@@ -192,10 +192,11 @@ class FilesystemStore(Store):
             raise self._os_error(location, err) from None
         # Every disk call runs in the writer's OS thread, in order: the hub only
         # reads the source (the request body) and never waits on the disk.
-        writer = offload.Worker('write-file')
-        output = _DirectOutput(fd) if self.direct_io else _BufferedOutput(fd)
+        writer = None
         try:
             try:
+                writer = offload.Worker('write-file')
+                output = _DirectOutput(fd) if self.direct_io else _BufferedOutput(fd)
                 for chunk in source:
                     writer.submit(output.write, chunk)
                 writer.submit(output.finish)
@@ -207,7 +208,8 @@ class FilesystemStore(Store):
                 writer.wait()
             finally:
                 # The thread must be done with the descriptor before it is closed.
-                writer.close(join=True)
+                if writer is not None:
+                    writer.close(join=True)
                 os.close(fd)
         # Deliberate cleanup of the temporary file, then re-raise.
         except BaseException as err:

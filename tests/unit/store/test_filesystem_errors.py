@@ -328,3 +328,16 @@ def test_the_object_is_fsynced_before_it_is_renamed_into_place(store, datadir,
     store.add('file://%s/obj' % datadir, iter([b'data']))
     # The file, then the rename, then the folder holding it.
     assert events == [('fsync', False), ('replace', 'obj'), ('fsync', True)]
+
+
+def test_a_writer_that_cannot_start_leaves_nothing(store, datadir, monkeypatch):
+    def no_pipe():
+        raise OSError(24, 'Too many open files')
+
+    monkeypatch.setattr(offload.os, 'pipe', no_pipe)
+    before = _open_descriptors()
+    with pytest.raises(StoreIOError, match='Too many open files'):
+        store.add('file://%s/obj' % datadir, iter([b'data']))
+    monkeypatch.undo()
+    assert os.listdir(datadir) == []
+    assert _open_descriptors() == before
