@@ -36,22 +36,11 @@ import hashlib
 import os
 
 import blake3
-import eventlet.hubs
-import eventlet.patcher
 
-from glance.common import exception
-
-# The real (unpatched) modules: the hasher must be an OS thread even after
-# eventlet.monkey_patch(), or it would just be another greenthread on the hub's core.
-_os_threading = eventlet.patcher.original('threading')
-_os_queue = eventlet.patcher.original('queue')
-# The hashing thread's write to its pipe. eventlet's green os.write waits through the
-# calling thread's own hub and takes EPIPE for "try again": a thread still hashing
-# when its reader closes the pipe (a client that went away) would spin forever.
-_os_write = eventlet.patcher.original('os').write
+from glance.common import exception, offload
 
 #: Blocks queued to a hasher before :meth:`ThreadedHasher.update` waits for it.
-HASH_QUEUE_DEPTH = 4
+HASH_QUEUE_DEPTH = offload.QUEUE_DEPTH
 
 #: Bytes a :class:`FileHasher` reads (into one reused buffer) and hashes at a time.
 FILE_HASH_BUFFER = 1024 * 1024
@@ -209,11 +198,10 @@ class Hasher:
 class ThreadedHasher(Hasher):
     """A :class:`Hasher` whose hashing runs in a dedicated OS thread.
 
-    :meth:`update` hands a block to the thread and returns at once unless
-    :data:`HASH_QUEUE_DEPTH` blocks are already waiting; then it waits cooperatively
-    (the hub keeps serving other requests). The thread reports each finished block by
-    writing one byte to a pipe, which the caller waits on through the eventlet hub.
-    Memory held is at most ``depth`` blocks. :meth:`close` ends the thread.
+    :meth:`update` hands a block to a :class:`~glance.common.offload.Worker` and
+    returns at once unless ``depth`` blocks are already waiting; then it waits
+    cooperatively (the hub keeps serving other requests). Memory held is at most
+    ``depth`` blocks. :meth:`close` ends the thread.
 
     :param algorithm: a key of :data:`ALGORITHMS`, e.g. ``sha256`` or ``md5``.
     :param depth: the most blocks queued to the thread.
@@ -222,38 +210,7 @@ class ThreadedHasher(Hasher):
 
     def __init__(self, algorithm, depth=HASH_QUEUE_DEPTH):
         super().__init__(algorithm)
-        self._depth = depth
-        self._credits = depth
-        self._queue = _os_queue.SimpleQueue()
-        self._rfd, write_fd = os.pipe()
-        os.set_blocking(self._rfd, False)
-        thread = _os_threading.Thread(target=self._run, args=(write_fd,),
-                                      name='hash-%s' % algorithm, daemon=True)
-        thread.start()
-
-    def _run(self, write_fd):
-        try:
-            while True:
-                block = self._queue.get()
-                if block is None:
-                    return
-                self._digest.update(block)
-                try:
-                    _os_write(write_fd, b'.')
-                except BrokenPipeError:
-                    return
-        finally:
-            os.close(write_fd)
-
-    def _wait_for_thread(self):
-        try:
-            done = os.read(self._rfd, 4096)
-        except BlockingIOError:
-            eventlet.hubs.trampoline(self._rfd, read=True)
-            return
-        if not done:
-            raise RuntimeError('the %s hashing thread ended early' % self.algorithm)
-        self._credits += len(done)
+        self._worker = offload.Worker('hash-%s' % algorithm, depth)
 
     def update(self, block):
         """Queue a block for hashing.
@@ -262,24 +219,17 @@ class ThreadedHasher(Hasher):
         :raises ValueError: after :meth:`close`.
         """
         self._check_open()
-        while self._credits == 0:
-            self._wait_for_thread()
-        self._credits -= 1
-        self._queue.put(block)
+        self._worker.submit(self._digest.update, block)
 
     def hexdigest(self):
         """Wait until every queued block is hashed and return the hex digest."""
-        while self._credits < self._depth:
-            self._wait_for_thread()
+        self._worker.wait()
         return super().hexdigest()
 
     def close(self):
         """End the thread (idempotent); it drops any blocks still queued."""
-        if self._closed:
-            return
         super().close()
-        self._queue.put(None)
-        os.close(self._rfd)
+        self._worker.close()
 
 
 def check_digest(algorithm, actual, expected, image_id):
@@ -379,11 +329,11 @@ class HashingIterator:
 class FileHasher:
     """Hash ranges of open files in a dedicated OS thread, reading them with ``pread``.
 
-    The thread works on duplicates of the descriptors (closed when it ends), so the
-    caller may close its files at any time. It reads into one reused buffer of
-    :data:`FILE_HASH_BUFFER` bytes (memory stays flat) and, like a
-    :class:`ThreadedHasher`, signals the end through a pipe that :meth:`hexdigest`
-    waits on through the hub. :meth:`close` stops it at the next buffer.
+    The thread (an :class:`~glance.common.offload.Worker`) works on duplicates of the
+    descriptors, closed by :meth:`close` once it has stopped, so the caller may close
+    its files at any time. It reads into one reused buffer of
+    :data:`FILE_HASH_BUFFER` bytes (memory stays flat); :meth:`hexdigest` waits for
+    it through the hub, and :meth:`close` stops it at the next buffer.
 
     :param algorithm: a key of :data:`ALGORITHMS`.
     :param ranges: ``(fd, offset, length)`` tuples, hashed in order as one stream.
@@ -395,56 +345,41 @@ class FileHasher:
             raise ValueError('unknown digest algorithm %r' % algorithm)
         self.algorithm = algorithm
         self._digest = ALGORITHMS[algorithm]()
-        self._error = None
         self._stopped = False
-        self._result = None
-        ranges = [(os.dup(fd), offset, length) for fd, offset, length in ranges]
-        self._rfd, write_fd = os.pipe()
-        os.set_blocking(self._rfd, False)
-        _os_threading.Thread(target=self._run, args=(ranges, write_fd),
-                             name='hash-file-%s' % algorithm, daemon=True).start()
+        self._ranges = [(os.dup(fd), offset, length) for fd, offset, length in ranges]
+        self._worker = offload.Worker('hash-file-%s' % algorithm, depth=1)
+        self._worker.submit(self._hash_ranges)
 
-    def _run(self, ranges, write_fd):
+    def _hash_ranges(self):
         view = memoryview(bytearray(FILE_HASH_BUFFER))
-        try:
-            for fd, offset, length in ranges:
-                while length > 0 and not self._stopped:
-                    count = os.preadv(fd, [view[:min(length, len(view))]], offset)
-                    if count == 0:
-                        raise EOFError('the file ended %d bytes early' % length)
-                    self._digest.update(view[:count])
-                    offset += count
-                    length -= count
-        except (OSError, EOFError) as err:
-            self._error = err
-        finally:
-            for fd, _, _ in ranges:
-                os.close(fd)
-            try:
-                _os_write(write_fd, b'.')
-            except BrokenPipeError:
-                pass
-            os.close(write_fd)
+        for fd, offset, length in self._ranges:
+            while length > 0 and not self._stopped:
+                count = os.preadv(fd, [view[:min(length, len(view))]], offset)
+                if count == 0:
+                    raise EOFError('the file ended %d bytes early' % length)
+                self._digest.update(view[:count])
+                offset += count
+                length -= count
 
     def hexdigest(self):
         """Wait (cooperatively) until every range is hashed; return the hex digest.
 
         :raises OSError: or :class:`EOFError` when a range could not be read whole.
         """
-        while self._result is None:
-            try:
-                self._result = os.read(self._rfd, 1)
-            except BlockingIOError:
-                eventlet.hubs.trampoline(self._rfd, read=True)
-        if self._error is not None:
-            raise self._error
+        self._worker.wait()
         return self._digest.hexdigest()
 
     def close(self):
-        """Stop hashing (idempotent); the thread ends at its next buffer."""
-        if not self._stopped:
-            self._stopped = True
-            os.close(self._rfd)
+        """Stop hashing (idempotent): the thread ends at its next buffer, then the
+        duplicated descriptors are closed."""
+        if self._stopped:
+            return
+        self._stopped = True
+        try:
+            self._worker.close(join=True)
+        finally:
+            for fd, _, _ in self._ranges:
+                os.close(fd)
 
 
 def _identity(fileobj):

@@ -2,6 +2,7 @@
 
 import hashlib
 import io
+import os
 
 import blake3
 import pytest
@@ -9,6 +10,8 @@ import pytest
 from glance.api import upload
 from glance.common import exception
 from glance.store.base import StoreIOError
+from glance.store import filesystem
+from glance.store.filesystem import FilesystemStore
 from tests.unit.api.memory_store import memory_stores
 
 DATA = bytes(range(256)) * 4 + b'end'               # 1027 bytes
@@ -169,3 +172,46 @@ def test_discard_deletes_what_it_can_and_logs_what_it_cannot(store, monkeypatch,
     assert record.getMessage() == (
         'Image img: could not delete chunk %s after a failed upload: I/O error in '
         'store memory on images/img-00001: EIO' % locations[1])
+
+
+BLOCK = 4096
+
+
+@pytest.mark.parametrize('size', [0, 1, BLOCK - 1, BLOCK, BLOCK + 1, 5 * BLOCK + 7])
+def test_the_threaded_digests_and_the_files_match_hashlib_on_random_data(tmp_path,
+                                                                         size):
+    data = os.urandom(size)
+    store = FilesystemStore({'filesystem_store_datadir': str(tmp_path)})
+    writer = upload.ImageUpload(store, 'img', 2 * BLOCK, BLOCK)
+    writer.write(io.BytesIO(data), size)
+    assert writer.size == size
+    assert writer.checksum == hashlib.md5(data).hexdigest()
+    assert writer.sha256 == hashlib.sha256(data).hexdigest()
+    assert writer.blake3 == blake3.blake3(data).hexdigest()
+    stored = b''.join((tmp_path / ('img-%05d' % n)).read_bytes()
+                      for n in range(len(writer.chunks)))
+    assert stored == data
+    assert [c['size'] for c in writer.chunks] == [
+        min(2 * BLOCK, size - start) for start in range(0, size, 2 * BLOCK)]
+
+
+def test_a_disk_write_failing_in_the_second_object_is_cleaned_up(tmp_path,
+                                                                  monkeypatch):
+    real, written = filesystem._write_all, []
+
+    def full_after_three_blocks(fd, data):
+        if len(written) == 3:
+            raise OSError(28, 'No space left on device')
+        written.append(len(data))
+        real(fd, data)
+
+    monkeypatch.setattr(filesystem, '_write_all', full_after_three_blocks)
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', BLOCK)
+    store = FilesystemStore({'filesystem_store_datadir': str(tmp_path)})
+    writer = upload.ImageUpload(store, 'img', 2 * BLOCK, BLOCK)
+    with pytest.raises(StoreIOError, match='No space left on device'):
+        writer.write(io.BytesIO(os.urandom(6 * BLOCK)), 6 * BLOCK)
+    assert os.listdir(tmp_path) == ['img-00000']
+    writer.discard()
+    assert os.listdir(tmp_path) == []
+    assert writer.checksum is None

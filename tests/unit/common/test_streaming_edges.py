@@ -7,7 +7,7 @@ import os
 
 import pytest
 
-from glance.common import exception, streaming
+from glance.common import exception, offload, streaming
 
 
 class _Recorder(io.BytesIO):
@@ -97,7 +97,7 @@ def test_unknown_algorithm_and_late_update_messages():
 
 
 def _hash_threads():
-    return [thread for thread in streaming._os_threading.enumerate()
+    return [thread for thread in offload._os_threading.enumerate()
             if thread.name.startswith('hash-')]
 
 
@@ -155,12 +155,12 @@ def test_hashing_iterator_closed_before_iterating_closes_only_the_source():
 
 def test_a_hashing_thread_that_ended_early_is_an_error_not_a_hang():
     hasher = streaming.ThreadedHasher('sha256', depth=2)
-    hasher._queue.put(None)          # the thread stops as if it had died
+    hasher._worker._queue.put(None)          # the thread stops as if it had died
     hasher.update(b'lost')
     try:
         with pytest.raises(RuntimeError) as info:
             hasher.hexdigest()
-        assert str(info.value) == 'the sha256 hashing thread ended early'
+        assert str(info.value) == 'the hash-sha256 thread ended early'
     finally:
         hasher.close()
 
@@ -180,11 +180,11 @@ def test_a_threaded_hasher_never_blocks_its_caller_and_leaks_no_descriptor():
     before = set(_hash_threads())
     hasher = streaming.ThreadedHasher('md5')
     [thread] = set(_hash_threads()) - before
-    pipe = os.readlink('/proc/self/fd/%d' % hasher._rfd)
+    pipe = os.readlink('/proc/self/fd/%d' % hasher._worker._rfd)
     assert pipe.startswith('pipe:') and _descriptors_of(pipe) == 2
     # The caller waits for the thread through the eventlet hub: its end of the pipe
     # must not block, or a whole server would stop while one block is hashed.
-    assert os.get_blocking(hasher._rfd) is False
+    assert os.get_blocking(hasher._worker._rfd) is False
     hasher.update(b'x')
     assert hasher.hexdigest() == hashlib.md5(b'x').hexdigest()
     hasher.close()

@@ -2,11 +2,14 @@
 failure becomes, with its exact message. The contract suite covers the rest."""
 
 import datetime
+import errno
+import fcntl
 import logging
 import os
 
 import pytest
 
+from glance.common import offload
 from glance.store import filesystem
 from glance.store.base import BadLocation, Location, ObjectNotFound, StoreIOError
 from glance.store.filesystem import FilesystemStore
@@ -169,3 +172,172 @@ def test_a_failing_disk_write_is_a_store_io_error_and_leaves_nothing(store, data
     assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
                                'device' % datadir)
     assert os.listdir(datadir) == []
+
+
+def _writer_threads():
+    return [thread for thread in offload._os_threading.enumerate()
+            if thread.name == 'write-file' and thread.is_alive()]
+
+
+def _open_descriptors():
+    return len(os.listdir('/proc/self/fd'))
+
+
+def test_many_blocks_arrive_intact_and_in_order(store, datadir):
+    blocks = [os.urandom(n) for n in (1, 4095, 4096, 4097, 65536, 1 << 20, 0, 3)]
+    info = store.add('file://%s/obj' % datadir, iter(blocks))
+    data = b''.join(blocks)
+    assert (datadir / 'obj').read_bytes() == data
+    assert info.size == len(data)
+    assert _writer_threads() == []
+
+
+@pytest.mark.parametrize('direct_io', ['true', 'false'])
+def test_a_write_failing_mid_object_is_a_store_io_error_and_leaves_nothing(
+        datadir, monkeypatch, direct_io):
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir),
+                             'filesystem_store_direct_io': direct_io})
+    real = filesystem._write_all
+    calls = []
+
+    def full_on_the_third_write(fd, data):
+        calls.append(len(data))
+        if len(calls) == 3:
+            raise OSError(28, 'No space left on device')
+        real(fd, data)
+
+    # Direct writes go out in buffers of two blocks, plain writes block by block.
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 2 * 4096)
+    monkeypatch.setattr(filesystem, '_write_all', full_on_the_third_write)
+    before = _open_descriptors()
+    with pytest.raises(StoreIOError) as info:
+        store.add('file://%s/obj' % datadir, iter([b'a' * 4096] * 20))
+    assert str(info.value) == ('I/O error in store file on %s/obj: No space left on '
+                               'device' % datadir)
+    assert os.listdir(datadir) == []
+    # The calls after the failing one were skipped, not run.
+    assert calls == [4096 * (2 if direct_io == 'true' else 1)] * 3
+    assert _writer_threads() == []
+    assert _open_descriptors() == before
+
+
+@pytest.mark.parametrize('sizes', [[], [1], [4095], [4096], [4097], [8192, 1],
+                                   [3, 8190, 4096, 5000, 0, 12289]])
+def test_direct_writes_keep_every_byte_whatever_the_alignment(datadir, monkeypatch,
+                                                              sizes):
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 2 * 4096)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    blocks = [os.urandom(n) for n in sizes]
+    info = store.add('file://%s/obj' % datadir, iter(blocks))
+    assert (datadir / 'obj').read_bytes() == b''.join(blocks)
+    assert info.size == sum(sizes)
+
+
+def test_direct_io_is_used_where_the_file_system_allows_it(tmp_path):
+    fd = os.open(tmp_path / 'f', os.O_WRONLY | os.O_CREAT)
+    try:
+        output = filesystem._DirectOutput(fd)
+        # ext4, xfs and (since Linux 6.6) tmpfs all accept O_DIRECT.
+        assert output.direct
+        assert os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL)
+        output.write(b'x' * 5000)
+        output.finish()
+        assert not os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL)
+    finally:
+        os.close(fd)
+    assert (tmp_path / 'f').read_bytes() == b'x' * 5000
+
+
+def test_a_file_system_refusing_direct_io_gets_plain_writes(datadir, monkeypatch):
+    real = fcntl.fcntl
+
+    def no_direct(fd, command, flags=0):
+        if command == fcntl.F_SETFL and flags & os.O_DIRECT:
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        return real(fd, command, flags)
+
+    monkeypatch.setattr(filesystem.fcntl, 'fcntl', no_direct)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    store.add('file://%s/obj' % datadir, iter([b'a' * 5000, b'b']))
+    assert (datadir / 'obj').read_bytes() == b'a' * 5000 + b'b'
+
+
+def test_a_direct_write_refused_midway_falls_back_to_plain_writes(datadir,
+                                                                  monkeypatch):
+    real, refused = filesystem._write_all, []
+
+    def einval_when_direct(fd, data):
+        if os.O_DIRECT & fcntl.fcntl(fd, fcntl.F_GETFL):
+            refused.append(len(data))
+            raise OSError(errno.EINVAL, 'Invalid argument')
+        real(fd, data)
+
+    monkeypatch.setattr(filesystem, 'DIRECT_BUFFER', 4096)
+    monkeypatch.setattr(filesystem, '_write_all', einval_when_direct)
+    store = FilesystemStore({'filesystem_store_datadir': str(datadir)})
+    data = os.urandom(3 * 4096 + 10)
+    store.add('file://%s/obj' % datadir, iter([data]))
+    assert (datadir / 'obj').read_bytes() == data
+    assert refused == [4096]
+
+
+def test_a_source_failing_mid_object_leaves_nothing_and_raises_its_error(store,
+                                                                         datadir):
+    class ClientGone(Exception):
+        pass
+
+    def body():
+        yield b'x' * 100
+        yield b'y' * 100
+        raise ClientGone('reset by peer')
+
+    before = _open_descriptors()
+    with pytest.raises(ClientGone):
+        store.add('file://%s/obj' % datadir, body())
+    assert os.listdir(datadir) == []
+    assert _writer_threads() == []
+    assert _open_descriptors() == before
+
+
+def test_a_failing_rename_leaves_nothing(store, datadir, monkeypatch):
+    def refused(source, target):
+        raise PermissionError(13, 'Permission denied')
+
+    monkeypatch.setattr(filesystem.os, 'replace', refused)
+    with pytest.raises(StoreIOError, match='Permission denied'):
+        store.add('file://%s/obj' % datadir, iter([b'data']))
+    monkeypatch.undo()
+    assert os.listdir(datadir) == []
+
+
+def test_the_object_is_fsynced_before_it_is_renamed_into_place(store, datadir,
+                                                                monkeypatch):
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+
+    def fsync(fd):
+        events.append(('fsync', os.path.isdir('/proc/self/fd/%d' % fd)))
+        real_fsync(fd)
+
+    def replace(source, target):
+        events.append(('replace', os.path.basename(target)))
+        real_replace(source, target)
+
+    monkeypatch.setattr(filesystem.os, 'fsync', fsync)
+    monkeypatch.setattr(filesystem.os, 'replace', replace)
+    store.add('file://%s/obj' % datadir, iter([b'data']))
+    # The file, then the rename, then the folder holding it.
+    assert events == [('fsync', False), ('replace', 'obj'), ('fsync', True)]
+
+
+def test_a_writer_that_cannot_start_leaves_nothing(store, datadir, monkeypatch):
+    def no_pipe():
+        raise OSError(24, 'Too many open files')
+
+    monkeypatch.setattr(offload.os, 'pipe', no_pipe)
+    before = _open_descriptors()
+    with pytest.raises(StoreIOError, match='Too many open files'):
+        store.add('file://%s/obj' % datadir, iter([b'data']))
+    monkeypatch.undo()
+    assert os.listdir(datadir) == []
+    assert _open_descriptors() == before

@@ -28,6 +28,8 @@ def options(base, **changes):
     (FilesystemStore, options(FILE, chunk_size='lots'), 'chunk_size',
      'expected a size'),
     (FilesystemStore, options(FILE, chunk_size='0'), 'chunk_size', 'at least 1'),
+    (FilesystemStore, options(FILE, filesystem_store_direct_io='often'),
+     'filesystem_store_direct_io', 'expected a boolean'),
     (HTTPStore, {'timeout': 'soon'}, 'timeout', 'could not convert'),
     (HTTPStore, {'timeout': '0'}, 'timeout', 'must be >='),
     (HTTPStore, {'max_redirects': '50'}, 'max_redirects', 'must be <= 20'),
@@ -72,6 +74,9 @@ def test_options_are_typed_once_at_startup():
     assert (store.part_size, store.chunk_size, store.create_bucket, store.timeout,
             store.retries) == (16 * 1024 * 1024, 65536, False, 2.5, 0)
     assert store.region == 'us-east-1' and store.bucket == 'glance'
+    assert FilesystemStore(FILE).direct_io is True
+    assert FilesystemStore(options(FILE, filesystem_store_direct_io='false')).direct_io \
+        is False
     swift = SwiftStore(SWIFT)
     assert (swift.container, swift.create_container, swift.retries) == ('glance', True, 2)
 
