@@ -230,7 +230,16 @@ def _started_daemons(build):
         return daemon.start()
 
     yield make
-    for daemon in started:
+    stop_all(started)
+
+
+def stop_all(daemons):
+    """Stop several daemons at once: SIGTERM to every live one first, then reap each
+    (:meth:`Daemon.stop`), so their graceful stops overlap instead of adding up."""
+    for daemon in daemons:
+        if daemon.process is not None and daemon.process.poll() is None:
+            daemon.process.send_signal(signal.SIGTERM)
+    for daemon in daemons:
         daemon.stop()
 
 

@@ -182,9 +182,4 @@ class Deployment:
         """Stop the balancers, then every daemon (by PID)."""
         for balancer in self.balancers:
             balancer.stop()
-        # All at once: each one's graceful stop takes a moment.
-        for daemon in self.daemons.values():
-            if daemon.process is not None and daemon.process.poll() is None:
-                daemon.process.send_signal(signal.SIGTERM)
-        for daemon in self.daemons.values():
-            daemon.stop()
+        daemons.stop_all(list(self.daemons.values()))

@@ -2,7 +2,10 @@
 
 Each test talks to a real ``bin/glance-registry`` process (shipped paste pipeline,
 generated conf) over loopback: the round trip runs on SQLite, MariaDB and PostgreSQL,
-the rest on SQLite, since what they check is the client and the HTTP contract.
+the rest on SQLite, since what they check is the client and the HTTP contract. Tests
+that only create and read their own images share one registry per module (and one
+TLS registry); a test that lists everything it can see, or stops the registry, gets
+its own (``fresh_registry``).
 """
 
 import urllib.parse
@@ -13,6 +16,7 @@ import pytest
 from glance.common import auth, exception
 from glance.common.context import RequestContext
 from glance.registry.client import RegistryClient
+from tests.functional import daemons
 from tests.tls import write_self_signed_certificate
 
 ALICE = RequestContext(tenant='alice', user='alice-user', roles=['member'])
@@ -26,9 +30,31 @@ def _image(**fields):
     return image
 
 
+@pytest.fixture(scope='module')
+def registry_pipeline():
+    """The paste pipeline of the module's shared registries (None: the default);
+    test_related_images.py runs these tests again with the instance-aware one."""
+    return None
+
+
+def _module_registry(tmp_path_factory, pipeline, **options):
+    """Start a registry on its own SQLite database, for a whole module."""
+    folder = tmp_path_factory.mktemp('registry')
+    return daemons.registry_daemon(folder, 'sqlite:///%s' % (folder / 'registry.sqlite'),
+                                   pipeline, **options).start()
+
+
+@pytest.fixture(scope='module')
+def registry(tmp_path_factory, registry_pipeline):
+    """A registry daemon on a SQLite database, shared by the module's tests."""
+    daemon = _module_registry(tmp_path_factory, registry_pipeline)
+    yield daemon
+    daemon.stop()
+
+
 @pytest.fixture
-def registry(make_registry):
-    """A registry daemon on a fresh SQLite database."""
+def fresh_registry(make_registry):
+    """A registry daemon on a fresh SQLite database, for this test only."""
     return make_registry()
 
 
@@ -131,8 +157,9 @@ def test_bad_input_is_invalid_with_the_registry_reason(client, call):
     assert info.value.message and 'HTTP 400' not in info.value.message
 
 
-def test_iter_images_follows_next_links_across_pages(registry, client):
-    alice = client.with_context(ALICE)
+def test_iter_images_follows_next_links_across_pages(fresh_registry, make_client):
+    registry = fresh_registry
+    alice = make_client([registry.url]).with_context(ALICE)
     names = ['image-%02d' % index for index in range(7)]
     for name in reversed(names):
         alice.create_image(_image(name=name))
@@ -151,8 +178,8 @@ def test_iter_images_follows_next_links_across_pages(registry, client):
     assert desc == names[::-1]
 
 
-def test_filters_and_property_filters_reach_the_registry(client):
-    alice = client.with_context(ALICE)
+def test_filters_and_property_filters_reach_the_registry(fresh_registry, make_client):
+    alice = make_client([fresh_registry.url]).with_context(ALICE)
     alice.create_image(_image(name='a', is_public=True, properties={'os': 'linux'}))
     alice.create_image(_image(name='b', is_public=False, properties={'os': 'linux'}))
     alice.create_image(_image(name='c', is_public=True, properties={'os': 'bsd'}))
@@ -193,21 +220,27 @@ def test_locations_are_shown_to_services_only(registry, client, make_client):
         claims.create_image(_image(chunks=chunks, size=3))
 
 
-def test_a_stopped_registry_is_registry_unavailable(registry, client):
+def test_a_stopped_registry_is_registry_unavailable(fresh_registry, make_client):
+    client = make_client([fresh_registry.url])
     client.close()
-    registry.stop()
+    fresh_registry.stop()
     with pytest.raises(exception.RegistryUnavailable) as info:
         client.with_context(ALICE).list_images()
     assert client.default_registry in info.value.message
 
 
-@pytest.fixture
-def tls_registry(make_registry, tmp_path):
-    cert, key = write_self_signed_certificate(tmp_path, 'registry')
-    other_ca, _ = write_self_signed_certificate(tmp_path, 'other')
-    registry = make_registry(cert_file=cert, key_file=key)
+@pytest.fixture(scope='module')
+def tls_registry(tmp_path_factory, registry_pipeline):
+    """A registry serving TLS with a self-signed certificate, shared by the module's
+    TLS tests: ``(registry, its certificate, another CA's certificate)``."""
+    folder = tmp_path_factory.mktemp('tls')
+    cert, key = write_self_signed_certificate(folder, 'registry')
+    other_ca, _ = write_self_signed_certificate(folder, 'other')
+    registry = _module_registry(tmp_path_factory, registry_pipeline, cert_file=cert,
+                                key_file=key)
     assert registry.url.startswith('https://')
-    return registry, cert, other_ca
+    yield registry, cert, other_ca
+    registry.stop()
 
 
 def test_tls_registry_with_its_ca_file(tls_registry, make_client):

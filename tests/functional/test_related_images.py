@@ -192,6 +192,13 @@ def make_registry(make_registry):
     return make
 
 
+@pytest.fixture(scope='module')
+def registry_pipeline():
+    """The pipeline of the registry client tests' shared registries: instance-aware."""
+    return INSTANCE_AWARE
+
+
 globals().update({name: value for name, value in vars(core_tests).items()
                   if name.startswith('test_') or name in (
-                      'make_client', 'registry', 'client', 'tls_registry')})
+                      'make_client', 'registry', 'fresh_registry', 'client',
+                      'tls_registry')})
