@@ -159,12 +159,20 @@ class ImageCore:
 
         :raises Conflict: when it is not queued.
         """
-        image = client.get_image(image_ref)
-        if image.get('status') != QUEUED:
-            raise exception.Conflict(reason='image %s is %s; data can only be added '
-                                            'to a queued image'
-                                            % (image['id'], image.get('status')))
-        return image
+        return _require_queued(client.get_image(image_ref))
+
+    def check_writable(self, ctx, image_ref):
+        """Return the record of a queued image the caller may write data into (as
+        before a v2 ``stage``, which writes nothing to the registry).
+
+        :raises ImageNotFound: when it is not visible.
+        :raises Forbidden: when the caller may not modify it.
+        :raises Conflict: when it is not queued.
+        """
+        image = self._client(ctx).get_image(image_ref)
+        if not ctx.can_modify(image.get('owner')):
+            raise exception.Forbidden('You may not add data to image %s' % image['id'])
+        return _require_queued(image)
 
     def upload(self, ctx, image_ref, body, content_length, metadata=None,
                after_body=None):
@@ -532,6 +540,17 @@ class _Data:
         """Run ``after_body`` (it may raise)."""
         if self.after_body is not None:
             self.after_body()
+
+
+def _require_queued(image):
+    """Return ``image``, which must be queued to receive data.
+
+    :raises Conflict: when it is not queued.
+    """
+    if image.get('status') != QUEUED:
+        raise exception.Conflict(reason='image %s is %s; data can only be added to a '
+                                        'queued image' % (image['id'], image.get('status')))
+    return image
 
 
 def _measured(writer):
