@@ -7,11 +7,13 @@ on SQLite, file store) is found through the catalog. Every command prints JSON
 (``-f json``) or writes a file, and the tests check what the service then holds:
 sizes, md5 ``checksum`` and sha256 ``os_hash_value`` of the bytes sent, bytes
 downloaded equal to the bytes uploaded, members and their status as each project sees
-them. The CLI sorts (``--sort``) and filters properties (``--property``) on its side;
+them; ``image create --import`` stages the data and imports it (``glance-direct``).
+The CLI sorts (``--sort``) and filters properties (``--property``) on its side;
 the other filters, ``--limit`` and ``--marker`` go to the service.
 """
 
 import hashlib
+import os
 import uuid
 
 import pytest
@@ -22,6 +24,12 @@ from tests.disk_images import PAYLOAD_SIZE, DiskImages
 # Each test runs a dozen or more CLI processes (each a Keystone login and a version
 # discovery) on a shared machine: more than tox's 120 s default guard allows.
 pytestmark = pytest.mark.timeout(900)
+
+
+@pytest.fixture(scope='module')
+def glance_api_options(tmp_path_factory):
+    """A staging folder: glance-api serves the ``glance-direct`` import."""
+    return {'import_staging_dir': str(tmp_path_factory.mktemp('staging'))}
 
 
 @pytest.fixture(scope='module')
@@ -215,3 +223,23 @@ def test_share_with_a_project_accept_and_remove(cli, alice, bob, tmp_path):
     assert owner.json('image', 'member', 'list', image_id) == []
     assert member.run('image', 'show', image_id).status == 1
     owner.ok('image', 'delete', image_id)
+
+
+def test_create_with_import_stages_and_imports_glance_direct(
+        cli, alice, qcow2, glance_api_options):
+    path, data = qcow2
+    me = cli(alice)
+    info = me.json('image', 'import', 'info')
+    assert info['import-methods']['value'] == ['glance-direct'], info
+    name = _name('osc-import')
+    me.ok('image', 'create', '--import', '--file', path, '--disk-format', 'qcow2',
+          '--container-format', 'bare', '--private', name)
+    shown = me.json('image', 'show', name)
+    assert shown['status'] == 'active' and shown['size'] == len(data)
+    assert shown['checksum'] == hashlib.md5(data).hexdigest()
+    assert shown['properties']['os_hash_value'] == hashlib.sha256(data).hexdigest()
+    assert shown['virtual_size'] == PAYLOAD_SIZE
+    downloaded = me.run('image', 'save', shown['id'])
+    assert downloaded.status == 0 and downloaded.stdout == data
+    assert os.listdir(glance_api_options['import_staging_dir']) == []
+    me.ok('image', 'delete', shown['id'])

@@ -14,13 +14,13 @@ import pytest
 from glance.api import router
 from glance.middleware import context as context_filter
 from tests.unit.api.memory_store import memory_stores
+from tests.unit.api.test_core import registry  # noqa: F401
 from tests.unit.api.v2.test_api import ALICE, BOB, _call, _create
-from tests.unit.nova import glance_services
 
 GLANCE_DIRECT = {'method': {'name': 'glance-direct'}}
 
 
-def _build(registry, **options):
+def _build(registry, **options):  # noqa: F811
     conf = dict({'registry_urls': registry.url, 'store_chunk_size': '10K',
                  'read_block_size': '4K', 'trusted_gateway': 'true',
                  'registry_trusted_gateway': 'true', 'image_size_cap': '64K'},
@@ -30,20 +30,12 @@ def _build(registry, **options):
 
 
 @pytest.fixture(scope='module')
-def registry(tmp_path_factory):
-    served = glance_services.serve_registry(tmp_path_factory.mktemp('registry'),
-                                            instance_aware_filter=False)
-    yield served
-    served.stop()
-
-
-@pytest.fixture(scope='module')
 def staging_dir(tmp_path_factory):
     return str(tmp_path_factory.mktemp('staging'))
 
 
 @pytest.fixture(scope='module')
-def app(registry, staging_dir):
+def app(registry, staging_dir):  # noqa: F811
     return _build(registry, import_staging_dir=staging_dir)
 
 
@@ -55,7 +47,7 @@ def _import(app, image, body=GLANCE_DIRECT, headers=ALICE):
     return _call(app, 'POST', image['self'] + '/import', headers, body)
 
 
-def test_info_and_create_advertise_glance_direct_only(app, registry):
+def test_info_and_create_advertise_glance_direct_only(app, registry):  # noqa: F811
     info = _call(app, 'GET', '/v2/info/import')
     assert info.status_int == 200
     assert info.json['import-methods']['value'] == ['glance-direct']
