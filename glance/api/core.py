@@ -548,8 +548,9 @@ def _require_queued(image):
     :raises Conflict: when it is not queued.
     """
     if image.get('status') != QUEUED:
-        raise exception.Conflict(reason='image %s is %s; data can only be added to a '
-                                        'queued image' % (image['id'], image.get('status')))
+        raise exception.Conflict(reason='image %s is %s; data can only be added to '
+                                        'a queued image'
+                                        % (image['id'], image.get('status')))
     return image
 
 

@@ -10,10 +10,11 @@
   ``$GLANCE_TEST_OPENSTACK_CLIENTS_VENV``).
 
 A test runs a Python *snippet* in one of them (:meth:`ClientVenv.run`) or one of its
-commands (:meth:`ClientVenv.glance`, :meth:`ClientVenv.openstack`). The child's environment holds only what the test
-passes (the ``OS_*`` login of :meth:`KeystoneService.os_environ`, say), a private
-``HOME`` (no ``clouds.yaml`` is read) and ``PATH``; an audit hook refuses every
-connection to an address that is not loopback.
+commands (:meth:`ClientVenv.glance`, :meth:`ClientVenv.openstack`). The child's
+environment holds only what the test passes (the ``OS_*`` login of
+:meth:`KeystoneService.os_environ`, say), a private ``HOME`` (no ``clouds.yaml`` is
+read) and ``PATH``; an audit hook refuses every connection to an address that is not
+loopback.
 
 A snippet gets ``params`` (the keyword arguments of :meth:`ClientVenv.run`, through
 JSON; bytes allowed) and sets ``result`` to a JSON-able value: bytes, mappings,
