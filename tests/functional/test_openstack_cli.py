@@ -183,11 +183,13 @@ def test_list_filters_visibility_sort_and_paging(cli, alice, ops, tmp_path):
     assert me.names('--tag', tag, '--shared') == [tag + '-1']
     assert me.names('--tag', tag, '--public') == [public_name]
     assert me.names('--name', tag + '-2') == [tag + '-2']
-    # The service's order is newest first: the public image, then -2, -1, -0.
-    first = me.json('image', 'list', '--tag', tag, '--limit', '2')
-    assert [row['Name'] for row in first] == [public_name, tag + '-2']
-    second = me.names('--tag', tag, '--limit', '2', '--marker', first[-1]['ID'])
-    assert second == [tag + '-1', tag + '-0']
+    # Pages follow the service's order (newest first), whatever the client shows.
+    every = [row['ID'] for row in me.json('image', 'list', '--tag', tag)]
+    assert sorted(every) == sorted(list(made.values()) + [public])
+    first = [row['ID'] for row in me.json('image', 'list', '--tag', tag, '--limit', '2')]
+    assert first == every[:2]
+    second = me.json('image', 'list', '--tag', tag, '--limit', '2', '--marker', first[-1])
+    assert [row['ID'] for row in second] == every[2:]
     for image_id in made.values():
         me.ok('image', 'delete', image_id)
     cli(ops).ok('image', 'delete', public)
@@ -229,8 +231,7 @@ def test_create_with_import_stages_and_imports_glance_direct(
         cli, alice, qcow2, glance_api_options):
     path, data = qcow2
     me = cli(alice)
-    info = me.json('image', 'import', 'info')
-    assert info['import-methods']['value'] == ['glance-direct'], info
+    assert me.json('image', 'import', 'info') == {'import-methods': ['glance-direct']}
     name = _name('osc-import')
     me.ok('image', 'create', '--import', '--file', path, '--disk-format', 'qcow2',
           '--container-format', 'bare', '--private', name)
