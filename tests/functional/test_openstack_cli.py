@@ -183,13 +183,16 @@ def test_list_filters_visibility_sort_and_paging(cli, alice, ops, tmp_path):
     assert me.names('--tag', tag, '--shared') == [tag + '-1']
     assert me.names('--tag', tag, '--public') == [public_name]
     assert me.names('--name', tag + '-2') == [tag + '-2']
-    # Pages follow the service's order (newest first), whatever the client shows.
-    every = [row['ID'] for row in me.json('image', 'list', '--tag', tag)]
-    assert sorted(every) == sorted(list(made.values()) + [public])
-    first = [row['ID'] for row in me.json('image', 'list', '--tag', tag, '--limit', '2')]
-    assert first == every[:2]
-    second = me.json('image', 'list', '--tag', tag, '--limit', '2', '--marker', first[-1])
-    assert [row['ID'] for row in second] == every[2:]
+    # The client sorts what it lists (by name unless told); sorted by creation time,
+    # as the service pages (the images were made seconds apart), the last row of a
+    # page is the marker of the next.
+    def page(*marker):
+        return [row['ID'] for row in me.json('image', 'list', '--tag', tag, '--limit',
+                                             '2', '--sort', 'created_at:desc', *marker)]
+    first = page()
+    second = page('--marker', first[-1])
+    assert page('--marker', second[-1]) == []
+    assert first + second == [public] + [made[name] for name in mine[::-1]]
     for image_id in made.values():
         me.ok('image', 'delete', image_id)
     cli(ops).ok('image', 'delete', public)
@@ -244,3 +247,21 @@ def test_create_with_import_stages_and_imports_glance_direct(
     assert downloaded.status == 0 and downloaded.stdout == data
     assert os.listdir(glance_api_options['import_staging_dir']) == []
     me.ok('image', 'delete', shown['id'])
+
+
+def test_stage_then_import_in_two_commands(cli, alice, qcow2, glance_api_options):
+    path, data = qcow2
+    me = cli(alice)
+    image_id = me.json('image', 'create', '--disk-format', 'qcow2',
+                       '--container-format', 'bare', _name('osc-stage'))['id']
+    me.ok('image', 'stage', '--file', path, image_id)
+    assert me.json('image', 'show', image_id)['status'] == 'uploading'
+    assert os.listdir(glance_api_options['import_staging_dir']) == [image_id]
+    me.ok('image', 'import', '--method', 'glance-direct', image_id)
+    shown = me.json('image', 'show', image_id)
+    assert shown['status'] == 'active' and shown['size'] == len(data)
+    assert shown['properties']['os_hash_value'] == hashlib.sha256(data).hexdigest()
+    refused = me.run('image', 'import', '--method', 'web-download', '--uri',
+                     'http://127.0.0.1:9/x', image_id)
+    assert refused.status == 1 and 'web-download' in refused.stderr
+    me.ok('image', 'delete', image_id)

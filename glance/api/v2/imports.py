@@ -9,25 +9,26 @@ GET /v2/info/import                ``{"import-methods": {"value": [...], ...}}``
 PUT /v2/images/<id>/stage          204: the data (``application/octet-stream``, at most
                                    ``image_size_cap`` bytes, ``X-OpenStack-Image-Size``
                                    checked) is staged for a queued image the caller
-                                   may modify; staged already: 409
+                                   may modify, which becomes ``uploading``; another
+                                   status: 409
 POST /v2/images/<id>/import        ``{"method": {"name": "glance-direct"}}``: 202 once
-                                   the staged data went through the image core's
-                                   upload (checks, format inspection, store); the image
-                                   is then active (or killed, with the error)
+                                   the staged data of the uploading image went through
+                                   the image core's upload (checks, format inspection,
+                                   store); the image is then active (or killed, with
+                                   the error)
 ================================== ====================================================
 
 The create answer of ``POST /v2/images`` names the methods in
 ``OpenStack-image-import-methods`` (openstacksdk imports only when it sees one).
 ``web-download`` and ``glance-download`` are never served: glance-api would fetch an
 address the client chose. The import runs within its request, so the image is
-active, or killed, when the 202 comes; a staged image stays ``queued`` (there is no
-``uploading`` status). glance-api has one store: ``stores`` may not be given, and
-``all_stores`` (``true`` or ``false``) means that store.
+active, or killed, when the 202 comes. glance-api has one store: ``stores`` may not
+be given, and ``all_stores`` (``true`` or ``false``) means that store.
 """
 
 import webob
 
-from glance.api import surface
+from glance.api import core, surface
 from glance.api.v2 import image_data
 from glance.common import context, exception, wsgi
 
@@ -90,28 +91,36 @@ class ImportController(surface.SurfaceController):
         """``PUT /v2/images/<id>/stage``: 204 once the data is staged.
 
         :raises UnsupportedMediaType: for another Content-Type.
-        :raises Conflict: when the image is not queued or has staged data already.
+        :raises Conflict: when the image is not queued.
         :raises Forbidden: when the caller may not modify the image.
         """
         staging = self._staging()
         image_data.check_data_request(req)
         ctx = context.from_environ(req.environ)
-        image = self.core.check_writable(ctx, surface.path_image_id(image_id))
-        staging.stage(image['id'], req.body_file, image_data.declared_size(req))
-        wsgi.check_body_end(req)
+        image_id = self.core.check_writable(ctx, surface.path_image_id(image_id))['id']
+        staging.stage(image_id, req.body_file, image_data.declared_size(req))
+        try:
+            wsgi.check_body_end(req)
+            self.core.mark_staged(ctx, image_id)
+        # Deliberate cleanup: the image did not become uploading; re-raised.
+        except BaseException:
+            staging.discard(image_id)
+            raise
         return webob.Response(status=204)
 
     def import_image(self, req, image_id):
         """``POST /v2/images/<id>/import``: 202 once the staged data is the image's.
 
         :raises Invalid: for a method or store choice not served.
-        :raises Conflict: when the image is not queued or nothing is staged.
+        :raises Conflict: when the image is not uploading or its staged data is not
+            here (staged through another glance-api host).
         """
         staging = self._staging()
         _check_import_body(wsgi.parse_json_body(req))
         ctx = context.from_environ(req.environ)
-        image = self.core.check_writable(ctx, surface.path_image_id(image_id))
-        staged, size = staging.take(image['id'])
+        image_id = self.core.check_writable(ctx, surface.path_image_id(image_id),
+                                            status=core.UPLOADING)['id']
+        staged, size = staging.take(image_id)
         with staged:
-            self.core.upload(ctx, image['id'], staged, size)
+            self.core.upload(ctx, image_id, staged, size, staged=True)
         return webob.Response(status=202)

@@ -4,9 +4,10 @@
 ``import_staging_dir`` (:meth:`StagingArea.stage`), and ``POST /v2/images/<id>/import``
 takes it out again (:meth:`StagingArea.take`) to hand it to the image core's upload.
 A staged file is named after the image id and appears only once complete (written
-under a temporary name, then hard-linked), so an image has at most one staged file
-and an import never reads a partial one. Taking renames the file away first, so two
-imports of one image cannot both read it.
+under a temporary name, then renamed over any earlier one), so an image has at most
+one staged file and an import never reads a partial one. Taking renames the file
+away first, so two imports of one image cannot both read it. The image's status
+(queued, then uploading once staged) is the image core's; this module keeps bytes.
 
 The folder is local to one glance-api host (and shared by its workers): the stage
 and import requests of an image must reach the same host. A file left by a crash
@@ -51,13 +52,12 @@ class StagingArea:
 
         :param declared_size: the size the client declared, or None; the data must
             have it.
+        Staged data of an earlier, unfinished stage is replaced.
+
         :returns: the number of bytes staged.
-        :raises Conflict: when data is staged for the image already.
         :raises RequestTooLarge: over ``size_cap``.
         :raises Invalid: when the data is not ``declared_size`` bytes long.
         """
-        if self.has(image_id):
-            raise _staged_already(image_id)
         reader = streaming.LimitedReader(body, self.size_cap)
         handle, part = tempfile.mkstemp(prefix=image_id + '.', suffix=_PART,
                                         dir=self.folder)
@@ -68,12 +68,11 @@ class StagingArea:
             if declared_size is not None and reader.count != declared_size:
                 raise exception.Invalid(reason='%d bytes were declared but %d arrived'
                                                % (declared_size, reader.count))
-            try:
-                os.link(part, self._path(image_id))
-            except FileExistsError:
-                raise _staged_already(image_id) from None
-        finally:
+            os.replace(part, self._path(image_id))
+        # Deliberate cleanup of the partial file on every failure; re-raised.
+        except BaseException:
             os.unlink(part)
+            raise
         return reader.count
 
     def take(self, image_id):
@@ -105,8 +104,3 @@ class StagingArea:
             os.unlink(self._path(image_id))
         except FileNotFoundError:
             pass
-
-
-def _staged_already(image_id):
-    return exception.Conflict(reason='data is staged for image %s already; import it '
-                                     '(POST /v2/images/%s/import)' % (image_id, image_id))

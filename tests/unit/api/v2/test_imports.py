@@ -67,7 +67,9 @@ def test_stage_then_import_makes_the_image_active(app, staging_dir):
     data = bytes(range(256)) * 40
     staged = _stage(app, image, data, **{'X-OpenStack-Image-Size': str(len(data))})
     assert staged.status_int == 204, staged.body
-    assert _call(app, 'GET', image['self']).json['status'] == 'queued'
+    assert _call(app, 'GET', image['self']).json['status'] == 'uploading'
+    listed = _call(app, 'GET', '/v2/images?status=uploading').json['images']
+    assert [found['id'] for found in listed] == [image['id']]
     assert os.listdir(staging_dir) == [image['id']]
     imported = _import(app, image)
     assert imported.status_int == 202, imported.body
@@ -82,7 +84,8 @@ def test_stage_then_import_makes_the_image_active(app, staging_dir):
 
 def test_stage_and_import_refusals(app, staging_dir):
     image = _create(app)
-    assert _import(app, image).status_int == 409         # nothing staged
+    queued = _import(app, image)                          # nothing staged
+    assert queued.status_int == 409 and 'uploading' in queued.json['error']['message']
     assert _stage(app, image, b'x', **{'X-OpenStack-Image-Size': '2'}).status_int == 400
     wrong_type = _call(app, 'PUT', image['self'] + '/stage', ALICE, b'x',
                        content_type='text/plain')
@@ -92,8 +95,9 @@ def test_stage_and_import_refusals(app, staging_dir):
     assert _call(app, 'POST', image['self'] + '/members', ALICE,
                  {'member': 'bob'}).status_int == 200
     assert _stage(app, image, b'x', headers=BOB).status_int == 403   # a member's
+    assert _call(app, 'GET', image['self']).json['status'] == 'queued'
     assert _stage(app, image, b'first').status_int == 204
-    assert _stage(app, image, b'second').status_int == 409
+    assert _stage(app, image, b'second').status_int == 409  # uploading now
     for body in ({'method': {'name': 'web-download', 'uri': 'http://127.0.0.1/'}},
                  {'method': 'glance-direct'}, {},
                  dict(GLANCE_DIRECT, stores=['file']),
@@ -119,3 +123,13 @@ def test_unaccepted_data_kills_the_image_and_deleting_drops_staged_data(
     assert _stage(app, dropped, b'data').status_int == 204
     assert _call(app, 'DELETE', dropped['self']).status_int == 204
     assert os.listdir(staging_dir) == []
+
+
+def test_staged_data_lost_is_a_conflict_and_the_image_can_be_deleted(app, staging_dir):
+    image = _create(app)
+    assert _stage(app, image, b'data').status_int == 204
+    os.unlink(os.path.join(staging_dir, image['id']))   # staged on another host
+    lost = _import(app, image)
+    assert lost.status_int == 409 and 'no data is staged' in lost.json['error']['message']
+    assert _call(app, 'GET', image['self']).json['status'] == 'uploading'
+    assert _call(app, 'DELETE', image['self']).status_int == 204

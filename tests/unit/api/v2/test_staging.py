@@ -28,13 +28,13 @@ def test_staged_data_is_taken_once_and_leaves_the_folder_empty(area, tmp_path):
     assert os.listdir(tmp_path) == []
 
 
-def test_a_second_stage_is_a_conflict_and_keeps_the_first(area, tmp_path):
+def test_a_second_stage_replaces_the_first(area, tmp_path):
     area.stage(IMAGE, io.BytesIO(b'first'))
-    with pytest.raises(exception.Conflict, match='staged for image .* already'):
-        area.stage(IMAGE, io.BytesIO(b'second'))
-    staged, _ = area.take(IMAGE)
+    area.stage(IMAGE, io.BytesIO(b'second'))
+    assert os.listdir(tmp_path) == [IMAGE]
+    staged, size = area.take(IMAGE)
     with staged:
-        assert staged.read() == b'first'
+        assert size == 6 and staged.read() == b'second'
 
 
 @pytest.mark.parametrize('data, declared, error', [
