@@ -14,6 +14,7 @@ import re
 import urllib.parse
 
 from glance.common import config, exception
+from glance.common.header_text import as_header_text
 
 _META = 'HTTP_X_IMAGE_META_'
 _PROPERTY = _META + 'PROPERTY_'
@@ -166,9 +167,7 @@ def parse_image_meta(environ):
 
 
 def _header_value(value, plain=_PLAIN_VALUE):
-    if isinstance(value, bool):
-        return 'True' if value else 'False'
-    text = str(value)
+    text = as_header_text(value)
     if plain.match(text):
         return text
     # Header values must be latin-1 on the wire; anything beyond printable ASCII

@@ -40,3 +40,21 @@ class SurfaceController(wsgi.Controller):
         if record.get('status') == 'deleted':
             raise exception.ImageNotFound(image_id=image_id)
         return record
+
+    def find_member(self, ctx, image_id, member_id):
+        """The membership of ``member_id`` in an image, or None when it has none."""
+        for record in self.core.members(ctx, image_id):
+            if record['member_id'] == member_id:
+                return record
+        return None
+
+    def get_member(self, ctx, image_id, member_id):
+        """The membership of ``member_id`` in an image.
+
+        :raises NotFound: when it has none.
+        """
+        record = self.find_member(ctx, image_id, member_id)
+        if record is None:
+            raise exception.NotFound('Project %s is not a member of image %s'
+                                     % (member_id[:64], image_id))
+        return record

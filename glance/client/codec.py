@@ -14,6 +14,7 @@ import urllib.parse
 
 from glance.api import headers as api_headers
 from glance.common import exception
+from glance.common.header_text import as_header_text
 
 META = 'x-image-meta-'
 PROPERTY = META + 'property-'
@@ -28,13 +29,6 @@ _INTEGER_FIELDS = ('size', 'virtual_size', 'min_disk', 'min_ram')
 # arrive as they were sent.
 _PROPERTY_KEY = re.compile(r'^[a-z0-9_]+$')
 _CONTROL = re.compile('[\x00-\x1f\x7f]')
-
-
-def encode_value(value):
-    """A header value as text: booleans ``True``/``False``, anything else ``str()``."""
-    if isinstance(value, bool):
-        return 'True' if value else 'False'
-    return str(value)
 
 
 def decode_value(raw):
@@ -73,7 +67,7 @@ def image_headers(fields, properties=None):
             pairs.append((PROPERTY + key.replace('_', '-'), value))
     headers = []
     for name, value in pairs:
-        text = encode_value(value)
+        text = as_header_text(value)
         if _CONTROL.search(text):
             raise exception.Invalid(reason='%s must not hold control characters' % name)
         headers.append((name, text.encode('utf-8')))

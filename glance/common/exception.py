@@ -33,10 +33,6 @@ class Invalid(GlanceException):
     template = 'Invalid input: %(reason)s'
 
 
-class BadRequest(Invalid):
-    """Alias kept for readability at call sites that reject a whole request."""
-
-
 class NotFound(GlanceException):
     """The thing asked for does not exist or is not visible to the caller (404)."""
 

@@ -48,6 +48,7 @@ class RedactingFilter(logging.Filter):
     """A logging filter that masks secrets in the formatted message."""
 
     def filter(self, record):
+        """Mask the record's message in place; always keeps the record."""
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -59,6 +60,7 @@ class RequestIdFilter(logging.Filter):
     """Put the current request id on every record as ``request_id`` (``-`` if none)."""
 
     def filter(self, record):
+        """Set ``record.request_id``; always keeps the record."""
         record.request_id = current_request_id() or '-'
         return True
 
@@ -72,6 +74,7 @@ class JsonFormatter(logging.Formatter):
     """
 
     def format(self, record):
+        """The record as one line of JSON, secrets masked."""
         entry = {'time': self.formatTime(record), 'level': record.levelname,
                  'logger': record.name, 'process': record.process,
                  'request_id': getattr(record, 'request_id', '-'),

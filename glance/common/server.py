@@ -72,6 +72,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
     max_total_header_size = eventlet.wsgi.MAX_TOTAL_HEADER_SIZE
 
     def get_environ(self):
+        """eventlet's environ, plus the peek at unread bytes (``wsgi.PEEK_KEY``)."""
         environ = super().get_environ()
         environ[wsgi.PEEK_KEY] = self._peek_unread
         return environ
@@ -90,6 +91,10 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
             self.connection.settimeout(timeout)
 
     def parse_request(self):
+        """Parse the request line and headers under the configured size limits.
+
+        :returns: False when the request was refused (with a JSON 400).
+        """
         # eventlet wraps rfile in its own limited reader for exactly this call (and
         # unwraps it afterwards); ours replaces it with the configured limits.
         self.rfile = _HeaderReader(getattr(self.rfile, 'fp', self.rfile),
@@ -121,6 +126,7 @@ class HttpProtocol(eventlet.wsgi.HttpProtocol):
         self.close_connection = True
 
     def formalize_key_naming(self, k):
+        """Keep ``x-image-meta-*`` headers spelled with ``_`` (see the class)."""
         if k.lower().startswith('x-image-meta-'):
             k = k.replace('_', '-')
         return super().formalize_key_naming(k)

@@ -56,14 +56,26 @@ def check_body_end(req):
         raise error
 
 
+def _chunked(environ):
+    return environ.get('HTTP_TRANSFER_ENCODING', '').lower() == 'chunked'
+
+
+def declares_body(environ):
+    """True when a request's headers announce data (a Content-Length other than 0,
+    or chunked); reads the environ only, so filters can ask it of every request.
+
+    :param environ: the WSGI environ.
+    """
+    return _chunked(environ) or environ.get('CONTENT_LENGTH', '') not in ('', '0')
+
+
 def has_body(req):
     """True when the request carries data (a Content-Length above 0, or chunked).
 
     eventlet de-chunks a chunked body and ends it at the last chunk but does not set
     ``wsgi.input_terminated``; setting it lets ``req.body_file`` read such a body.
     """
-    if req.content_length is None and req.environ.get(
-            'HTTP_TRANSFER_ENCODING', '').lower() == 'chunked':
+    if req.content_length is None and _chunked(req.environ):
         req.is_body_readable = True
     return req.is_body_readable
 

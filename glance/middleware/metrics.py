@@ -58,11 +58,6 @@ class CountingInput:
         return getattr(self._stream, name)
 
 
-def _has_body(environ):
-    return (environ.get('HTTP_TRANSFER_ENCODING', '').lower() == 'chunked'
-            or environ.get('CONTENT_LENGTH', '') not in ('', '0'))
-
-
 class RouteSeries:
     """The series of one (route, method), looked up once: ``labels()`` costs, and
     keeping the children halves the filter's single-process cost
@@ -121,7 +116,7 @@ class MetricsFilter:
         method = method if method in _METHODS else 'OTHER'
         started = time.monotonic()
         state = {'status': '-', 'out': False}
-        upload = _has_body(environ)
+        upload = wsgi.declares_body(environ)
         body_in = environ['wsgi.input'] = CountingInput(environ['wsgi.input'])
 
         def remember_status(status_line, headers, exc_info=None):

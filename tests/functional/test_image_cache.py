@@ -9,6 +9,7 @@ are gone.
 import hashlib
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -110,6 +111,14 @@ def upload(api, data=DATA, identity=USER, **extra):
     return resp.json()['image']
 
 
+def cache_counts(api):
+    """glance-api's (hits, misses, evictions) cache counters, from ``/metrics``."""
+    body = api.request('GET', '/metrics').body.decode()
+    return tuple(float(match.group(1)) if match else 0.0 for match in (
+        re.search(r'^glance_cache_%s_total (\S+)$' % name, body, re.M)
+        for name in ('hits', 'misses', 'evictions')))
+
+
 def remove_store_files(datadir):
     for name in os.listdir(datadir):
         os.unlink(os.path.join(datadir, name))
@@ -128,6 +137,7 @@ def test_second_download_is_a_hit_that_needs_no_store(api, cache, datadir):
     assert hit.headers['etag'] == first.headers['etag']
     assert hit.headers['x-image-meta-sha256'] == hashlib.sha256(DATA).hexdigest()
     assert cache.record(image['id'])['hits'] >= 1
+    assert cache_counts(api) == (1, 1, 0)
 
 
 def test_ranges_and_conditionals_are_answered_from_the_cache(api, cache, datadir):
@@ -242,6 +252,7 @@ def test_least_recently_used_images_are_evicted_at_the_cap(tmp_path, registry, d
     wait_until(lambda: cache.has(third['id']), 'the third fill to commit')
     assert cache.has(first['id'])
     assert not cache.has(second['id'])
+    assert cache_counts(api) == (1, 3, 1)
 
 
 def test_an_image_larger_than_the_cap_streams_uncached(tmp_path, registry, datadir,

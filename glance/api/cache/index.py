@@ -28,7 +28,7 @@ import shutil
 import time
 import uuid
 
-from glance.common import exception
+from glance.common import exception, metrics
 
 LOG = logging.getLogger(__name__)
 
@@ -185,6 +185,7 @@ class CacheIndex:
             LOG.info('Image cache: evicting %s (%d bytes, last used %s)',
                      victim.image_id, victim.size, time.ctime(victim.last_access))
             self.drop(victim.image_id)
+            metrics.CACHE_EVICTIONS.inc()
         if self.used() + self.reserved + size > self.max_size:
             return False
         self.reserved += size

@@ -28,7 +28,7 @@ import os
 from glance.api import download
 from glance.api.cache import fill as cache_fill
 from glance.api.cache import index as cache_index
-from glance.common import config, sendfile
+from glance.common import config, metrics, sendfile
 
 LOG = logging.getLogger(__name__)
 
@@ -155,15 +155,19 @@ class ImageCache:
         image_id = image['id']
         digest = download.expected_digest(image)
         if digest is None or not image.get('size') or not cache_index.valid_id(image_id):
+            metrics.CACHE_MISSES.inc()
             return uncached()
         entry = self.index.get(image_id)
         if entry is not None:
             hit = self._open_hit(entry, image, digest, environ)
             if hit is not None:
+                metrics.CACHE_HITS.inc()
                 return hit
         fill = self.fills.get(image_id)
         if fill is not None and fill.digest == digest:
+            metrics.CACHE_HITS.inc()
             return fill.reader(self.options.block_size)
+        metrics.CACHE_MISSES.inc()
         return MissBody(self, image, digest, uncached())
 
     def _open_hit(self, entry, image, digest, environ):

@@ -81,19 +81,10 @@ class MembersController(surface.SurfaceController):
                                   accepted=True)
         return webob.Response(status=204)
 
-    def _find(self, ctx, image_id, member_id):
-        for record in self.core.members(ctx, image_id):
-            if record['member_id'] == member_id:
-                return record
-        return None
-
     def show(self, req, image_id, member_id):
         """``GET /v1/images/<id>/members/<member>``."""
         ctx = context.from_environ(req.environ)
-        record = self._find(ctx, self._image_id(ctx, image_id), member_id)
-        if record is None:
-            raise exception.NotFound('Project %s is not a member of image %s'
-                                     % (member_id[:64], image_id))
+        record = self.get_member(ctx, self._image_id(ctx, image_id), member_id)
         return {'member': _member(record)}
 
     def update(self, req, image_id, member_id):
@@ -111,7 +102,7 @@ class MembersController(surface.SurfaceController):
             if 'can_share' in member:
                 can_share = _can_share(member['can_share'], 'member:')
         if can_share is None:
-            existing = self._find(ctx, image_id, member_id)
+            existing = self.find_member(ctx, image_id, member_id)
             can_share = bool(existing and existing.get('can_share'))
         self.core.add_member(ctx, image_id, member_id, can_share=can_share,
                              accepted=True)

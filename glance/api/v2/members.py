@@ -37,13 +37,6 @@ def _member_id(value):
 class MembersController(surface.SurfaceController):
     """The v2 member resource (see the module docstring)."""
 
-    def _find(self, ctx, image_id, member_id):
-        for record in self.core.members(ctx, image_id):
-            if record['member_id'] == member_id:
-                return record
-        raise exception.NotFound('Project %s is not a member of image %s'
-                                 % (member_id[:64], image_id))
-
     def index(self, req, image_id):
         """``GET /v2/images/<id>/members``."""
         ctx = context.from_environ(req.environ)
@@ -72,13 +65,13 @@ class MembersController(surface.SurfaceController):
             raise exception.Conflict('Project %s is already a member of image %s'
                                      % (member_id, image['id']))
         self.core.add_member(ctx, image['id'], member_id)
-        return view.member(self._find(ctx, image['id'], member_id))
+        return view.member(self.get_member(ctx, image['id'], member_id))
 
     def show(self, req, image_id, member_id):
         """``GET /v2/images/<id>/members/<member>``."""
         ctx = context.from_environ(req.environ)
         image_id = self.get_image(ctx, image_id)['id']
-        return view.member(self._find(ctx, image_id, member_id))
+        return view.member(self.get_member(ctx, image_id, member_id))
 
     def update(self, req, image_id, member_id):
         """``PUT /v2/images/<id>/members/<member>``: the member sets its status."""
@@ -90,7 +83,7 @@ class MembersController(surface.SurfaceController):
                                            % ', '.join(schemas.MEMBER_STATUSES))
         image_id = self.get_image(ctx, image_id)['id']
         self.core.set_member_status(ctx, image_id, member_id, status)
-        return view.member(self._find(ctx, image_id, member_id))
+        return view.member(self.get_member(ctx, image_id, member_id))
 
     def delete(self, req, image_id, member_id):
         """``DELETE /v2/images/<id>/members/<member>``: 204."""

@@ -48,6 +48,7 @@ class MemoryStore(Store):
         return 'memory://' + key
 
     def head(self, location):
+        """The object's size and md5 ETag, as real stores report them."""
         loc = self.parse_location(location)
         try:
             data = self.objects[self._key(loc)]

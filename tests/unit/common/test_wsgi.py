@@ -1,5 +1,6 @@
 """The shared router and error helpers: JSON errors, 404 vs 405 with Allow."""
 
+import io
 import json
 
 import pytest
@@ -127,3 +128,27 @@ def test_malformed_request_targets_are_invalid(path, query):
 ])
 def test_well_formed_request_targets_pass(path, query):
     wsgi.check_request_target({'PATH_INFO': path, 'QUERY_STRING': query})
+
+
+@pytest.mark.parametrize('headers, expected', [
+    ({}, False),
+    ({'Content-Length': '0'}, False),
+    ({'Content-Length': '5'}, True),
+    ({'Transfer-Encoding': 'chunked'}, True),
+    ({'Transfer-Encoding': 'Chunked'}, True),
+])
+def test_declares_body_and_has_body_agree_on_what_carries_data(headers, expected):
+    req = webob.Request.blank('/images', method='POST', headers=headers)
+    if 'Content-Length' not in headers:
+        req.environ.pop('CONTENT_LENGTH', None)
+    assert wsgi.declares_body(req.environ) is expected
+    assert bool(wsgi.has_body(req)) is expected
+
+
+def test_has_body_makes_a_chunked_body_readable():
+    req = webob.Request.blank('/images', method='PUT',
+                              headers={'Transfer-Encoding': 'chunked'})
+    req.environ.pop('CONTENT_LENGTH', None)
+    req.environ['wsgi.input'] = io.BytesIO(b'data')
+    assert wsgi.has_body(req)
+    assert req.body_file.read() == b'data'

@@ -664,7 +664,7 @@ def test_unreachable_database_is_503_not_500():
         assert 'database' in message and 'secret' not in message
 
 
-def test_publishing_needs_a_publish_role(registry_app, admin):
+def test_a_member_cannot_publish_without_a_publish_role(registry_app, admin):
     member = Caller(registry_app, 'carol', ('member',))
     _error(member('POST', '/images', {'image': {'name': 'p', 'is_public': True}}), 403)
     image = member.create(name='private')
@@ -672,7 +672,7 @@ def test_publishing_needs_a_publish_role(registry_app, admin):
     assert admin.create(name='public', is_public=True)['is_public'] is True
 
 
-def test_publishing_needs_a_publish_role(registry_app, service):
+def test_the_service_role_alone_cannot_publish(registry_app, service):
     """The service role alone does not make images public (``publish_roles``)."""
     no_publish = Caller(registry_app, 'bob', ('service',))
     refused = no_publish('POST', '/images', {'image': {'name': 'p', 'is_public': True}})

@@ -96,20 +96,16 @@ class FakeRegistry:
         return self._image(req, parts[1])
 
 
-@pytest.fixture
-def registry():
+def _served_registry():
+    """A :class:`FakeRegistry` served on loopback; ``url`` set while it runs."""
     app = FakeRegistry()
     with serve_wsgi(app) as url:
         app.url = url
         yield app
 
 
-@pytest.fixture
-def second_registry():
-    app = FakeRegistry()
-    with serve_wsgi(app) as url:
-        app.url = url
-        yield app
+registry = pytest.fixture(_served_registry, name='registry')
+second_registry = pytest.fixture(_served_registry, name='second_registry')
 
 
 ALLOWED = ['http://127.0.0.1:9191', 'https://registry.example/glance/',

@@ -15,7 +15,7 @@ import pytest
 from glance.api import download
 from glance.api.cache import index as cache_index
 from glance.api.cache import serve
-from glance.common import exception
+from glance.common import exception, metrics
 from tests.unit.api.memory_store import memory_stores
 
 DATA = bytes(range(256)) * 3 + b'end'
@@ -49,6 +49,16 @@ def _download(cache, stores, image):
         body.close()
 
 
+def _counts():
+    """The cache's (hits, misses, evictions) counters of this process so far."""
+    return tuple(metrics.REGISTRY.get_sample_value('glance_cache_%s_total' % name) or 0
+                 for name in ('hits', 'misses', 'evictions'))
+
+
+def _counted_since(before):
+    return tuple(now - then for now, then in zip(_counts(), before))
+
+
 def _settle(cache):
     for fill in list(cache.fills.values()):
         fill.thread.wait()
@@ -56,13 +66,18 @@ def _settle(cache):
 
 def test_a_miss_fills_then_hits_without_reading_the_store(tmp_path, stores):
     cache, image = _cache(tmp_path), _image(stores)
+    before = _counts()
     assert _download(cache, stores, image) == DATA
     _settle(cache)
+    assert _counted_since(before) == (0, 1, 0)
     reads = len(stores.default_store.reads)
-    assert isinstance(cache.body(image, {}, None), serve.HitBody)
+    hit = cache.body(image, {}, None)
+    assert isinstance(hit, serve.HitBody)
+    hit.close()
     assert _download(cache, stores, image) == DATA
     assert len(stores.default_store.reads) == reads
     assert cache.index.get('img').hits == 2
+    assert _counted_since(before) == (2, 1, 0)
 
 
 def test_a_hit_serves_ranges(tmp_path, stores):
@@ -81,6 +96,20 @@ def test_readers_joining_a_fill_share_one_store_read(tmp_path, stores):
     results = list(eventlet.GreenPool().imap(lambda body: b''.join(body), bodies))
     assert results == [DATA] * 5
     assert len(stores.default_store.reads) == 1
+
+
+def test_a_request_joining_a_fill_in_progress_counts_as_a_hit(tmp_path, stores):
+    cache, image = _cache(tmp_path), _image(stores)
+    before = _counts()
+    first = cache.body(image, {}, lambda: download.open_image(stores, image, 4))
+    blocks = iter(first)
+    assert next(blocks) == DATA[:4]
+    joined = cache.body(image, {}, None)
+    assert b''.join(joined) == DATA
+    assert DATA[:4] + b''.join(blocks) == DATA
+    first.close()
+    joined.close()
+    assert _counted_since(before) == (1, 1, 0)
 
 
 def test_a_digest_mismatch_leaves_nothing(tmp_path, stores):
@@ -109,8 +138,10 @@ def test_an_image_without_digest_is_not_cached(tmp_path, stores):
     cache, image = _cache(tmp_path), _image(stores)
     del image['blake3']
     image['checksum'] = None
+    before = _counts()
     assert _download(cache, stores, image) == DATA
     assert cache.index.get('img') is None and not cache.fills
+    assert _counted_since(before) == (0, 1, 0)
 
 
 def test_reserve_evicts_least_recently_used(tmp_path, stores):
@@ -120,9 +151,11 @@ def test_reserve_evicts_least_recently_used(tmp_path, stores):
         _download(cache, stores, image)
         _settle(cache)
     cache.index.touch(cache.index.get('a'))
+    before = _counts()
     _download(cache, stores, images[2])
     _settle(cache)
     assert sorted(cache.index.entries) == ['a', 'c']
+    assert _counted_since(before) == (0, 1, 1)
 
 
 def test_reserve_refuses_what_cannot_fit(tmp_path):

@@ -264,7 +264,10 @@ def test_members_are_listed_replaced_shown_and_removed():
         {'member_id': 'p4', 'can_share': True}]), {'accepted': True})]
     assert _send(core, 'GET', path + '/p1').json == {
         'member': {'member_id': 'p1', 'can_share': True}}
-    assert _send(core, 'GET', path + '/p9').status_int == 404
+    missing = _send(core, 'GET', path + '/p9')
+    assert missing.status_int == 404
+    assert missing.json['error']['message'] == ('Project p9 is not a member of image %s'
+                                                % IMAGE_ID)
     assert _send(core, 'DELETE', path + '/p1').status_int == 204
     assert _send(core, 'GET', '/v1/shared-images/p1').json == {
         'shared_images': [{'image_id': IMAGE_ID, 'can_share': False}]}

@@ -212,7 +212,10 @@ def test_members(app):
     listed = _call(app, 'GET', members).json
     assert [m['member_id'] for m in listed['members']] == ['bob']
     assert listed['schema'] == '/v2/schemas/members'
-    assert _call(app, 'GET', members + '/carol').status_int == 404
+    missing = _call(app, 'GET', members + '/carol')
+    assert missing.status_int == 404
+    assert missing.json['error']['message'] == ('Project carol is not a member of '
+                                                'image %s' % image['id'])
     assert _call(app, 'DELETE', members + '/bob').status_int == 204
     assert _call(app, 'GET', image['self'], BOB).status_int == 404
     private = _create(app, visibility='private')
