@@ -249,11 +249,19 @@ def test_create_with_import_stages_and_imports_glance_direct(
     me.ok('image', 'delete', shown['id'])
 
 
-def test_stage_then_import_in_two_commands(cli, alice, qcow2, glance_api_options):
+def test_stage_then_import_in_two_commands(cli, alice, qcow2, glance_api_options,
+                                           openstack_cli, keystone_service):
     path, data = qcow2
     me = cli(alice)
-    image_id = me.json('image', 'create', '--disk-format', 'qcow2',
-                       '--container-format', 'bare', _name('osc-stage'))['id']
+    # Without a terminal, "openstack image create" uploads its stdin: the queued
+    # image is made with openstacksdk.
+    image_id = openstack_cli.run('''
+import openstack
+conn = openstack.connect(**params['auth'])
+result = conn.image.create_image(params['name'], disk_format='qcow2',
+                                 container_format='bare', allow_duplicates=True).id
+''', auth=keystone_service.client_auth(alice), name=_name('osc-stage')).value
+    assert me.json('image', 'show', image_id)['status'] == 'queued'
     me.ok('image', 'stage', '--file', path, image_id)
     assert me.json('image', 'show', image_id)['status'] == 'uploading'
     assert os.listdir(glance_api_options['import_staging_dir']) == [image_id]
