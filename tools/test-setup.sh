@@ -15,8 +15,9 @@
 #     only, never in setup.py), run by tests/functional/openstack_clients.py:
 #     python-glanceclient 2.17.1 (its v1 client and `glance --os-image-api-version 1`)
 #     at $REPO/.test-services/glanceclient1-venv (GLANCE_TEST_GLANCECLIENT1_VENV), and
-#     python-glanceclient 4.x (v2) with openstacksdk 4.x at
-#     $REPO/.test-services/openstack-clients-venv (GLANCE_TEST_OPENSTACK_CLIENTS_VENV).
+#     python-glanceclient 4.x (v2) with openstacksdk 4.x and python-openstackclient
+#     (the `openstack` command) at $REPO/.test-services/openstack-clients-venv
+#     (GLANCE_TEST_OPENSTACK_CLIENTS_VENV).
 # Swift lives in its own virtualenv so its pinned dependencies never touch the
 # project's .venv; tests/functional/services.py finds its servers there.
 set -euo pipefail
@@ -101,9 +102,13 @@ if ! has_pins "$glanceclient1_venv" glanceclient.v1.client,glanceclient.shell \
     venv_install "$glanceclient1_venv" "${glanceclient1_pins[@]}"
 fi
 
-openstack_clients_pins=(python-glanceclient==4.13.0 openstacksdk==4.22.0)
-if ! has_pins "$openstack_clients_venv" glanceclient.v2.client,openstack \
-        "${openstack_clients_pins[@]}" || [ ! -x "$openstack_clients_venv/bin/glance" ]; then
+# python-openstackclient 10.5.0 resolves with exactly these glanceclient and
+# openstacksdk releases (its `openstack image` commands call openstacksdk).
+openstack_clients_pins=(python-glanceclient==4.13.0 openstacksdk==4.22.0
+                        python-openstackclient==10.5.0)
+if ! has_pins "$openstack_clients_venv" glanceclient.v2.client,openstack,openstackclient.shell \
+        "${openstack_clients_pins[@]}" || [ ! -x "$openstack_clients_venv/bin/glance" ] \
+        || [ ! -x "$openstack_clients_venv/bin/openstack" ]; then
     venv_install "$openstack_clients_venv" "${openstack_clients_pins[@]}"
 fi
 

@@ -19,10 +19,12 @@ The status machine (every change goes through :meth:`ImageCore._move`, checked
 against :data:`TRANSITIONS`)::
 
     queued ──► saving ──► active ──► pending_delete ──► (record deleted)
-       │          │
-       └──────────┴──► killed   (a failed upload or registration)
+       │  │       │  ▲
+       │  │       │  └────────── uploading ◄── queued   (v2 import: data staged)
+       │  │       │                  │
+       └──┴───────┴──► killed ◄──────┘   (a failed upload, registration or import)
 
-A queued, saving or killed image is deleted without passing pending_delete.
+A queued, uploading, saving or killed image is deleted without passing pending_delete.
 """
 
 import dataclasses
@@ -35,6 +37,7 @@ from glance.store import base as store_base
 LOG = logging.getLogger(__name__)
 
 QUEUED = 'queued'
+UPLOADING = 'uploading'
 SAVING = 'saving'
 ACTIVE = 'active'
 KILLED = 'killed'
@@ -42,9 +45,10 @@ PENDING_DELETE = 'pending_delete'
 
 #: The statuses an image may move to, and the statuses it may move from.
 TRANSITIONS = {
-    SAVING: (QUEUED,),
+    UPLOADING: (QUEUED,),
+    SAVING: (QUEUED, UPLOADING),
     ACTIVE: (SAVING,),
-    KILLED: (QUEUED, SAVING),
+    KILLED: (QUEUED, SAVING, UPLOADING),
     PENDING_DELETE: (ACTIVE,),
 }
 
@@ -159,16 +163,35 @@ class ImageCore:
 
         :raises Conflict: when it is not queued.
         """
-        image = client.get_image(image_ref)
-        if image.get('status') != QUEUED:
-            raise exception.Conflict(reason='image %s is %s; data can only be added '
-                                            'to a queued image'
-                                            % (image['id'], image.get('status')))
-        return image
+        return _require_status(client.get_image(image_ref), QUEUED)
+
+    def check_writable(self, ctx, image_ref, status=QUEUED):
+        """Return the record of an image the caller may write data into, checked
+        before a v2 ``stage`` (which writes nothing to the registry) and ``import``.
+
+        :param status: the status it must have: queued (stage) or uploading
+            (import of the staged data).
+        :raises ImageNotFound: when it is not visible.
+        :raises Forbidden: when the caller may not modify it.
+        :raises Conflict: when it has another status.
+        """
+        image = self._client(ctx).get_image(image_ref)
+        if not ctx.can_modify(image.get('owner')):
+            raise exception.Forbidden('You may not add data to image %s' % image['id'])
+        return _require_status(image, status)
+
+    def mark_staged(self, ctx, image_ref):
+        """Record that a queued image's data is staged for import: uploading.
+
+        :returns: the updated record.
+        :raises Conflict: when it is not queued.
+        """
+        return self._move(self._client(ctx), image_ref, UPLOADING, source=QUEUED)
 
     def upload(self, ctx, image_ref, body, content_length, metadata=None,
-               after_body=None):
-        """Stream ``body`` into the default store: queued → saving → active.
+               after_body=None, staged=False):
+        """Stream ``body`` into the default store: queued (or uploading, for staged
+        data) → saving → active.
 
         Any failure deletes the chunks written, marks the image killed and re-raises.
 
@@ -177,13 +200,16 @@ class ImageCore:
         :param metadata: fields (and ``properties``) applied along with the data;
             a declared ``size``, ``checksum`` or ``sha256`` must match the data.
         :param after_body: called once the body is consumed (it may raise).
+        :param staged: ``body`` is the image's staged data (v2 import): the image
+            must be uploading.
         :returns: the active record.
-        :raises Conflict: when the image is not queued.
+        :raises Conflict: when the image is not queued (uploading).
         :raises Invalid: when the data does not match what was declared.
         :raises RequestTooLarge: over ``image_size_cap`` or the owner's quota.
         """
         client = self._client(ctx)
-        image = self._queued(client, image_ref)
+        source = UPLOADING if staged else QUEUED
+        image = _require_status(client.get_image(image_ref), source)
         metadata = metadata or {}
         image_id = image['id']
         try:
@@ -203,7 +229,7 @@ class ImageCore:
             else inspected)
         data = _Data(body, content_length, after_body)
         try:
-            self._move(client, image_id, SAVING, metadata, QUEUED)
+            self._move(client, image_id, SAVING, metadata, source)
             if converting:
                 measured = self._convert(image, metadata, data, inspected, writer)
             else:
@@ -536,6 +562,21 @@ class _Data:
         """Run ``after_body`` (it may raise)."""
         if self.after_body is not None:
             self.after_body()
+
+
+_RECEIVES = {QUEUED: 'data can only be added to a queued image',
+             UPLOADING: 'only an image with staged data (uploading) is imported'}
+
+
+def _require_status(image, status):
+    """Return ``image``, which must have ``status`` to receive data.
+
+    :raises Conflict: when it has another status.
+    """
+    if image.get('status') != status:
+        raise exception.Conflict(reason='image %s is %s; %s' % (
+            image['id'], image.get('status'), _RECEIVES[status]))
+    return image
 
 
 def _measured(writer):

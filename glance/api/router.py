@@ -20,6 +20,8 @@ image_size_cap     1T      largest image accepted on upload or registration (413
 user_storage_quota 0       most bytes a tenant's images (not deleted) may hold, checked
                            on upload (streaming: stops once over) and registration
                            (413); 0 means no quota
+import_staging_dir (none)  existing folder for the data of v2 ``glance-direct``
+                           imports (:mod:`glance.api.v2.staging`); unset: no import
 ================== ======= ===========================================================
 
 HTTP caching (``Cache-Control`` of downloads; see README.rst, "HTTP caches"): a
@@ -67,6 +69,7 @@ class ApiOptions:
     user_storage_quota: int = 0
     public_image_cache_control: str = 'public, max-age=60'
     private_image_cache_control: str = 'private'
+    import_staging_dir: str | None = None
 
     @classmethod
     def from_conf(cls, conf):
@@ -88,7 +91,8 @@ class ApiOptions:
             public_image_cache_control=opts.get_str(
                 'public_image_cache_control', defaults.public_image_cache_control),
             private_image_cache_control=opts.get_str(
-                'private_image_cache_control', defaults.private_image_cache_control))
+                'private_image_cache_control', defaults.private_image_cache_control),
+            import_staging_dir=opts.get_path('import_staging_dir', '') or None)
 
 
 def build_mapper(controller, cache_controller=None, health_controller=None,

@@ -9,7 +9,10 @@ Status machine (setting the current status again is a no-op):
 from           to                                           why
 ============== ============================================ ==========================
 queued         saving, active, killed, pending_delete,      upload starts; locations
-               deleted                                      registered; given up
+               deleted, uploading                           registered; given up;
+                                                            data staged (v2 import)
+uploading      saving, killed, deleted                      the staged data's import
+                                                            starts; failed; given up
 saving         active, killed, deleted                      upload done; failed; an
                                                             upload stuck by a crash
 active         pending_delete, deleted                      its data is being deleted
@@ -46,11 +49,14 @@ Sharing rules (``/images/<id>/members``):
 
 from glance.common import exception
 
-STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete')
+STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete',
+            'uploading')
 
 #: The status machine (see the module table).
 TRANSITIONS = {
-    'queued': frozenset(('saving', 'active', 'killed', 'pending_delete', 'deleted')),
+    'queued': frozenset(('saving', 'active', 'killed', 'pending_delete', 'deleted',
+                         'uploading')),
+    'uploading': frozenset(('saving', 'killed', 'deleted')),
     'saving': frozenset(('active', 'killed', 'deleted')),
     'active': frozenset(('pending_delete', 'deleted')),
     'killed': frozenset(('pending_delete', 'deleted')),

@@ -5,14 +5,16 @@
 * :data:`GLANCECLIENT1`: python-glanceclient 2.17.1, its ``glanceclient.v1`` client and
   ``glance --os-image-api-version 1`` (``.test-services/glanceclient1-venv``, or
   ``$GLANCE_TEST_GLANCECLIENT1_VENV``);
-* :data:`OPENSTACK_CLIENTS`: python-glanceclient 4.x (v2) and openstacksdk 4.x
-  (``.test-services/openstack-clients-venv``, or ``$GLANCE_TEST_OPENSTACK_CLIENTS_VENV``).
+* :data:`OPENSTACK_CLIENTS`: python-glanceclient 4.x (v2), openstacksdk 4.x and
+  python-openstackclient 10.x (``.test-services/openstack-clients-venv``, or
+  ``$GLANCE_TEST_OPENSTACK_CLIENTS_VENV``).
 
-A test runs a Python *snippet* in one of them (:meth:`ClientVenv.run`) or its ``glance``
-command (:meth:`ClientVenv.glance`). The child's environment holds only what the test
-passes (the ``OS_*`` login of :meth:`KeystoneService.os_environ`, say), a private
-``HOME`` (no ``clouds.yaml`` is read) and ``PATH``; an audit hook refuses every
-connection to an address that is not loopback.
+A test runs a Python *snippet* in one of them (:meth:`ClientVenv.run`) or one of its
+commands (:meth:`ClientVenv.glance`, :meth:`ClientVenv.openstack`). The child's
+environment holds only what the test passes (the ``OS_*`` login of
+:meth:`KeystoneService.os_environ`, say), a private ``HOME`` (no ``clouds.yaml`` is
+read) and ``PATH``; an audit hook refuses every connection to an address that is not
+loopback.
 
 A snippet gets ``params`` (the keyword arguments of :meth:`ClientVenv.run`, through
 JSON; bytes allowed) and sets ``result`` to a JSON-able value: bytes, mappings,
@@ -24,7 +26,8 @@ reachable in its module, so a test can check for
 an ``except`` clause would.
 
 Fixtures (session-scoped): ``glanceclient1`` and ``openstack_clients``, the two
-:class:`ClientVenv` objects (a missing virtualenv skips the test, or fails it under
+:class:`ClientVenv` objects, and ``openstack_cli``, the second one checked to have
+the ``openstack`` command (a missing virtualenv skips the test, or fails it under
 ``CI``). Example, with glance-api registered in the catalog
 (``tests/functional/keystone.py``)::
 
@@ -201,9 +204,13 @@ class ClientVenv:
         """The virtualenv's Python."""
         return os.path.join(self.path, 'bin', 'python')
 
-    def check(self):
-        """Skip (fail under ``CI``) unless ``tools/test-setup.sh`` made this venv."""
-        for program in (self.python, os.path.join(self.path, 'bin', 'glance')):
+    def check(self, *commands):
+        """Skip (fail under ``CI``) unless ``tools/test-setup.sh`` made this venv.
+
+        :param commands: the commands the test runs (default: ``glance``).
+        """
+        for program in [self.python] + [os.path.join(self.path, 'bin', command)
+                                        for command in commands or ('glance',)]:
             if not os.access(program, os.X_OK):
                 service_unavailable('%s: no %s; run tools/test-setup.sh'
                                     % (self.name, program))
@@ -248,20 +255,31 @@ class ClientVenv:
                              process.stdout.decode('utf-8', 'replace'),
                              process.stderr.decode('utf-8', 'replace'), answer)
 
-    def glance(self, *args, env=None, data=None, timeout=120):
-        """Run this virtualenv's ``glance`` command; returns a ``test_cli.Result``
-        (``status``, ``stdout`` bytes, ``stderr`` text, ``json()``).
+    def command(self, program, *args, env=None, data=None, timeout=120):
+        """Run this virtualenv's command ``program`` (``glance``, ``openstack``);
+        returns a ``test_cli.Result`` (``status``, ``stdout`` bytes, ``stderr`` text,
+        ``json()``).
 
-        :param data: bytes fed to its stdin (``image-create`` reads image data there).
+        :param data: bytes fed to its stdin (``glance image-create`` reads image data
+            there).
         """
-        with tempfile.TemporaryDirectory(prefix='glance-cli-') as folder:
+        with tempfile.TemporaryDirectory(prefix=program + '-cli-') as folder:
             process = subprocess.run(
-                [os.path.join(self.path, 'bin', 'glance')] + [str(arg) for arg in args],
+                [os.path.join(self.path, 'bin', program)] + [str(arg) for arg in args],
                 env=self._environ(folder, env), cwd=folder, capture_output=True,
                 input=data, stdin=None if data is not None else subprocess.DEVNULL,
                 timeout=timeout)
         return Result(process.returncode, process.stdout,
                       process.stderr.decode('utf-8', 'replace'))
+
+    def glance(self, *args, **kwargs):
+        """Run this virtualenv's ``glance`` command (see :meth:`command`)."""
+        return self.command('glance', *args, **kwargs)
+
+    def openstack(self, *args, **kwargs):
+        """Run this virtualenv's ``openstack`` command (python-openstackclient; see
+        :meth:`command`)."""
+        return self.command('openstack', *args, **kwargs)
 
 
 def _venv(variable, name):
@@ -271,7 +289,8 @@ def _venv(variable, name):
 #: python-glanceclient 2.17.1: ``glanceclient.v1``, ``glance --os-image-api-version 1``.
 GLANCECLIENT1 = ClientVenv('python-glanceclient 2.17.1', _venv(
     'GLANCE_TEST_GLANCECLIENT1_VENV', 'glanceclient1-venv'))
-#: python-glanceclient 4.x (``glanceclient.v2``, ``glance``) and openstacksdk 4.x.
+#: python-glanceclient 4.x (``glanceclient.v2``, ``glance``), openstacksdk 4.x and
+#: python-openstackclient (``openstack``).
 OPENSTACK_CLIENTS = ClientVenv('python-glanceclient 4 + openstacksdk 4', _venv(
     'GLANCE_TEST_OPENSTACK_CLIENTS_VENV', 'openstack-clients-venv'))
 
@@ -286,3 +305,9 @@ def glanceclient1():
 def openstack_clients():
     """:data:`OPENSTACK_CLIENTS`, checked to be installed."""
     return OPENSTACK_CLIENTS.check()
+
+
+@pytest.fixture(scope='session')
+def openstack_cli():
+    """:data:`OPENSTACK_CLIENTS`, checked to hold the ``openstack`` command too."""
+    return OPENSTACK_CLIENTS.check('glance', 'openstack')

@@ -29,14 +29,32 @@ DATA_TYPE = 'application/octet-stream'
 SIZE_HEADER = 'X-OpenStack-Image-Size'
 
 
-def _declared_size(req):
+def declared_size(req):
+    """The size ``X-OpenStack-Image-Size`` declares, or None.
+
+    :raises Invalid: for a value that is not a non-negative integer.
+    """
     value = req.headers.get(SIZE_HEADER)
     if value is None:
-        return {}
+        return None
     if not value.strip().isdigit():
         raise exception.Invalid(reason='%s must be a non-negative integer'
                                        % SIZE_HEADER)
-    return {'size': int(value)}
+    return int(value)
+
+
+def check_data_request(req):
+    """Check that a request carries image data (``upload``, v2 ``stage``) and make
+    a chunked body readable.
+
+    :raises UnsupportedMediaType: for a Content-Type other than
+        ``application/octet-stream``.
+    """
+    if req.content_type != DATA_TYPE:
+        raise exception.UnsupportedMediaType(
+            'image data is sent as %s, not %s' % (DATA_TYPE,
+                                                  req.content_type or 'nothing'))
+    wsgi.has_body(req)
 
 
 class ImageDataController(surface.SurfaceController):
@@ -48,15 +66,12 @@ class ImageDataController(surface.SurfaceController):
         :raises UnsupportedMediaType: for another Content-Type.
         :raises Conflict: when the image is not queued.
         """
-        if req.content_type != DATA_TYPE:
-            raise exception.UnsupportedMediaType(
-                'image data is sent as %s, not %s' % (DATA_TYPE,
-                                                      req.content_type or 'nothing'))
+        check_data_request(req)
         ctx = context.from_environ(req.environ)
         image_id = surface.path_image_id(image_id)
-        wsgi.has_body(req)  # a chunked body becomes readable
+        size = declared_size(req)
         self.core.upload(ctx, image_id, req.body_file, req.content_length,
-                         metadata=_declared_size(req),
+                         metadata={} if size is None else {'size': size},
                          after_body=functools.partial(wsgi.check_body_end, req))
         return webob.Response(status=204)
 

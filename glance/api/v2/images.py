@@ -1,5 +1,8 @@
 """``/v2/images``: list, create, show, update (JSON patch) and delete image records.
 
+A create answer names the import methods served (:mod:`glance.api.v2.imports`) in
+``OpenStack-image-import-methods`` when there are any; a delete drops staged data.
+
 Each action calls the image core (:class:`glance.api.core.ImageCore`) as the caller,
 so visibility, ownership, ``publish_roles`` and ``protected`` are the registry's and
 the core's rules, the same for every API surface; this module only maps the v2 wire
@@ -12,7 +15,7 @@ An image id that is not a UUID, or a deleted image, is a 404 like a missing one
 import webob
 
 from glance.api import surface
-from glance.api.v2 import listing, patch, schemas, view
+from glance.api.v2 import imports, listing, patch, schemas, view
 from glance.common import context, wsgi
 from glance.registry import validation
 
@@ -39,7 +42,15 @@ def _create_metadata(body):
 
 
 class ImagesController(surface.SurfaceController):
-    """The v2 image resource (see the module docstring)."""
+    """The v2 image resource (see the module docstring).
+
+    :param core: the :class:`~glance.api.core.ImageCore`.
+    :param staging: the import :class:`~glance.api.v2.staging.StagingArea`, or None.
+    """
+
+    def __init__(self, core, staging=None):
+        super().__init__(core)
+        self.staging = staging
 
     def index(self, req):
         """``GET /v2/images``: one page of images (:mod:`glance.api.v2.listing`)."""
@@ -63,9 +74,11 @@ class ImagesController(surface.SurfaceController):
         """
         ctx = context.from_environ(req.environ)
         record = self.core.reserve(ctx, _create_metadata(wsgi.parse_json_body(req)))
-        location = view.image_path(record['id'])
-        return wsgi.json_response(view.image(record), status=201,
-                                  headers={'Location': req.host_url + location})
+        headers = {'Location': req.host_url + view.image_path(record['id'])}
+        methods = imports.methods(self.staging)
+        if methods:
+            headers[imports.METHODS_HEADER] = ','.join(methods)
+        return wsgi.json_response(view.image(record), status=201, headers=headers)
 
     def show(self, req, image_id):
         """``GET /v2/images/<id>``."""
@@ -87,7 +100,11 @@ class ImagesController(surface.SurfaceController):
         return view.image(record)
 
     def delete(self, req, image_id):
-        """``DELETE /v2/images/<id>``: 204; a protected image is a 403."""
+        """``DELETE /v2/images/<id>``: 204 (staged import data goes too); a protected
+        image is a 403."""
         ctx = context.from_environ(req.environ)
-        self.core.delete(ctx, self.get_image(ctx, image_id)['id'])
+        image_id = self.get_image(ctx, image_id)['id']
+        self.core.delete(ctx, image_id)
+        if self.staging is not None:
+            self.staging.discard(image_id)
         return webob.Response(status=204)

@@ -19,7 +19,8 @@ from glance.common import exception, wsgi
 _UUID_PATTERN = ('^([0-9a-fA-F]){8}-([0-9a-fA-F]){4}-([0-9a-fA-F]){4}'
                  '-([0-9a-fA-F]){4}-([0-9a-fA-F]){12}$')
 VISIBILITIES = ('public', 'private', 'shared', 'community')
-STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete')
+STATUSES = ('queued', 'saving', 'active', 'killed', 'deleted', 'pending_delete',
+            'uploading')
 MEMBER_STATUSES = ('pending', 'accepted', 'rejected')
 #: Longest string of a name, owner, tag or property key.
 MAX_TEXT = 255

@@ -112,6 +112,7 @@ _PAIRS = [(old, new) for old in image_rules.STATUSES for new in image_rules.STAT
 def _reach(service, status):
     """A new image brought to ``status`` along allowed transitions."""
     path = {'queued': [], 'saving': ['saving'], 'active': ['active'],
+            'uploading': ['uploading'],
             'killed': ['killed'], 'pending_delete': ['pending_delete']}[status]
     image = service.create()
     for step in path:
