@@ -30,7 +30,7 @@ A queued, uploading, saving or killed image is deleted without passing pending_d
 import dataclasses
 import logging
 
-from glance.api import conversion, download, inspection, upload
+from glance.api import conversion, download, inspection, upload, verified_memo
 from glance.common import exception, sendfile
 from glance.store import base as store_base
 
@@ -100,6 +100,8 @@ class ImageCore:
         self.formats = formats
         self.conversions = conversions
         self.cache = cache
+        #: Chunk files verified whole and unchanged since (one memo per process).
+        self.memo = verified_memo.VerifiedMemo(options.verified_files_memo_size)
 
     def _client(self, ctx):
         return self.registry.with_context(ctx)
@@ -503,7 +505,8 @@ class ImageCore:
         def uncached():
             return download.open_image(
                 self.stores, image, self.options.read_block_size,
-                _digest_recorder(client, image['id']) if learn else None, sock=sock)
+                _digest_recorder(client, image['id']) if learn else None, sock=sock,
+                memo=self.memo)
         body = uncached() if self.cache is None else self.cache.body(
             image, environ, uncached)
         size = body.size if image.get('size') is None else image['size']

@@ -20,7 +20,9 @@ chunks seamlessly into one response body:
   ``sendfile(2)``) while a thread hashes the same file ranges
   (:class:`~glance.common.streaming.FileGuard`): the same digest, the same held-back
   end, and a file that changes during the send counts as a mismatch. An image that
-  still has a BLAKE3 to learn takes the reading path;
+  still has a BLAKE3 to learn takes the reading path. Chunk files verified by an
+  earlier download and unchanged since are not hashed again
+  (:mod:`glance.api.verified_memo`);
 * :meth:`ChunkedImageIterable.app_iter_range` serves a byte range by asking only the
   chunks it touches for their sub-ranges (WebOb calls it for ``Range`` requests);
   a partial body cannot be checked against the whole-image checksum, so it relies on
@@ -195,7 +197,7 @@ def verify_chunks(stores, image_id, chunks):
     return list(pool.imap(lambda chunk: context.copy().run(check, chunk), chunks))
 
 
-def open_image(stores, image, block_size, learn=None, sock=None):
+def open_image(stores, image, block_size, learn=None, sock=None, memo=None):
     """Check an active image's chunks in their stores and return its download body.
 
     The uncached path of a download, shared by the image core and the image
@@ -208,13 +210,15 @@ def open_image(stores, image, block_size, learn=None, sock=None):
         (see :func:`digest_plan`), or None.
     :param sock: the client's plain socket, for the zero-copy path (see
         :func:`glance.common.sendfile.client_socket`), or None.
+    :param memo: the worker's :class:`~glance.api.verified_memo.VerifiedMemo`, or
+        None.
     :returns: a :class:`ChunkedImageIterable` verifying :func:`expected_digest`.
     :raises UpstreamError: or :class:`ServiceUnavailable` as :func:`verify_chunks`.
     """
     chunks = image_chunks(image)
     verify_chunks(stores, image['id'], chunks)
     return ChunkedImageIterable(stores, image['id'], chunks, block_size,
-                                expected_digest(image), learn, sock=sock)
+                                expected_digest(image), learn, sock=sock, memo=memo)
 
 
 def plan_range(chunks, start, stop):
@@ -260,10 +264,12 @@ class ChunkedImageIterable:
     :param start: first image byte served.
     :param stop: image offset just past the last byte served (None: the end).
     :param sock: the client's plain socket (zero-copy path), or None.
+    :param memo: the :class:`~glance.api.verified_memo.VerifiedMemo` the zero-copy
+        path's guard consults, or None.
     """
 
     def __init__(self, stores, image_id, chunks, block_size, digest=None, learn=None,
-                 start=0, stop=None, sock=None):
+                 start=0, stop=None, sock=None, memo=None):
         self.stores = stores
         self.image_id = image_id
         self.chunks = chunks
@@ -277,6 +283,7 @@ class ChunkedImageIterable:
         self.start = start
         self.stop = self.size if stop is None else stop
         self.sock = sock
+        self.memo = memo
         self._body = None
 
     def __iter__(self):
@@ -315,7 +322,7 @@ class ChunkedImageIterable:
                                % _position(self.image_id, chunk, len(self.chunks)))
             else:
                 guard = None if self.digest is None else streaming.FileGuard(
-                    *self.digest, self.image_id, spans)
+                    *self.digest, self.image_id, spans, memo=self.memo)
                 return sendfile.SendfileBody(spans, self.sock, self.block_size, guard)
         # Deliberate cleanup of the files opened so far, then re-raise.
         except BaseException:

@@ -24,6 +24,10 @@ import_staging_dir (none)  existing folder for the data of v2 ``glance-direct``
                            imports (:mod:`glance.api.v2.staging`); unset: no import
 ================== ======= ===========================================================
 
+``verified_files_memo_size`` (default 1024): how many images' verified chunk-file
+identities each worker keeps, so unchanged files are sent zero-copy without hashing
+again (:mod:`glance.api.verified_memo`); 0 hashes every download.
+
 HTTP caching (``Cache-Control`` of downloads; see README.rst, "HTTP caches"): a
 shared cache may keep only public images, and only responses without admin-only
 headers; every other download is private.
@@ -67,6 +71,7 @@ class ApiOptions:
     store_chunk_size: int = 1024 ** 3
     image_size_cap: int = 1024 ** 4
     user_storage_quota: int = 0
+    verified_files_memo_size: int = 1024
     public_image_cache_control: str = 'public, max-age=60'
     private_image_cache_control: str = 'private'
     import_staging_dir: str | None = None
@@ -88,6 +93,9 @@ class ApiOptions:
                                          minimum=0),
             user_storage_quota=opts.get_size('user_storage_quota',
                                              defaults.user_storage_quota, minimum=0),
+            verified_files_memo_size=opts.get_int(
+                'verified_files_memo_size', defaults.verified_files_memo_size,
+                minimum=0),
             public_image_cache_control=opts.get_str(
                 'public_image_cache_control', defaults.public_image_cache_control),
             private_image_cache_control=opts.get_str(

@@ -52,6 +52,10 @@ ZERO_COPY_BYTES = prometheus_client.Counter(
     'glance_zero_copy_bytes', 'Response body bytes sent with sendfile, never read '
     'into the process (file-store downloads and image cache hits); a part of '
     'glance_http_response_bytes.', registry=REGISTRY)
+VERIFIED_BY_MEMO = prometheus_client.Counter(
+    'glance_downloads_verified_by_memo', 'Zero-copy downloads sent without hashing '
+    'because their chunk files were verified earlier and have not changed since '
+    '(glance.api.verified_memo).', registry=REGISTRY)
 STREAMS = prometheus_client.Gauge(
     'glance_streams_in_flight', 'Image bodies moving now: "in" while a request body '
     'is read, "out" while an application/octet-stream body is sent.', ('direction',),

@@ -382,37 +382,52 @@ class FileHasher:
                 os.close(fd)
 
 
-def _identity(fileobj):
+def _identity(fileobj, offset, length):
     st = os.fstat(fileobj.fileno())
-    return st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns, offset,
+            length)
 
 
 class FileGuard:
     """Check that ranges of open files, sent without passing through Python, match a
     digest: the verdict that lets the held-back end of a body go out.
 
-    :meth:`start` notes each file's identity (inode, size, mtime and ctime, which no
-    user can set back) and starts a :class:`FileHasher` over the ranges;
-    :meth:`verdict` waits for the digest and fails if any file changed meanwhile
-    (the bytes sent may then differ from the bytes hashed) or the digest differs.
+    :meth:`start` notes each file's identity (device, inode, size, mtime and ctime,
+    which no user can set back, and the range) and starts a :class:`FileHasher` over
+    the ranges; :meth:`verdict` waits for the digest and fails if any file changed
+    meanwhile (the bytes sent may then differ from the bytes hashed) or the digest
+    differs.
+
+    With a ``memo`` (a :class:`~glance.api.verified_memo.VerifiedMemo`), files whose
+    identities it trusts for this image and digest are not hashed: the verdict only
+    checks that they did not change. A passing hash is remembered; a failure, or a
+    change while the body was sent, drops the memo's entry.
 
     :param algorithm: a key of :data:`ALGORITHMS`.
     :param expected: the expected hex digest.
     :param image_id: names the image in messages.
     :param ranges: ``(fileobj, offset, length)`` tuples, the whole body in order.
+    :param memo: the verified-files memo, or None to hash every time.
     """
 
-    def __init__(self, algorithm, expected, image_id, ranges):
+    def __init__(self, algorithm, expected, image_id, ranges, memo=None):
         self.algorithm = algorithm
         self.expected = expected
         self.image_id = image_id
         self.ranges = ranges
+        self.memo = memo
+        self._key = (image_id, algorithm, expected)
         self._identities = None
         self._hasher = None
 
+    def _now(self):
+        return tuple(_identity(*span) for span in self.ranges)
+
     def start(self):
-        """Note the files' identities and start hashing."""
-        self._identities = [_identity(fileobj) for fileobj, _, _ in self.ranges]
+        """Note the files' identities and start hashing, unless the memo trusts them."""
+        self._identities = self._now()
+        if self.memo is not None and self.memo.trusts(self._key, self._identities):
+            return
         self._hasher = FileHasher(self.algorithm, [
             (fileobj.fileno(), offset, length) for fileobj, offset, length in self.ranges])
 
@@ -423,16 +438,28 @@ class FileGuard:
             could not be read whole.
         """
         try:
-            actual = self._hasher.hexdigest()
-        except (OSError, EOFError) as err:
-            raise exception.ChecksumMismatch(
-                image_id=self.image_id, reason='a chunk file could not be hashed '
-                                               'whole (%s)' % err) from None
-        changed = [_identity(fileobj) for fileobj, _, _ in self.ranges]
-        if changed != self._identities:
+            self._check()
+        except exception.ChecksumMismatch:
+            if self.memo is not None:
+                self.memo.forget(self._key)
+            raise
+        if self.memo is not None and self._hasher is not None:
+            self.memo.remember(self._key, self._identities)
+
+    def _check(self):
+        actual = None
+        if self._hasher is not None:
+            try:
+                actual = self._hasher.hexdigest()
+            except (OSError, EOFError) as err:
+                raise exception.ChecksumMismatch(
+                    image_id=self.image_id, reason='a chunk file could not be hashed '
+                                                   'whole (%s)' % err) from None
+        if self._now() != self._identities:
             raise exception.ChecksumMismatch(
                 image_id=self.image_id, reason='a chunk file changed while it was sent')
-        check_digest(self.algorithm, actual, self.expected, self.image_id)
+        if actual is not None:
+            check_digest(self.algorithm, actual, self.expected, self.image_id)
 
     def close(self):
         """Stop hashing (idempotent)."""

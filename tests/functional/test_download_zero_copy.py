@@ -4,7 +4,10 @@ An image uploaded into the file store is downloaded with curl: its chunks go out
 with ``sendfile`` (seen in ``glance_zero_copy_bytes_total`` on ``/metrics``) while a
 thread hashes them, and the bytes arrive intact. A chunk rotted on disk (its file
 store ETag unchanged) makes the same path end the body short of ``Content-Length``,
-which curl reports as a partial transfer, and glance-api logs the stop once.
+which curl reports as a partial transfer, and glance-api logs the stop once. A
+second download of an unchanged image is not hashed again (the verified-files memo,
+seen in ``glance_downloads_verified_by_memo_total``), and a chunk rotted after that
+is still a short read: rotting it changes its ctime.
 """
 
 import hashlib
@@ -42,11 +45,14 @@ def deployment(tmp_path_factory):
     registry.stop()
 
 
-def _zero_copy_bytes(api):
+def _metric(api, name):
     text = api.request('GET', '/metrics').body.decode()
     return sum(sample.value for family in parser.text_string_to_metric_families(text)
-               for sample in family.samples
-               if sample.name == 'glance_zero_copy_bytes_total')
+               for sample in family.samples if sample.name == name)
+
+
+def _zero_copy_bytes(api):
+    return _metric(api, 'glance_zero_copy_bytes_total')
 
 
 def _curl(url, path):
@@ -87,4 +93,23 @@ def test_a_rotted_chunk_is_a_short_read_on_the_sendfile_path(deployment, tmp_pat
     received = (tmp_path / 'out').read_bytes()
     assert 0 < len(received) < len(DATA)
     assert _zero_copy_bytes(api) - before > 0
+    assert 'blake3 of the streamed data' in stop_reason(daemon, image['id'])
+
+
+def test_a_verified_image_is_not_hashed_again_until_a_chunk_rots(deployment,
+                                                                 tmp_path):
+    daemon, datadir = deployment
+    api = Api(daemon.url, daemon)
+    image = _upload(api)
+    url = daemon.url + '/images/' + image['id']
+    assert _curl(url, tmp_path / 'first') == (0, '200')
+    hits = _metric(api, 'glance_downloads_verified_by_memo_total')
+    assert _curl(url, tmp_path / 'second') == (0, '200')
+    assert (tmp_path / 'second').read_bytes() == DATA
+    assert _metric(api, 'glance_downloads_verified_by_memo_total') == hits + 1
+    rot_silently(os.path.join(datadir, image_files(datadir, image['id'])[1]))
+    code, status = _curl(url, tmp_path / 'third')
+    assert (code, status) == (CURL_PARTIAL_FILE, '200')
+    assert 0 < len((tmp_path / 'third').read_bytes()) < len(DATA)
+    assert _metric(api, 'glance_downloads_verified_by_memo_total') == hits + 1
     assert 'blake3 of the streamed data' in stop_reason(daemon, image['id'])
