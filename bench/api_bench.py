@@ -131,6 +131,33 @@ def write_random_file(path, size):
             written += len(piece)
 
 
+def process_tree(pid):
+    """``pid`` and all its descendants (a pre-fork master and its workers)."""
+    pids, todo = [], [pid]
+    while todo:
+        pid = todo.pop()
+        pids.append(pid)
+        try:
+            with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
+                todo += [int(child) for child in children.read().split()]
+        except OSError:
+            pass
+    return pids
+
+
+def tree_cpu_seconds(pid):
+    """CPU seconds (user + system) used so far by ``pid`` and its descendants."""
+    ticks = 0
+    for member in process_tree(pid):
+        try:
+            with open('/proc/%d/stat' % member) as stat:
+                fields = stat.read().rsplit(')', 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf('SC_CLK_TCK')
+
+
 def rss_kib(pid):
     """Resident set size of a process, in KiB."""
     with open('/proc/%d/status' % pid) as status:

@@ -54,24 +54,6 @@ def start_api(work, name, registry, datadir, repo=None):
         daemons.REPO, daemons.ETC = saved
 
 
-def tree_cpu_seconds(pid):
-    """User + system CPU seconds of a process and its children (pre-fork workers)."""
-    try:
-        with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
-            pids = [pid] + [int(child) for child in children.read().split()]
-    except FileNotFoundError:
-        pids = [pid]
-    ticks = 0
-    for member in pids:
-        try:
-            with open('/proc/%d/stat' % member) as stat:
-                fields = stat.read().rsplit(')', 1)[1].split()
-        except FileNotFoundError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf('SC_CLK_TCK')
-
-
 def rounds(runs, measures):
     """Interleaved rounds after a warm-up.
 
@@ -87,9 +69,9 @@ def rounds(runs, measures):
     for _ in range(runs):
         loads.append(os.getloadavg()[0])
         for label, measure, pid, size in measures:
-            before = tree_cpu_seconds(pid)
+            before = api_bench.tree_cpu_seconds(pid)
             speeds[label].append(measure())
-            cpu[label].append((tree_cpu_seconds(pid) - before) * GIB / size)
+            cpu[label].append((api_bench.tree_cpu_seconds(pid) - before) * GIB / size)
     return {label: (statistics.median(speeds[label]), statistics.median(cpu[label]))
             for label in speeds}, loads
 

@@ -152,13 +152,8 @@ def aggregate_speed(url, headers, size, clients, total):
 
 def process_tree_rss_kib(pid):
     """RSS of a process and its children (the pre-fork master and its workers)."""
-    try:
-        with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
-            pids = [pid] + [int(child) for child in children.read().split()]
-    except FileNotFoundError:
-        pids = [pid]
     total = 0
-    for member in pids:
+    for member in api_bench.process_tree(pid):
         try:
             total += api_bench.rss_kib(member)
         except (FileNotFoundError, RuntimeError):

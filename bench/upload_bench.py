@@ -27,34 +27,6 @@ from tests.functional import daemons  # noqa: E402
 
 SIZE = int(os.environ.get('SIZE_MIB', '1024')) * suite.MIB
 RUNS = int(os.environ.get('RUNS', '5'))
-TICK = os.sysconf('SC_CLK_TCK')
-
-
-def tree(pid):
-    """``pid`` and all its descendants."""
-    pids, todo = [], [pid]
-    while todo:
-        pid = todo.pop()
-        pids.append(pid)
-        try:
-            with open('/proc/%d/task/%d/children' % (pid, pid)) as children:
-                todo += [int(child) for child in children.read().split()]
-        except OSError:
-            pass
-    return pids
-
-
-def cpu(pid):
-    """CPU seconds (user + system) used so far by ``pid`` and its descendants."""
-    total = 0
-    for each in tree(pid):
-        try:
-            with open('/proc/%d/stat' % each) as stat:
-                fields = stat.read().rsplit(')', 1)[1].split()
-            total += int(fields[11]) + int(fields[12])
-        except OSError:
-            pass
-    return total / TICK
 
 
 def start_apis(work, registry_url, checkouts, started):
@@ -79,9 +51,9 @@ def start_apis(work, registry_url, checkouts, started):
 
 def timed_curl(pid, args):
     """``curl -T`` one upload; returns (bytes per second, CPU seconds of ``pid``)."""
-    before = cpu(pid)
+    before = api_bench.tree_cpu_seconds(pid)
     speed = float(suite.curl(args + ['-o', '/dev/null', '-w', '%{speed_upload}'])[0])
-    return speed, cpu(pid) - before
+    return speed, api_bench.tree_cpu_seconds(pid) - before
 
 
 def measures(nginx, apis, source):
